@@ -1,0 +1,1 @@
+"""The Ascolto bot: collectors, store, pipeline, alerts, scheduler and CLI."""

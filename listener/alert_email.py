@@ -1,0 +1,95 @@
+"""The detractor alert email: plain text and HTML, in the brand's language."""
+
+from __future__ import annotations
+
+import hashlib
+from email.message import EmailMessage
+from email.utils import formataddr
+from html import escape
+
+from .config import Brand
+
+TEXT = {
+    "it": {
+        "subject": "[Ascolto] Cliente scontento su {source}: {author} ({brand})",
+        "intro": "{author} ha scritto di {brand} su {source} e il tono è negativo. Conviene rispondere presto.",
+        "author": "Autore",
+        "when": "Quando",
+        "link": "Link",
+        "no_link": "(nessun link)",
+        "sentiment": "Sentiment",
+        "why": "Perché l'avviso",
+        "why_text": "sentiment negativo con confidenza {confidence:.0%} (soglia {threshold:.0%}): detrattore",
+        "probs": "negativo {negative:.0%}, neutro {neutral:.0%}, positivo {positive:.0%}",
+        "footer": "Menzione {id}, valutata dal modello {model}.",
+    },
+    "en": {
+        "subject": "[Ascolto] Unhappy customer on {source}: {author} ({brand})",
+        "intro": "{author} wrote about {brand} on {source} and the tone is negative. It is worth answering soon.",
+        "author": "Author",
+        "when": "When",
+        "link": "Link",
+        "no_link": "(no link)",
+        "sentiment": "Sentiment",
+        "why": "Why this alert",
+        "why_text": "negative sentiment with confidence {confidence:.0%} (threshold {threshold:.0%}): detractor",
+        "probs": "negative {negative:.0%}, neutral {neutral:.0%}, positive {positive:.0%}",
+        "footer": "Mention {id}, scored by model {model}.",
+    },
+}
+
+
+def message_id(alert_id: int, mention_id: str, sender: str) -> str:
+    """Stable per alert: if a crash makes us send twice, mail clients still show one message."""
+    domain = sender.rpartition("@")[2] or "localhost"
+    digest = hashlib.sha256(mention_id.encode()).hexdigest()[:16]
+    return f"<ascolto.alert.{alert_id}.{digest}@{domain}>"
+
+
+def detractor_email(alert: dict, mention: dict, brand: Brand, sender: str, threshold: float) -> EmailMessage:
+    t = TEXT[brand.alert_language]
+    author = mention["author"] or "?"
+    fields = {"source": mention["source"], "author": author, "brand": brand.name}
+    why = t["why_text"].format(confidence=mention["sentiment_score"], threshold=threshold)
+    probs = t["probs"].format(negative=mention["p_negative"], neutral=mention["p_neutral"], positive=mention["p_positive"])
+    facts = [
+        (t["author"], author),
+        (t["when"], mention["created_at"]),
+        (t["link"], mention["url"] or t["no_link"]),
+        (t["sentiment"], probs),
+        (t["why"], why),
+    ]
+    footer = t["footer"].format(id=mention["id"], model=mention["model"])
+
+    msg = EmailMessage()
+    msg["Subject"] = t["subject"].format(**fields)
+    msg["From"] = formataddr(("Ascolto", sender))
+    msg["To"] = ", ".join(alert["recipients"])
+    msg["Message-ID"] = message_id(alert["id"], mention["id"], sender)
+    msg["Content-Language"] = brand.alert_language
+    msg.set_content(_plain(t["intro"].format(**fields), mention["text"], facts, footer))
+    msg.add_alternative(_html(t["intro"].format(**fields), mention["text"], facts, footer, mention["url"], brand.alert_language),
+                        subtype="html")
+    return msg
+
+
+def _plain(intro: str, text: str, facts: list[tuple[str, str]], footer: str) -> str:
+    quoted = "\n".join("> " + line for line in text.splitlines() or [""])
+    rows = "\n".join(f"{label}: {value}" for label, value in facts)
+    return f"{intro}\n\n{quoted}\n\n{rows}\n\n-- \n{footer}\n"
+
+
+def _html(intro: str, text: str, facts: list[tuple[str, str]], footer: str, url: str | None, lang: str) -> str:
+    rows = []
+    for label, value in facts:
+        shown = escape(value)
+        if url and value == url and url.startswith(("https://", "http://")):
+            shown = f'<a href="{escape(url, quote=True)}">{shown}</a>'
+        rows.append(f"<tr><th scope=\"row\" style=\"text-align:left;padding-right:1em\">{escape(label)}</th><td>{shown}</td></tr>")
+    return (
+        f'<!doctype html><html lang="{lang}"><body style="font-family:sans-serif">'
+        f"<p>{escape(intro)}</p>"
+        f'<blockquote style="border-left:4px solid #c0392b;margin:0;padding:.5em 1em">{escape(text)}</blockquote>'
+        f"<table>{''.join(rows)}</table>"
+        f'<p style="color:#666;font-size:small">{escape(footer)}</p></body></html>'
+    )

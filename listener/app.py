@@ -1,0 +1,51 @@
+"""What every job needs, built once per process: configuration, database, scorer, mailer, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import cached_property
+
+from .clock import utc_now
+from .config import Config
+from .mailer import SmtpMailer
+from .store import open_db
+
+
+_DEFAULT = object()
+
+
+class App:
+    """Tests hand in their own database, scorer, mailer (None: no SMTP) and clock."""
+
+    def __init__(self, config: Config, *, now: Callable[[], datetime] = utc_now, scorer=_DEFAULT, db=_DEFAULT,
+                 mailer=_DEFAULT):
+        self.config = config
+        self.now = now
+        for name, value in (("scorer", scorer), ("db", db), ("mailer", mailer)):
+            if value is not _DEFAULT:
+                self.__dict__[name] = value  # pre-empts the cached_property below
+
+    @cached_property
+    def db(self):
+        return open_db(self.config.database)
+
+    @cached_property
+    def scorer(self):
+        # Loading a transformer takes seconds: only jobs that score pay for it, and only once.
+        from sentiment.loading import load_scorer
+
+        return load_scorer(self.config.model)
+
+    @cached_property
+    def mailer(self) -> SmtpMailer | None:
+        smtp = self.config.alerts.smtp
+        return SmtpMailer(smtp) if smtp else None
+
+    def recipients_for(self, brand: str) -> list[str]:
+        extra = self.config.brand(brand).recipients
+        return list(dict.fromkeys([*self.config.alerts.recipients, *extra]))
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.close()

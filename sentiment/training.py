@@ -1,0 +1,63 @@
+"""Train a linear head over the offline encoder's embeddings.
+
+The penalty is chosen on the validation files (mean macro-F1 across them), then the head is refit on
+train + validation with that penalty. Held-out test files never enter here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .datasets import LabelledTexts
+from .head import LinearHead, fit_head
+from .labels import LABELS
+from .metrics import Report, evaluate
+
+L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3)
+
+
+@dataclass
+class TrainingResult:
+    head: LinearHead
+    l2: float
+    validation: dict[float, list[Report]]  # penalty -> one report per validation file
+
+
+def _indices(labels: Sequence[str]) -> np.ndarray:
+    return np.asarray([LABELS.index(label) for label in labels])
+
+
+def _predict(head: LinearHead, embeddings: np.ndarray) -> list[str]:
+    return [LABELS[i] for i in head.probabilities(embeddings).argmax(axis=1)]
+
+
+def train_head(
+    embed: Callable[[list[str]], np.ndarray],
+    train: Sequence[LabelledTexts],
+    val: Sequence[LabelledTexts],
+    l2_grid: Sequence[float] = L2_GRID,
+    log: Callable[[str], None] = lambda line: None,
+) -> TrainingResult:
+    log(f"embedding {sum(len(d.texts) for d in (*train, *val))} texts")
+    x_train = np.concatenate([embed(d.texts) for d in train])
+    y_train = _indices([label for d in train for label in d.labels])
+    x_val = [embed(d.texts) for d in val]
+    validation = {}
+    for l2 in l2_grid:
+        head = fit_head(x_train, y_train, l2)
+        validation[l2] = [evaluate(d.name, d.labels, _predict(head, x)) for d, x in zip(val, x_val)]
+        log(f"l2={l2:g}: " + ", ".join(f"{r.name} macro-F1 {r.macro_f1:.3f}" for r in validation[l2]))
+    best = max(l2_grid, key=lambda l2: np.mean([r.macro_f1 for r in validation[l2]]))
+    x_all = np.concatenate([x_train, *x_val])
+    y_all = np.concatenate([y_train, *[_indices(d.labels) for d in val]])
+    head = fit_head(x_all, y_all, best)
+    head.info.update(
+        l2=best,
+        train=[d.name for d in train],
+        validation={r.name: round(r.macro_f1, 4) for r in validation[best]},
+    )
+    log(f"chose l2={best:g}; refit on train + validation ({len(y_all)} texts)")
+    return TrainingResult(head, best, validation)
