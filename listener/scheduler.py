@@ -43,15 +43,14 @@ def _on_event(event) -> None:
 
 def build_scheduler(app: App, start: datetime | None = None) -> BlockingScheduler:
     """Every configured job with an explicit id; the first runs start right away (``start``)."""
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, job_defaults=JOB_DEFAULTS,
-                                  timezone="UTC")
+    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
     first = start or app.now()
     for source in app.config.sources:
         scheduler.add_job(source_job, "interval", args=[app, source.name], id=f"source:{source.name}",
                           name=f"collect {source.name}", minutes=source.interval_minutes,
-                          next_run_time=first, replace_existing=True)
+                          next_run_time=first, replace_existing=True, **JOB_DEFAULTS)
     scheduler.add_job(dispatch_job, "interval", args=[app], id="alerts:dispatch", name="dispatch alerts",
                       minutes=app.config.dispatch_interval_minutes,
-                      next_run_time=first + timedelta(seconds=5), replace_existing=True)
+                      next_run_time=first + timedelta(seconds=5), replace_existing=True, **JOB_DEFAULTS)
     scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler

@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 EXAMPLE_CONFIG = REPO / "config" / "ascolto.example.toml"
+FIXTURE_DIR = Path(__file__).resolve().parent / "fixtures"
 
 
 def free_port() -> int:
@@ -132,3 +133,64 @@ def offline_scorer():
     from sentiment.loading import ModelSettings, load_scorer
 
     return load_scorer(ModelSettings(name="offline"))
+
+
+class KeywordScorer:
+    """A stand-in for the model in pipeline tests, where what matters is what happens to a score."""
+
+    name = "test:keywords"
+    NEGATIVE = ("pessimo", "vergognoso", "joke", "worst", "rotto", "never")
+    POSITIVE = ("adoro", "love", "great", "ottimo")
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, texts):
+        from sentiment.scores import Score
+
+        self.calls.append(list(texts))
+        out = []
+        for text in texts:
+            low = text.lower()
+            if any(w in low for w in self.NEGATIVE):
+                out.append(Score("negative", 0.9, 0.9, 0.07, 0.03))
+            elif any(w in low for w in self.POSITIVE):
+                out.append(Score("positive", 0.8, 0.05, 0.15, 0.8))
+            else:
+                out.append(Score("neutral", 0.7, 0.15, 0.7, 0.15))
+        return out
+
+
+def write_config(tmp_path: Path, *, smtp: str = "", extra: str = "", sources: str | None = None) -> Path:
+    """A small valid config in tmp_path; ``smtp`` is the body of [alerts.smtp]."""
+    sources = sources if sources is not None else ""
+    text = f'''
+[database]
+path = "test.db"
+
+[[brands]]
+name = "Caffè Aurora"
+keywords = ["Caffè Aurora", "@CaffeAurora"]
+exclude = ["aurora boreale"]
+alert_language = "it"
+
+[[brands]]
+name = "Lanificio Vento"
+keywords = ["Lanificio Vento"]
+alert_language = "en"
+recipients = ["wool@example.com"]
+
+[alerts]
+sender = "ascolto@example.com"
+recipients = ["cm@example.com"]
+retry_seconds = 60
+max_retry_seconds = 600
+
+[alerts.smtp]
+{smtp}
+{extra}
+{sources}
+'''
+    path = tmp_path / "ascolto.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

@@ -1,0 +1,124 @@
+"""Alerts through a real SMTP server on loopback (aiosmtpd), and through its absence."""
+
+import pytest
+
+from conftest import FIXTURE_DIR, KeywordScorer, free_port, write_config
+from listener.app import App
+from listener.clock import parse_timestamp
+from listener.config import ImportSource, load_config
+from listener.jobs import run_dispatch, run_import
+
+
+def make_app(tmp_path, clock, port):
+    config = load_config(write_config(tmp_path, smtp=f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"'))
+    return App(config, now=clock, scorer=KeywordScorer())
+
+
+def import_fixture(app):
+    run_import(app, ImportSource(name="t", path=FIXTURE_DIR / "mentions_with_problems.jsonl"))
+
+
+def test_detractor_alert_arrives_with_its_content(tmp_path, clock, smtp_server):
+    controller, inbox = smtp_server()
+    app = make_app(tmp_path, clock, controller.port)
+    import_fixture(app)
+    result = run_dispatch(app)
+    assert (result.sent, result.pending, result.failed) == (2, 0, 0)
+    messages = {m["To"]: m for m in inbox.messages()}
+    italian = messages["cm@example.com"]
+    assert italian["Subject"] == "[Ascolto] Cliente scontento su x: giulia (Caffè Aurora)"
+    assert italian["From"] == "Ascolto <ascolto@example.com>"
+    assert italian.is_multipart() and italian.get_content_type() == "multipart/alternative"
+    text = italian.get_body(("plain",)).get_content()
+    html = italian.get_body(("html",)).get_content()
+    for expected in ("> Caffè Aurora pessimo, pacco rotto", "Autore: giulia", "https://x.com/giulia/status/100",
+                     "negativo 90%", "confidenza 90% (soglia 60%)", "x:100"):
+        assert expected in text
+    assert '<a href="https://x.com/giulia/status/100">' in html and 'lang="it"' in html
+    english = messages["cm@example.com, wool@example.com"]
+    assert english["Subject"] == "[Ascolto] Unhappy customer on reddit: eve (Lanificio Vento)"
+    assert "negative sentiment with confidence 90%" in english.get_body(("plain",)).get_content()
+    rows = {a["mention_id"]: a for a in app.db["alerts"].rows}
+    assert rows["x:100"]["status"] == "sent" and rows["x:100"]["sent_at"] == "2026-11-23T09:00:00Z"
+    assert rows["x:100"]["message_id"] == italian["Message-ID"]
+    assert len(inbox.envelopes) == 2
+
+
+def test_text_is_escaped_in_the_html_part(tmp_path, clock, smtp_server):
+    controller, inbox = smtp_server()
+    app = make_app(tmp_path, clock, controller.port)
+    export = tmp_path / "evil.jsonl"
+    export.write_text('{"id": "9", "source": "x", "author": "<b>mallory</b>", "text": "Caffè Aurora pessimo '
+                      '<script>alert(1)</script>", "created_at": "2026-11-20T10:00:00Z", '
+                      '"url": "javascript:alert(1)"}\n', encoding="utf-8")
+    run_import(app, ImportSource(name="evil", path=export))
+    run_dispatch(app)
+    html = inbox.messages()[0].get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;mallory&lt;/b&gt;" in html
+    assert 'href="javascript' not in html  # only http(s) links become links
+
+
+def test_smtp_down_then_up_delivers_each_alert_exactly_once(tmp_path, clock, smtp_server):
+    port = free_port()  # nothing listens here yet
+    app = make_app(tmp_path, clock, port)
+    import_fixture(app)
+
+    down = run_dispatch(app)
+    assert (down.sent, down.retrying, down.pending) == (0, 2, 2)
+    alert = app.db["alerts"].get(1)
+    assert alert["attempts"] == 1
+    assert alert["last_error"].startswith("ConnectionRefusedError")
+    assert alert["next_attempt_at"] == "2026-11-23T09:01:00Z"  # retry_seconds = 60
+
+    controller, inbox = smtp_server(port=port)
+    early = run_dispatch(app)  # not due yet: the back-off is respected
+    assert early.sent == 0 and inbox.envelopes == []
+
+    clock.advance(seconds=61)
+    up = run_dispatch(app)
+    assert (up.sent, up.pending) == (2, 0)
+    clock.advance(hours=1)
+    assert run_dispatch(app).sent == 0
+    assert len(inbox.envelopes) == 2
+    assert {a["status"] for a in app.db["alerts"].rows} == {"sent"}
+
+
+def test_backoff_doubles_up_to_its_cap(tmp_path, clock):
+    app = make_app(tmp_path, clock, free_port())
+    import_fixture(app)
+    waits = []
+    for _ in range(6):
+        run_dispatch(app)
+        due = app.db["alerts"].get(1)["next_attempt_at"]
+        waits.append(due)
+        clock.moment = parse_timestamp(due)
+    assert waits[:5] == ["2026-11-23T09:01:00Z", "2026-11-23T09:03:00Z", "2026-11-23T09:07:00Z",
+                         "2026-11-23T09:15:00Z", "2026-11-23T09:25:00Z"]  # 60, 120, 240, 480, then 600 cap
+    assert app.db["alerts"].get(1)["status"] == "pending"  # an outage never drops an alert
+
+
+class RefusingInbox:
+    envelopes = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 No such user here"
+
+
+def test_permanent_refusal_is_failed_with_the_reply_not_retried(tmp_path, clock, smtp_server):
+    controller, _ = smtp_server(handler=RefusingInbox())
+    app = make_app(tmp_path, clock, controller.port)
+    import_fixture(app)
+    result = run_dispatch(app)
+    assert (result.sent, result.failed, result.pending) == (0, 2, 0)
+    alert = app.db["alerts"].get(1)
+    assert alert["status"] == "failed" and "550" in alert["last_error"]
+
+
+def test_without_smtp_alerts_wait_in_the_outbox(tmp_path, clock):
+    config = load_config(write_config(tmp_path, smtp='host = ""'))
+    app = App(config, now=clock, scorer=KeywordScorer())
+    import_fixture(app)
+    result = run_dispatch(app)
+    assert (result.smtp_configured, result.sent, result.pending) == (False, 0, 2)
+    assert {a["status"] for a in app.db["alerts"].rows} == {"pending"}

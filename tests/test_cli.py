@@ -1,0 +1,71 @@
+"""The CLI: help on every command, and the main job end to end on the example config."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import click
+import pytest
+import sqlite_utils
+from click.testing import CliRunner
+
+from conftest import EXAMPLE_CONFIG
+from listener.cli import cli
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, (*prefix, name))
+
+
+@pytest.mark.parametrize("path,command", list(all_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_one_line_help(path, command):
+    assert command.help and command.get_short_help_str(200).strip(), f"ascolto {' '.join(path)} has no help"
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output
+
+
+def test_import_refuses_an_unknown_brand(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', f'path = "{tmp_path / "a.db"}"')
+                      .replace('path = "sample_mentions.jsonl"', f'path = "{EXAMPLE_CONFIG.parent / "sample_mentions.jsonl"}"'))
+    result = CliRunner().invoke(cli, ["import", str(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl"),
+                                      "--config", str(config), "--brand", "Nope"])
+    assert result.exit_code == 1 and "--brand: no brand named 'Nope'" in result.output
+
+
+@pytest.mark.model
+def test_main_job_once_on_the_example_config(tmp_path):
+    """README command 1, in a scratch folder: real model, real SQLite file, alerts left in the outbox."""
+    shutil.copy(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl", tmp_path)
+    config = tmp_path / "ascolto.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', 'path = "ascolto.db"'))
+    result = subprocess.run([sys.executable, "-m", "listener", "run", "--once", "--config", str(config)],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "import:sample  fetched 51  new 50  scored 50" in result.stdout
+    assert "SMTP not configured" in result.stdout
+    db = sqlite_utils.Database(tmp_path / "ascolto.db")
+    assert db["mentions"].count == 50
+    assert db.execute("select count(*) from mentions where sentiment is null").fetchone()[0] == 0
+    detractors = db.execute("select count(*) from mentions where nps_class = 'detractor'").fetchone()[0]
+    assert 10 <= detractors <= 30
+    assert db["alerts"].count == detractors
+    negative = db["mentions"].get("x:1862001006")  # "Servizio clienti ... pessimo, non comprerò mai più"
+    assert (negative["sentiment"], negative["nps_class"]) == ("negative", "detractor")
+    again = subprocess.run([sys.executable, "-m", "listener", "run", "--once", "--config", str(config)],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert "new 0" in again.stdout and db["alerts"].count == detractors
+
+
+@pytest.mark.model
+def test_score_json_says_negative_and_positive():
+    texts = ["Servizio clienti pessimo, non comprerò mai più", "Adoro questo prodotto, consegna velocissima!"]
+    result = CliRunner().invoke(cli, ["score", *texts, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert [r["label"] for r in rows] == ["negative", "positive"]
+    assert set(rows[0]["probabilities"]) == {"negative", "neutral", "positive"}
