@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
@@ -22,6 +23,8 @@ class App:
                  mailer=_DEFAULT):
         self.config = config
         self.now = now
+        # Set by SIGINT/SIGTERM: jobs finish the chunk in hand, commit it and return early.
+        self.stopping = threading.Event()
         for name, value in (("scorer", scorer), ("db", db), ("mailer", mailer)):
             if value is not _DEFAULT:
                 self.__dict__[name] = value  # pre-empts the cached_property below

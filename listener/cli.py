@@ -77,15 +77,18 @@ def run(config_path: Path, once: bool) -> None:
     from .scheduler import build_scheduler
 
     scheduler = build_scheduler(app)
-    # SIGTERM (systemd, docker stop) stops like Ctrl-C: the running job finishes and commits first.
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    # SIGTERM (systemd, docker stop) stops like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"ascolto: {len(scheduler.get_jobs())} jobs scheduled; database {app.config.database}; Ctrl-C stops",
                err=True)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        pass
+        click.echo("ascolto: stopping after the current chunk is committed", err=True)
     finally:
+        app.stopping.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # the running job commits its chunk and returns
         app.close()
 
 

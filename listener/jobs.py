@@ -12,7 +12,7 @@ from .clock import iso
 from .config import ImportSource
 from .importer import BadItem, NotAboutBrand, Problem, item_to_row, read_items
 from .outbox import Dispatch, dispatch
-from .pipeline import Counts, chunked, save_chunk
+from .pipeline import CHUNK, Counts, chunked, save_chunk
 from .runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -38,14 +38,17 @@ def import_rows(app: App, source: ImportSource, counts: Counts):
             log.info("%s:%d: not kept: %s", source.path, item.line, exc)
 
 
-def run_import(app: App, source: ImportSource) -> Counts:
+def run_import(app: App, source: ImportSource, chunk_size: int = CHUNK) -> Counts:
     db = app.db
     run_id = start_run(db, f"import:{source.name}", iso(app.now()))
     counts = Counts()
     try:
-        for rows in chunked(import_rows(app, source, counts)):
+        for rows in chunked(import_rows(app, source, counts), chunk_size):
             counts.add(save_chunk(db, rows, app.scorer, app.config.detractor_confidence,
                                   app.recipients_for, iso(app.now())))
+            if app.stopping.is_set():
+                finish_run(db, run_id, iso(app.now()), "interrupted", "stopped by a signal", **_run_counts(counts))
+                return counts
     except Exception as exc:
         finish_run(db, run_id, iso(app.now()), "error", str(exc)[:500], **_run_counts(counts))
         raise

@@ -91,13 +91,6 @@ def open_db(path: str | Path) -> sqlite_utils.Database:
     return db
 
 
-def memory_db() -> sqlite_utils.Database:
-    db = sqlite_utils.Database(memory=True)
-    db.execute("PRAGMA foreign_keys = ON")
-    migrations.apply(db)
-    return db
-
-
 @dataclass(frozen=True)
 class MentionRow:
     id: str

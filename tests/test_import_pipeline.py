@@ -111,3 +111,43 @@ def test_database_file_is_wal_with_migrations_recorded(tmp_path):
     assert [m["name"] for m in db["_sqlite_migrations"].rows][:2] == ["m001_mentions", "m002_alerts"]
     db.close()
     assert open_db(tmp_path / "a.db")["mentions"].count == 0  # reopening re-applies nothing
+
+
+def test_a_stop_request_commits_the_chunk_in_hand_and_returns(app, tmp_path):
+    export = tmp_path / "many.jsonl"
+    export.write_text("".join(
+        f'{{"id": "{i}", "source": "x", "author": "a", "text": "Caffè Aurora n. {i}", '
+        f'"created_at": "2026-11-20T10:00:00Z"}}\n' for i in range(10)), encoding="utf-8")
+    original = app.scorer.score
+
+    def score_then_stop(texts):
+        app.stopping.set()  # as if SIGTERM arrived while the first chunk was being scored
+        return original(texts)
+
+    app.scorer.score = score_then_stop
+    counts = run_import(app, source_for(export), chunk_size=4)
+    assert counts.new == 4 and app.db["mentions"].count == 4
+    assert list(app.db["runs"].rows)[-1]["status"] == "interrupted"
+    app.stopping.clear()
+    app.scorer.score = original
+    assert run_import(app, source_for(export), chunk_size=4).new == 6  # the rest, nothing twice
+    assert app.db["mentions"].count == 10
+
+
+def test_brand_keywords_match_whole_words_and_respect_exclusions(app):
+    from listener.brands import match_brand
+
+    brands = app.config.brands
+    assert match_brand("Ho comprato da @CaffeAurora ieri", brands).name == "Caffè Aurora"
+    assert match_brand("caffè aurora, sempre buono", brands).name == "Caffè Aurora"
+    assert match_brand("Caffè Auroras are not a thing", brands) is None
+    assert match_brand("aurora boreale e Caffè Aurora", brands) is None
+    assert match_brand("a Lanificio Vento scarf", brands).name == "Lanificio Vento"
+
+
+def test_language_guess_tells_italian_from_english():
+    from listener.language import guess_language
+
+    assert guess_language("Il pacco non è mai arrivato e nessuno risponde") == "it"
+    assert guess_language("The parcel never arrived and nobody answers") == "en"
+    assert guess_language("☕️ 👍") is None
