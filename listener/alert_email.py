@@ -39,11 +39,23 @@ TEXT = {
 }
 
 
-def message_id(alert_id: int, mention_id: str, sender: str) -> str:
+def message_id(alert_id: int, subject: str, sender: str) -> str:
     """Stable per alert: if a crash makes us send twice, mail clients still show one message."""
     domain = sender.rpartition("@")[2] or "localhost"
-    digest = hashlib.sha256(mention_id.encode()).hexdigest()[:16]
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:16]
     return f"<ascolto.alert.{alert_id}.{digest}@{domain}>"
+
+
+def notice_email(alert: dict, sender: str) -> EmailMessage:
+    """An operational notice (e.g. a read budget spent): its text was written when it was queued."""
+    details = alert["details"]
+    msg = EmailMessage()
+    msg["Subject"] = f"[Ascolto] {details['title']}"
+    msg["From"] = formataddr(("Ascolto", sender))
+    msg["To"] = ", ".join(alert["recipients"])
+    msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
+    msg.set_content(details["body"] + "\n")
+    return msg
 
 
 def detractor_email(alert: dict, mention: dict, brand: Brand, sender: str, threshold: float) -> EmailMessage:
@@ -65,7 +77,7 @@ def detractor_email(alert: dict, mention: dict, brand: Brand, sender: str, thres
     msg["Subject"] = t["subject"].format(**fields)
     msg["From"] = formataddr(("Ascolto", sender))
     msg["To"] = ", ".join(alert["recipients"])
-    msg["Message-ID"] = message_id(alert["id"], mention["id"], sender)
+    msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
     msg["Content-Language"] = brand.alert_language
     msg.set_content(_plain(t["intro"].format(**fields), mention["text"], facts, footer))
     msg.add_alternative(_html(t["intro"].format(**fields), mention["text"], facts, footer, mention["url"], brand.alert_language),

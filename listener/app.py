@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import cached_property
@@ -20,9 +21,11 @@ class App:
     """Tests hand in their own database, scorer, mailer (None: no SMTP) and clock."""
 
     def __init__(self, config: Config, *, now: Callable[[], datetime] = utc_now, scorer=_DEFAULT, db=_DEFAULT,
-                 mailer=_DEFAULT):
+                 mailer=_DEFAULT, sleep: Callable[[float], None] = time.sleep):
         self.config = config
         self.now = now
+        self.sleep = sleep  # between retries of a failed API call
+        self._clients: dict[str, object] = {}
         # Set by SIGINT/SIGTERM: jobs finish the chunk in hand, commit it and return early.
         self.stopping = threading.Event()
         for name, value in (("scorer", scorer), ("db", db), ("mailer", mailer)):
@@ -44,6 +47,16 @@ class App:
     def mailer(self) -> SmtpMailer | None:
         smtp = self.config.alerts.smtp
         return SmtpMailer(smtp) if smtp else None
+
+    def client_for(self, source):
+        """The API client of a social source (tweepy.Client, praw.Reddit), made once per process."""
+        if source.name not in self._clients:
+            if source.kind == "x":
+                from .x_collector import make_client
+            else:
+                from .reddit_collector import make_reddit as make_client
+            self._clients[source.name] = make_client(source)
+        return self._clients[source.name]
 
     def recipients_for(self, brand: str) -> list[str]:
         extra = self.config.brand(brand).recipients

@@ -76,7 +76,10 @@ def run(config_path: Path, once: bool) -> None:
         return
     from .scheduler import build_scheduler
 
-    scheduler = build_scheduler(app)
+    _serve(app, build_scheduler(app))
+
+
+def _serve(app, scheduler) -> None:
     # SIGTERM (systemd, docker stop) stops like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     click.echo(f"ascolto: {len(scheduler.get_jobs())} jobs scheduled; database {app.config.database}; Ctrl-C stops",
@@ -93,15 +96,22 @@ def run(config_path: Path, once: bool) -> None:
 
 
 def _run_once(app) -> None:
-    from .jobs import run_dispatch, run_import
+    from .jobs import run_dispatch, run_source
 
     for source in app.config.sources:
-        c = run_import(app, source)
-        click.echo(f"import:{source.name}  fetched {c.fetched}  new {c.new}  scored {c.scored}  "
-                   f"detractors {c.detractors}  not about a brand {c.skipped}  malformed {c.errors}")
+        _echo_source_run(run_source(app, source))
     _echo_dispatch(run_dispatch(app))
     click.echo(f"database  {app.config.database}")
     app.close()
+
+
+def _echo_source_run(result) -> None:
+    c = result.counts
+    line = (f"{result.job}  fetched {c.fetched}  new {c.new}  scored {c.scored}  detractors {c.detractors}  "
+            f"not about a brand {c.skipped}  malformed {c.errors}")
+    if result.status not in ("ok", "partial"):
+        line += f"  [{result.status}: {result.message}]"
+    click.echo(line)
 
 
 def _echo_dispatch(result) -> None:
@@ -129,6 +139,70 @@ def import_(file: Path, config_path: Path, brand: str | None) -> None:
     c = run_import(app, ImportSource(name=f"file:{file.name}", path=file.resolve(), brand=brand))
     click.echo(f"{file}: read {c.fetched}, new {c.new}, detractors {c.detractors}, "
                f"not about a brand {c.skipped}, malformed {c.errors} (see the lines above)")
+    app.close()
+
+
+@cli.command()
+@click.argument("source_name")
+@_config_option()
+@click.option("--brand", help="Collect for this brand only.")
+@click.option("--once", is_flag=True, help="Collect once and exit (default: keep collecting at the source's interval).")
+@_friendly
+def collect(source_name: str, config_path: Path, brand: str | None, once: bool) -> None:
+    """Collect from one source now (a source name, or its type: x, reddit, import)."""
+    app = _app(config_path)
+    source = _find_source(app.config, source_name, config_path)
+    if brand is not None and brand not in app.config.brand_by_name:
+        raise AscoltoError(f"--brand: no brand named {brand!r} in {config_path}")
+    if not once:
+        from .scheduler import build_scheduler
+
+        scheduler = build_scheduler(app, only=source.name)
+        _serve(app, scheduler)
+        return
+    with click.progressbar(length=_expected_items(source, app.config, brand), label=f"collecting {source.name}",
+                           file=sys.stderr, show_pos=True) as bar:
+        from .jobs import run_source
+
+        result = run_source(app, source, brand=brand, progress=bar.update)
+    _echo_source_run(result)
+    app.close()
+    if result.failed:
+        raise AscoltoError(result.message)
+
+
+def _find_source(config, name: str, config_path: Path):
+    matches = [s for s in config.sources if s.name == name] or [s for s in config.sources if s.kind == name]
+    if len(matches) != 1:
+        known = ", ".join(f"{s.name} ({s.kind})" for s in config.sources) or "none"
+        raise AscoltoError(f"{config_path}: no single source named or of type {name!r}; sources: {known}")
+    return matches[0]
+
+
+def _expected_items(source, config, brand) -> int:
+    brands = 1 if brand else len(config.brands)
+    if source.kind == "x":
+        return source.max_pages * source.max_results * brands
+    if source.kind == "reddit":
+        return source.limit * (brands + (1 if source.comments and source.subreddits else 0))
+    return sum(1 for _ in source.path.open(encoding="utf-8", errors="replace")) if source.path.is_file() else 0
+
+
+@cli.command()
+@_config_option()
+@_friendly
+def sources(config_path: Path) -> None:
+    """Show each source's state: last run, its result, cursor, errors and next run."""
+    from .status import source_states
+
+    app = _app(config_path)
+    for state in source_states(app):
+        click.echo(f"{state.job}  every {state.interval_minutes:g} min  last run {state.last_run or 'never'}"
+                   f"  status {state.status or '-'}  next run {state.next_run or 'at start'}")
+        if state.message:
+            click.echo(f"    last message: {state.message}")
+        for query, value in state.cursors:
+            click.echo(f"    cursor {query}: {value}")
     app.close()
 
 

@@ -64,6 +64,54 @@ class ImportSource:
     path: Path
     brand: str | None = None
     interval_minutes: float = 15.0
+    kind = "import"
+
+
+def _secret(variable: str, needed_for: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value.strip():
+        raise MissingCredential(variable, needed_for)
+    return value
+
+
+@dataclass(frozen=True)
+class XSource:
+    """Recent search on X (API v2) with an app bearer token."""
+
+    name: str
+    bearer_token_env: str = "X_BEARER_TOKEN"
+    languages: tuple[str, ...] = ()  # empty: each brand's languages
+    include_retweets: bool = False
+    max_results: int = 100  # per page, 10-100
+    max_pages: int = 10  # per brand and run: bounds a backfill
+    monthly_read_budget: int | None = None  # tweets read per calendar month; None: no limit
+    interval_minutes: float = 15.0
+    kind = "x"
+
+    def bearer_token(self) -> str:
+        return _secret(self.bearer_token_env, f"sources {self.name!r} (X bearer token)")
+
+
+@dataclass(frozen=True)
+class RedditSource:
+    """Read-only Reddit (app-only OAuth) search of submissions, and comments of named subreddits."""
+
+    name: str
+    client_id_env: str = "REDDIT_CLIENT_ID"
+    client_secret_env: str = "REDDIT_CLIENT_SECRET"
+    user_agent: str = "ascolto/0.1 (self-hosted social listening)"
+    subreddits: tuple[str, ...] = ()  # empty: all of Reddit (submissions only)
+    comments: bool = True
+    limit: int = 250  # newest items read per query and run
+    interval_minutes: float = 15.0
+    kind = "reddit"
+
+    def credentials(self) -> tuple[str, str]:
+        needed_for = f"sources {self.name!r} (Reddit app)"
+        return _secret(self.client_id_env, needed_for), _secret(self.client_secret_env, needed_for)
+
+
+Source = ImportSource | XSource | RedditSource
 
 
 @dataclass(frozen=True)
@@ -74,12 +122,15 @@ class Config:
     detractor_confidence: float
     brands: tuple[Brand, ...]
     alerts: Alerts
-    sources: tuple[ImportSource, ...]
+    sources: tuple[Source, ...]
     dispatch_interval_minutes: float = 1.0
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
         return self.brand_by_name[name]
+
+    def source(self, name: str) -> Source:
+        return next(s for s in self.sources if s.name == name)
 
 
 class _Table:
@@ -274,16 +325,56 @@ def _read_smtp(table: _Table) -> Smtp | None:
     return smtp if host else None  # an empty host means: alerts stay in the outbox
 
 
-def _read_source(path: Path, table: _Table, brands: dict[str, Brand]) -> ImportSource:
-    kind = table.string("type", choices=("import",))
-    del kind  # the only kind so far; X and Reddit come next
-    source = ImportSource(
-        name=table.string("name"),
-        path=_resolve(path, table.string("path")),
-        brand=table.string("brand", None),
-        interval_minutes=table.number("interval_minutes", 15.0, low=0.1),
-    )
-    if source.brand is not None and source.brand not in brands:
-        raise ConfigError(path, table.key("brand"), f"no brand named {source.brand!r} in [[brands]]")
+def _read_source(path: Path, table: _Table, brands: dict[str, Brand]) -> Source:
+    kind = table.string("type", choices=("import", "x", "reddit"))
+    reader = {"import": _read_import_source, "x": _read_x_source, "reddit": _read_reddit_source}[kind]
+    source = reader(path, table, brands)
     table.done()
     return source
+
+
+def _common(table: _Table) -> dict:
+    return {"name": table.string("name"), "interval_minutes": table.number("interval_minutes", 15.0, low=0.1)}
+
+
+def _read_import_source(path: Path, table: _Table, brands: dict[str, Brand]) -> ImportSource:
+    source = ImportSource(path=_resolve(path, table.string("path")), brand=table.string("brand", None),
+                          **_common(table))
+    if source.brand is not None and source.brand not in brands:
+        raise ConfigError(path, table.key("brand"), f"no brand named {source.brand!r} in [[brands]]")
+    return source
+
+
+def _read_x_source(path: Path, table: _Table, brands: dict[str, Brand]) -> XSource:
+    budget = table.get("monthly_read_budget", int, None, "a whole number of tweets")
+    if budget is not None and budget < 1:
+        raise ConfigError(path, table.key("monthly_read_budget"), "expected a whole number of tweets, at least 1")
+    source = XSource(
+        bearer_token_env=table.string("bearer_token_env", "X_BEARER_TOKEN"),
+        languages=table.strings("languages", ()),
+        include_retweets=table.get("include_retweets", bool, False),
+        max_results=int(table.number("max_results", 100, low=10, high=100)),
+        max_pages=int(table.number("max_pages", 10, low=1, high=1000)),
+        monthly_read_budget=budget,
+        **_common(table),
+    )
+    for lang in source.languages:
+        if not (isinstance(lang, str) and 2 <= len(lang) <= 3 and lang.isalpha()):
+            raise ConfigError(path, table.key("languages"), f"expected language codes such as it or en, got {lang!r}")
+    return source
+
+
+def _read_reddit_source(path: Path, table: _Table, brands: dict[str, Brand]) -> RedditSource:
+    subreddits = tuple(s.removeprefix("r/") for s in table.strings("subreddits", ()))
+    for name in subreddits:
+        if not name.replace("_", "").isalnum():
+            raise ConfigError(path, table.key("subreddits"), f"expected subreddit names such as italy, got {name!r}")
+    return RedditSource(
+        client_id_env=table.string("client_id_env", "REDDIT_CLIENT_ID"),
+        client_secret_env=table.string("client_secret_env", "REDDIT_CLIENT_SECRET"),
+        user_agent=table.string("user_agent", RedditSource.user_agent),
+        subreddits=subreddits,
+        comments=table.get("comments", bool, True),
+        limit=int(table.number("limit", 250, low=1, high=1000)),
+        **_common(table),
+    )

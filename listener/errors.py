@@ -19,3 +19,23 @@ class MissingCredential(AscoltoError):
     def __init__(self, variable: str, needed_for: str):
         self.variable = variable
         super().__init__(f"environment variable {variable} is not set (needed for {needed_for})")
+
+
+class SourceRefused(AscoltoError):
+    """The source's API refused us in a way only a person can fix (credentials, plan, query)."""
+
+
+class SourceUnavailable(AscoltoError):
+    """The source kept failing for passing reasons (5xx, network) after retries; try later."""
+
+
+class RateLimited(AscoltoError):
+    """The source's rate limit is reached; collection resumes at ``resume_at`` (a datetime or None)."""
+
+    def __init__(self, message: str, resume_at=None):
+        self.resume_at = resume_at
+        super().__init__(message)
+
+
+class BudgetSpent(AscoltoError):
+    """The configured monthly read budget of a source is used up."""

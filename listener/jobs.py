@@ -1,64 +1,100 @@
 """The jobs the scheduler runs: collect from a source, dispatch the alert outbox.
 
-A job gets the ``App`` (configuration, database, scorer, mailer, clock) and returns its counts; the
-same functions serve ``run --once``, the scheduler and the one-off CLI commands.
+A job gets the ``App`` and records itself in ``runs``. Expected trouble with a source (a missing
+credential, a refusal, a rate limit, a spent budget, an outage) ends that source's run with a status
+and a one-line message, and leaves the other sources alone.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from .app import App
-from .clock import iso
-from .config import ImportSource
-from .importer import BadItem, NotAboutBrand, Problem, item_to_row, read_items
+from .clock import iso, parse_timestamp
+from .collect import COLLECTORS
+from .config import Source
+from .errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
 from .outbox import Dispatch, dispatch
-from .pipeline import CHUNK, Counts, chunked, save_chunk
+from .pipeline import Counts
 from .runs import finish_run, start_run
+from .store import get_cursor, set_cursor
 
 log = logging.getLogger(__name__)
+RETRY_AFTER = "retry_after"  # cursor row holding the time a rate-limited source may be asked again
 
 
-def import_rows(app: App, source: ImportSource, counts: Counts):
-    """Rows of an import file; malformed ones are logged with their line number and counted."""
-    default_brand = app.config.brand(source.brand) if source.brand else None
-    collected_at = iso(app.now())
-    for item in read_items(source.path):
-        counts.fetched += 1
-        if isinstance(item, Problem):
-            counts.errors += 1
-            log.warning("%s:%d: skipped: %s", source.path, item.line, item.reason)
-            continue
-        try:
-            yield item_to_row(item, app.config.brands, default_brand, collected_at)
-        except BadItem as exc:
-            counts.errors += 1
-            log.warning("%s:%d: skipped: %s", source.path, item.line, exc)
-        except NotAboutBrand as exc:
-            counts.skipped += 1
-            log.info("%s:%d: not kept: %s", source.path, item.line, exc)
+@dataclass
+class SourceRun:
+    job: str
+    counts: Counts
+    # ok, partial (malformed items), interrupted, rate_limited, budget_spent, skipped (no credentials), error
+    status: str
+    message: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("error", "skipped")
 
 
-def run_import(app: App, source: ImportSource, chunk_size: int = CHUNK) -> Counts:
+def job_name(source: Source) -> str:
+    return f"{source.kind}:{source.name}"
+
+
+def run_source(app: App, source: Source, *, brand: str | None = None,
+               progress: Callable[[int], None] = lambda n: None, **options) -> SourceRun:
+    job = job_name(source)
     db = app.db
-    run_id = start_run(db, f"import:{source.name}", iso(app.now()))
+    run_id = start_run(db, job, iso(app.now()))
     counts = Counts()
+    brands = [app.config.brand(brand)] if brand else list(app.config.brands)
+    status, message = "ok", None
     try:
-        for rows in chunked(import_rows(app, source, counts), chunk_size):
-            counts.add(save_chunk(db, rows, app.scorer, app.config.detractor_confidence,
-                                  app.recipients_for, iso(app.now())))
-            if app.stopping.is_set():
-                finish_run(db, run_id, iso(app.now()), "interrupted", "stopped by a signal", **_run_counts(counts))
-                return counts
+        _check_retry_after(app, job)
+        COLLECTORS[source.kind](app, source, counts, brands, progress, **options)
+        if app.stopping.is_set():
+            status, message = "interrupted", "stopped by a signal after a commit"
+        elif counts.errors:
+            status = "partial"
+    except RateLimited as exc:
+        if exc.resume_at is not None:
+            with db.atomic():
+                set_cursor(db, job, RETRY_AFTER, iso(exc.resume_at), iso(app.now()))
+        status, message = "rate_limited", str(exc)
+    except BudgetSpent as exc:
+        status, message = "budget_spent", str(exc)
+    except MissingCredential as exc:  # a source not set up yet: the others go on
+        status, message = "skipped", str(exc)
+    except AscoltoError as exc:
+        status, message = "error", str(exc)
     except Exception as exc:
-        finish_run(db, run_id, iso(app.now()), "error", str(exc)[:500], **_run_counts(counts))
+        finish_run(db, run_id, iso(app.now()), "error", f"{type(exc).__name__}: {exc}"[:500], **_run_counts(counts))
         raise
-    finish_run(db, run_id, iso(app.now()), "ok" if not counts.errors else "partial", None, **_run_counts(counts))
-    return counts
+    finish_run(db, run_id, iso(app.now()), status, message, **_run_counts(counts))
+    if message:
+        (log.error if status == "error" else log.warning)("%s: %s: %s", job, status, message)
+    return SourceRun(job, counts, status, message)
+
+
+def _check_retry_after(app: App, job: str) -> None:
+    value = get_cursor(app.db, job, RETRY_AFTER)
+    if value and parse_timestamp(value) > app.now():
+        raise RateLimited(f"rate limited; waiting until {value}")
 
 
 def _run_counts(counts: Counts) -> dict:
     return {"fetched": counts.fetched, "new": counts.new, "scored": counts.scored,
             "detractors": counts.detractors, "skipped": counts.skipped, "errors": counts.errors}
+
+
+def run_import(app: App, source, chunk_size: int | None = None) -> Counts:
+    """An import source's run, raising on failure (the CLI's `import` and the tests use it)."""
+    options = {"chunk_size": chunk_size} if chunk_size else {}
+    result = run_source(app, source, **options)
+    if result.failed:
+        raise AscoltoError(result.message)
+    return result.counts
 
 
 def run_dispatch(app: App) -> Dispatch:

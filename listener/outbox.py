@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from .alert_email import detractor_email
+from .alert_email import detractor_email, notice_email
 from .clock import iso
 from .config import Alerts, Brand
 from .mailer import PermanentSendError, TransientSendError
@@ -44,9 +44,16 @@ def due_alerts(db: sqlite_utils.Database, now: str) -> list[tuple[dict, dict]]:
     pairs = []
     for alert in alerts:
         alert["recipients"] = json.loads(alert["recipients"] or "[]")
-        mention = db["mentions"].get(alert["mention_id"])
+        alert["details"] = json.loads(alert["details"] or "{}")
+        mention = db["mentions"].get(alert["mention_id"]) if alert["mention_id"] else None
         pairs.append((alert, mention))
     return pairs
+
+
+def compose(alert: dict, mention: dict | None, settings: Alerts, brands: Mapping[str, Brand], threshold: float):
+    if mention is None:
+        return notice_email(alert, settings.sender)
+    return detractor_email(alert, mention, brands[alert["brand"]], settings.sender, threshold)
 
 
 def backoff(attempts: int, settings: Alerts) -> timedelta:
@@ -85,7 +92,7 @@ def _send_all(db, due, settings, brands, threshold, mailer, now, result: Dispatc
     try:
         with mailer.session() as send:
             for index, (alert, mention) in enumerate(due):
-                message = detractor_email(alert, mention, brands[alert["brand"]], settings.sender, threshold)
+                message = compose(alert, mention, settings, brands, threshold)
                 try:
                     send(message)
                 except PermanentSendError as exc:

@@ -43,16 +43,21 @@ def score_rows(rows: Sequence[MentionRow], scorer, threshold: float) -> list[Sco
 
 
 def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, threshold: float,
-               recipients_for: Callable[[str], Sequence[str]], now: str) -> Counts:
-    """Score the rows not yet stored and commit them with their alerts in one transaction."""
+               recipients_for: Callable[[str], Sequence[str]], now: str,
+               then: Callable[[sqlite_utils.Database], None] | None = None) -> Counts:
+    """Score the rows not yet stored and commit them with their alerts in one transaction.
+
+    ``then`` runs inside that transaction: collectors advance their cursor there, so a cursor
+    never moves past rows that were not committed.
+    """
     seen = known_ids(db, [r.id for r in rows])
     fresh = list({r.id: r for r in rows if r.id not in seen}.values())  # also drops in-chunk repeats
     counts = Counts(new=len(fresh))
-    if not fresh:
-        return counts
-    scored = score_rows(fresh, scorer, threshold)
+    scored = score_rows(fresh, scorer, threshold) if fresh else []
     with db.atomic():
         counts.alerts_enqueued = save_mentions(db, scored, recipients_for, now)
+        if then is not None:
+            then(db)
     counts.scored = len(scored)
     counts.detractors = sum(m.nps_class == DETRACTOR for m in scored)
     return counts

@@ -15,7 +15,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .app import App
-from .jobs import run_dispatch, run_import
+from .jobs import job_name, run_dispatch, run_source
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 60
@@ -23,9 +23,9 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISF
 
 
 def source_job(app: App, source_name: str) -> None:
-    source = next(s for s in app.config.sources if s.name == source_name)
-    counts = run_import(app, source)
-    log.info("import:%s fetched %d, new %d, detractors %d", source_name, counts.fetched, counts.new, counts.detractors)
+    result = run_source(app, app.config.source(source_name))
+    c = result.counts
+    log.info("%s: %s; fetched %d, new %d, detractors %d", result.job, result.status, c.fetched, c.new, c.detractors)
 
 
 def dispatch_job(app: App) -> None:
@@ -41,13 +41,16 @@ def _on_event(event) -> None:
         log.error("job %s failed: %s", event.job_id, event.exception)
 
 
-def build_scheduler(app: App, start: datetime | None = None) -> BlockingScheduler:
-    """Every configured job with an explicit id; the first runs start right away (``start``)."""
+def build_scheduler(app: App, start: datetime | None = None, only: str | None = None) -> BlockingScheduler:
+    """Every configured job (or the source ``only`` and the dispatch) with an explicit id; the first
+    runs start right away (``start``)."""
     scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
     first = start or app.now()
     for source in app.config.sources:
-        scheduler.add_job(source_job, "interval", args=[app, source.name], id=f"source:{source.name}",
-                          name=f"collect {source.name}", minutes=source.interval_minutes,
+        if only is not None and source.name != only:
+            continue
+        scheduler.add_job(source_job, "interval", args=[app, source.name], id=job_name(source),
+                          name=f"collect {source.kind} {source.name}", minutes=source.interval_minutes,
                           next_run_time=first, replace_existing=True, **JOB_DEFAULTS)
     scheduler.add_job(dispatch_job, "interval", args=[app], id="alerts:dispatch", name="dispatch alerts",
                       minutes=app.config.dispatch_interval_minutes,

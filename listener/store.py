@@ -38,18 +38,19 @@ def m001_mentions(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m002_alerts(db: sqlite_utils.Database) -> None:
+    # `subject` makes an alert unique: a mention id for a detractor, e.g. "x:budget:2026-11" for a notice.
     db["alerts"].create(
         {
-            "id": int, "kind": str, "mention_id": str, "brand": str, "recipients": str, "status": str,
-            "attempts": int, "last_error": str, "next_attempt_at": str, "created_at": str,
-            "sent_at": str, "message_id": str,
+            "id": int, "kind": str, "subject": str, "mention_id": str, "brand": str, "recipients": str,
+            "details": str, "status": str, "attempts": int, "last_error": str, "next_attempt_at": str,
+            "created_at": str, "sent_at": str, "message_id": str,
         },
         pk="id",
-        not_null={"kind", "brand", "status", "attempts", "created_at"},
+        not_null={"kind", "subject", "status", "attempts", "created_at"},
         defaults={"status": "pending", "attempts": 0},
         foreign_keys=[("mention_id", "mentions", "id")],
     )
-    db["alerts"].create_index(["kind", "mention_id"], unique=True)
+    db["alerts"].create_index(["kind", "subject"], unique=True)
     db["alerts"].create_index(["status", "next_attempt_at"])
 
 
@@ -132,6 +133,10 @@ def known_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> set[str]:
     return found
 
 
+DETRACTOR_ALERT = "detractor_mention"
+NOTICE_ALERT = "notice"
+
+
 def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], recipients_for, now: str) -> int:
     """Insert scored mentions and, for each detractor, its alert; the caller holds the transaction.
 
@@ -144,17 +149,19 @@ def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], 
         sql = f"insert or ignore into mentions ({', '.join(record)}) values ({', '.join('?' * len(record))})"
         inserted = db.execute(sql, list(record.values())).rowcount
         if inserted and mention.nps_class == "detractor":
-            enqueued += enqueue_alert(db, "detractor_mention", mention.row.id, mention.row.brand,
-                                      recipients_for(mention.row.brand), now)
+            enqueued += enqueue_alert(db, DETRACTOR_ALERT, mention.row.id, recipients_for(mention.row.brand), now,
+                                      mention_id=mention.row.id, brand=mention.row.brand)
     return enqueued
 
 
-def enqueue_alert(db: sqlite_utils.Database, kind: str, mention_id: str, brand: str,
-                  recipients: Iterable[str], now: str) -> int:
+def enqueue_alert(db: sqlite_utils.Database, kind: str, subject: str, recipients: Iterable[str], now: str, *,
+                  mention_id: str | None = None, brand: str | None = None, details: dict | None = None) -> int:
+    """Queue an alert once per (kind, subject); returns 1 if queued now, 0 if it already was."""
     return db.execute(
-        "insert or ignore into alerts (kind, mention_id, brand, recipients, status, attempts, "
-        "next_attempt_at, created_at) values (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        [kind, mention_id, brand, json.dumps(list(recipients)), now, now],
+        "insert or ignore into alerts (kind, subject, mention_id, brand, recipients, details, status, attempts, "
+        "next_attempt_at, created_at) values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        [kind, subject, mention_id, brand, json.dumps(list(recipients)),
+         json.dumps(details, ensure_ascii=False) if details else None, now, now],
     ).rowcount
 
 

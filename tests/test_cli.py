@@ -1,6 +1,7 @@
 """The CLI: help on every command, and the main job end to end on the example config."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -43,10 +44,12 @@ def test_main_job_once_on_the_example_config(tmp_path):
     shutil.copy(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl", tmp_path)
     config = tmp_path / "ascolto.toml"
     config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', 'path = "ascolto.db"'))
+    environment = {k: v for k, v in os.environ.items() if k not in ("X_BEARER_TOKEN", "REDDIT_CLIENT_ID")}
     result = subprocess.run([sys.executable, "-m", "listener", "run", "--once", "--config", str(config)],
-                            capture_output=True, text=True, cwd=tmp_path)
+                            capture_output=True, text=True, cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stderr
     assert "import:sample  fetched 51  new 50  scored 50" in result.stdout
+    assert "[skipped: environment variable X_BEARER_TOKEN is not set" in result.stdout
     assert "SMTP not configured" in result.stdout
     db = sqlite_utils.Database(tmp_path / "ascolto.db")
     assert db["mentions"].count == 50

@@ -7,13 +7,14 @@ from listener.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, dispatch_
 
 
 def test_jobs_have_explicit_ids_and_safe_defaults(tmp_path, clock):
-    sources = '[[sources]]\ntype = "import"\nname = "shop"\npath = "shop.jsonl"\ninterval_minutes = 30\n'
+    sources = ('[[sources]]\ntype = "import"\nname = "shop"\npath = "shop.jsonl"\ninterval_minutes = 30\n'
+               '[[sources]]\ntype = "x"\nname = "x"\n[[sources]]\ntype = "reddit"\nname = "reddit"\n')
     app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=sources)), now=clock,
               scorer=KeywordScorer(), mailer=None)
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"source:shop", "alerts:dispatch"}
-    shop, dispatch = jobs["source:shop"], jobs["alerts:dispatch"]
+    assert set(jobs) == {"import:shop", "x:x", "reddit:reddit", "alerts:dispatch"}
+    shop, dispatch = jobs["import:shop"], jobs["alerts:dispatch"]
     assert shop.func is source_job and shop.args == (app, "shop")
     assert dispatch.func is dispatch_job
     assert shop.trigger.interval == timedelta(minutes=30) and dispatch.trigger.interval == timedelta(minutes=1)

@@ -1,0 +1,154 @@
+"""The Reddit collector: submissions found by search, comments of named subreddits, through praw.
+
+Reddit's API has no comment search, so comments come from the newest comments of the configured
+subreddits and are matched to brands here. Listings come newest first; each query keeps a cursor of
+(newest ``created_utc`` committed, ids seen at that second), so nothing is missed or repeated, and it
+moves only in the transaction that commits the last rows it covers. praw (prawcore) spaces requests
+by Reddit's rate-limit headers, keeping under the 100 queries a minute an OAuth client may make.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .brands import is_excluded, match_brand
+from .clock import iso
+from .config import Brand, RedditSource
+from .errors import RateLimited, SourceRefused, SourceUnavailable
+from .importer import BadItem, NotAboutBrand
+from .language import guess_language
+from .store import MentionRow
+
+log = logging.getLogger(__name__)
+GONE = ("[deleted]", "[removed]")
+
+
+# ---- talking to Reddit -------------------------------------------------------------------------
+
+def make_reddit(source: RedditSource):
+    import praw
+
+    client_id, client_secret = source.credentials()
+    # check_for_updates would ask PyPI on start; an app-only client (no username) is read-only.
+    return praw.Reddit(client_id=client_id, client_secret=client_secret, user_agent=source.user_agent,
+                       check_for_updates=False, check_for_async=False)
+
+
+def search_query(brand: Brand) -> str:
+    return " OR ".join('"' + k.lstrip("@#").replace('"', "") + '"' for k in brand.keywords)
+
+
+def submissions(reddit, source: RedditSource, brand: Brand) -> Iterable:
+    where = "+".join(source.subreddits) or "all"
+    return reddit.subreddit(where).search(search_query(brand), sort="new", time_filter="week", limit=source.limit)
+
+
+def comments(reddit, source: RedditSource) -> Iterable:
+    return reddit.subreddit("+".join(source.subreddits)).comments(limit=source.limit)
+
+
+def item_data(item) -> dict:
+    """A praw Submission or Comment back to the API's JSON shape (names for author and subreddit)."""
+    data = {k: v for k, v in vars(item).items() if not k.startswith("_") and k not in ("replies", "comments")}
+    for name in ("author", "subreddit"):
+        if data.get(name) is not None:
+            data[name] = str(data[name])
+    data["kind"] = getattr(item, "fullname", "t3_").split("_")[0]
+    return data
+
+
+def translate_error(exc: Exception, source: RedditSource) -> Exception:
+    import prawcore
+
+    if isinstance(exc, prawcore.TooManyRequests):
+        return RateLimited("Reddit rate limit reached (429); collection resumes at the next run")
+    if isinstance(exc, prawcore.OAuthException) or (
+            isinstance(exc, prawcore.ResponseException) and exc.response.status_code == 401):
+        return SourceRefused(f"Reddit refused the app credentials (401): check {source.client_id_env} and "
+                             f"{source.client_secret_env} (sources {source.name!r})")
+    if isinstance(exc, prawcore.Forbidden):
+        return SourceRefused(f"Reddit refused access (403): is one of {', '.join(source.subreddits) or 'r/all'} "
+                             f"private or banned? (sources {source.name!r})")
+    if isinstance(exc, (prawcore.NotFound, prawcore.Redirect)):
+        return SourceRefused(f"a subreddit in sources {source.name!r} does not exist: {', '.join(source.subreddits)}")
+    if isinstance(exc, (prawcore.ServerError, prawcore.RequestException)):
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        return SourceUnavailable(f"Reddit is unavailable after retries: {type(exc).__name__}: {first_line}")
+    return exc
+
+
+# ---- one item -> one row (pure) ----------------------------------------------------------------
+
+def item_to_row(data: dict, brands: Sequence[Brand], search_brand: Brand | None, collected_at: str) -> MentionRow:
+    try:
+        fullname, created = str(data["name"]), float(data["created_utc"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadItem(f"reddit item {data.get('id', '?')}: malformed ({exc})") from None
+    is_comment = fullname.startswith("t1_")
+    text = data.get("body") if is_comment else "\n\n".join(
+        part for part in (data.get("title"), data.get("selftext")) if part and part not in GONE)
+    if not data.get("author") or data.get("author") in GONE or not text or text in GONE:
+        raise NotAboutBrand(f"{fullname}: deleted or removed")
+    # Reddit search stems and matches loosely; keep only items that name the brand as configured.
+    brand = match_brand(text, [search_brand] if search_brand else brands)
+    if brand is None or is_excluded(text, brand):
+        raise NotAboutBrand(f"{fullname}: does not name a configured brand")
+    permalink = data.get("permalink") or ""
+    return MentionRow(
+        id=f"reddit:{fullname}", source="reddit", native_id=fullname, brand=brand.name, author=data["author"],
+        url=f"https://www.reddit.com{permalink}" if permalink.startswith("/") else (permalink or None),
+        text=text, lang=guess_language(text, brand.languages),
+        created_at=iso(datetime.fromtimestamp(created, timezone.utc)), collected_at=collected_at,
+        raw=json.dumps(data, ensure_ascii=False, sort_keys=True, default=str),
+    )
+
+
+# ---- the cursor --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RedditCursor:
+    after: float = 0.0  # created_utc of the newest item committed
+    seen: frozenset[str] = field(default_factory=frozenset)  # ids committed at exactly that second
+
+    @classmethod
+    def load(cls, value: str | None) -> RedditCursor:
+        if not value:
+            return cls()
+        doc = json.loads(value)
+        return cls(float(doc["after"]), frozenset(doc["seen"]))
+
+    def dump(self) -> str:
+        return json.dumps({"after": self.after, "seen": sorted(self.seen)})
+
+    def is_new(self, data: dict) -> bool:
+        created = float(data.get("created_utc") or 0)
+        return created > self.after or (created == self.after and data.get("name") not in self.seen)
+
+    def advanced(self, items: Sequence[dict]) -> RedditCursor:
+        if not items:
+            return self
+        newest = max(float(d.get("created_utc") or 0) for d in items)
+        if newest < self.after:
+            return self
+        at_newest = {d.get("name") for d in items if float(d.get("created_utc") or 0) == newest}
+        return RedditCursor(newest, frozenset(at_newest | (self.seen if newest == self.after else set())))
+
+
+def new_items(listing: Iterable, cursor: RedditCursor, limit: int) -> list[dict]:
+    """Items newer than the cursor, reading the newest-first listing until it reaches the cursor."""
+    found, read = [], 0
+    for item in listing:
+        read += 1
+        data = item_data(item)
+        if float(data.get("created_utc") or 0) < cursor.after:
+            break
+        if cursor.is_new(data):
+            found.append(data)
+    if read >= limit and cursor.after:
+        log.warning("Reddit: %d items read without reaching the last run's newest; some may be missed "
+                    "(raise the source's limit or shorten its interval)", read)
+    return found

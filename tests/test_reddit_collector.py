@@ -1,0 +1,109 @@
+"""The Reddit collector: praw for real against recorded HTTP responses shaped like Reddit's API."""
+
+import pytest
+
+from conftest import KeywordScorer, fixture_json, write_config
+from listener.app import App
+from listener.config import load_config
+from listener.jobs import run_source
+from listener.reddit_collector import RedditCursor
+from listener.store import get_cursor
+
+TOKEN = "https://www.reddit.com/api/v1/access_token"
+SEARCH = "https://oauth.reddit.com/r/coffee+italy/search/"
+COMMENTS = "https://oauth.reddit.com/r/coffee+italy/comments/"
+LIMITS = {"x-ratelimit-used": "1", "x-ratelimit-remaining": "995.0", "x-ratelimit-reset": "420"}
+REDDIT_SOURCE = ('[[sources]]\ntype = "reddit"\nname = "reddit"\nsubreddits = ["coffee", "r/italy"]\n'
+                 'user_agent = "ascolto-tests/1.0"\nlimit = 50\n')
+
+
+@pytest.fixture
+def app(tmp_path, clock, monkeypatch, no_sleep):
+    monkeypatch.setenv("REDDIT_CLIENT_ID", "fixture-client-id")
+    monkeypatch.setenv("REDDIT_CLIENT_SECRET", "fixture-client-secret")
+    config = load_config(write_config(tmp_path, smtp='host = ""', sources=REDDIT_SOURCE))
+    application = App(config, now=clock, scorer=KeywordScorer(), mailer=None)
+    yield application
+    application.close()
+
+
+def record_run(http, search="search_caffe_aurora.json", token=True):
+    if token:
+        http.post(TOKEN, json=fixture_json("reddit", "access_token.json"))
+    http.get(SEARCH, json=fixture_json("reddit", search), headers=LIMITS)
+    http.get(COMMENTS, json=fixture_json("reddit", "comments.json"), headers=LIMITS)
+
+
+def run_aurora(app):
+    return run_source(app, app.config.source("reddit"), brand="Caffè Aurora")
+
+
+def query_params(call):
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def test_submissions_and_comments_land_in_sqlite_with_alerts(app, recorded_http):
+    record_run(recorded_http)
+    result = run_aurora(app)
+    token, search, comments = recorded_http.calls
+    assert "grant_type=client_credentials" in token.request.body
+    assert token.request.headers["User-Agent"].startswith("ascolto-tests/1.0")
+    params = query_params(search)
+    assert params["q"] == '"Caffè Aurora" OR "CaffeAurora"' and params["sort"] == "new"
+    assert params["restrict_sr"] in ("True", "on", "1", "true")
+    assert search.request.headers["Authorization"] == "bearer -fixture-access-token-not-a-secret"
+    c = result.counts
+    # search: 2 about the brand, 1 deleted, 1 about another "Aurora"; comments: 1 about the brand, 1 removed, 1 other
+    assert (c.fetched, c.new, c.skipped, c.errors) == (7, 3, 4, 0)
+    assert {r["id"] for r in app.db["mentions"].rows} == {"reddit:t3_1gk3x01", "reddit:t3_1gk3x00", "reddit:t1_m8x0003"}
+    post = app.db["mentions"].get("reddit:t3_1gk3x01")
+    assert (post["author"], post["url"], post["created_at"], post["brand"]) == (
+        "beanhunter", "https://www.reddit.com/r/coffee/comments/1gk3x01/slug/", "2026-11-22T06:46:40Z", "Caffè Aurora")
+    assert post["text"].startswith("Caffè Aurora charged me twice\n\nCaffè Aurora support closed my ticket")
+    assert {a["mention_id"] for a in app.db["alerts"].rows} == {"reddit:t3_1gk3x01", "reddit:t1_m8x0003"}
+
+
+def test_cursor_lets_the_next_run_save_only_what_is_new(app, recorded_http):
+    record_run(recorded_http)
+    record_run(recorded_http, search="search_caffe_aurora_newer.json", token=False)
+    run_aurora(app)
+    assert RedditCursor.load(get_cursor(app.db, "reddit:reddit", "search:Caffè Aurora")) == \
+        RedditCursor(1795330000.0, frozenset({"t3_1gk3x01"}))
+    second = run_aurora(app)
+    assert (second.counts.fetched, second.counts.new) == (1, 1)  # only the newer post was even considered
+    assert app.db["mentions"].get("reddit:t3_1gk3x02")["nps_class"] == "promoter"
+    assert app.db["mentions"].count == 4
+
+
+def test_rate_limit_ends_the_run_and_keeps_the_cursor(app, recorded_http):
+    recorded_http.post(TOKEN, json=fixture_json("reddit", "access_token.json"))
+    recorded_http.get(SEARCH, status=429, json={"message": "Too Many Requests", "error": 429},
+                      headers={"x-ratelimit-used": "100", "x-ratelimit-remaining": "0", "x-ratelimit-reset": "30"})
+    result = run_aurora(app)
+    assert result.status == "rate_limited" and "Reddit rate limit" in result.message
+    assert get_cursor(app.db, "reddit:reddit", "search:Caffè Aurora") is None
+
+
+def test_bad_credentials_name_the_variables(app, recorded_http):
+    recorded_http.post(TOKEN, status=401, json={"message": "Unauthorized", "error": 401})
+    result = run_aurora(app)
+    assert result.status == "error"
+    assert result.message.startswith("Reddit refused the app credentials (401): check REDDIT_CLIENT_ID and "
+                                     "REDDIT_CLIENT_SECRET")
+
+
+def test_missing_secret_is_one_line_naming_it(app, monkeypatch):
+    monkeypatch.delenv("REDDIT_CLIENT_SECRET")
+    result = run_aurora(app)
+    assert result.status == "skipped" and "REDDIT_CLIENT_SECRET is not set" in result.message
+
+
+def test_cursor_keeps_ids_seen_at_the_same_second():
+    cursor = RedditCursor().advanced([{"name": "t1_a", "created_utc": 10.0}, {"name": "t1_b", "created_utc": 10.0},
+                                      {"name": "t1_c", "created_utc": 9.0}])
+    assert cursor == RedditCursor(10.0, frozenset({"t1_a", "t1_b"}))
+    assert not cursor.is_new({"name": "t1_a", "created_utc": 10.0})
+    assert cursor.is_new({"name": "t1_d", "created_utc": 10.0})
+    assert cursor.advanced([{"name": "t1_d", "created_utc": 10.0}]).seen == {"t1_a", "t1_b", "t1_d"}

@@ -1,0 +1,190 @@
+"""The X collector: tweepy for real against recorded HTTP responses shaped like API v2."""
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import KeywordScorer, fixture_json, write_config
+from listener.app import App
+from listener.cli import cli
+from listener.config import load_config
+from listener.jobs import run_source
+from listener.store import get_cursor
+from listener.x_collector import XCursor, build_query
+
+SEARCH = "https://api.twitter.com/2/tweets/search/recent"
+X_SOURCE = '[[sources]]\ntype = "x"\nname = "x"\nmax_results = 10\n'
+
+
+@pytest.fixture
+def app(tmp_path, clock, monkeypatch):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    sleeps = []
+    config = load_config(write_config(tmp_path, smtp='host = ""', sources=X_SOURCE))
+    application = App(config, now=clock, scorer=KeywordScorer(), mailer=None, sleep=sleeps.append)
+    application.sleeps = sleeps
+    yield application
+    application.close()
+
+
+def run_aurora(app):
+    return run_source(app, app.config.source("x"), brand="Caffè Aurora")
+
+
+def cursor(app):
+    query = build_query(app.config.brand("Caffè Aurora"))
+    return XCursor.load(get_cursor(app.db, "x:x", query))
+
+
+def params(call):
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def test_query_is_built_from_keywords_exclusions_and_languages(app):
+    brand = app.config.brand("Caffè Aurora")
+    assert build_query(brand) == '("Caffè Aurora" OR @CaffeAurora) -"aurora boreale" -is:retweet (lang:it OR lang:en)'
+    assert build_query(brand, ["it"], include_retweets=True) == '("Caffè Aurora" OR @CaffeAurora) -"aurora boreale" lang:it'
+
+
+def test_pages_are_followed_saved_and_the_cursor_advances(app, recorded_http, caplog):
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page2.json"))
+    result = run_aurora(app)
+    first, second = (params(c) for c in recorded_http.calls)
+    assert first["query"].startswith('("Caffè Aurora" OR @CaffeAurora)') and "since_id" not in first
+    assert first["expansions"] == "author_id" and first["max_results"] == "10"
+    assert second["next_token"] == "b26v89c19zqg8o3fpzbkk9y7kvx9xxr8x9ubnqm6rgaih"
+    assert recorded_http.calls[0].request.headers["Authorization"] == "Bearer fixture-bearer-token"
+    c = result.counts
+    assert (result.status, c.fetched, c.new, c.skipped, c.errors, c.detractors) == ("partial", 5, 3, 1, 1, 2)
+    assert "x: skipped: tweet 1862300000000000100: malformed" in caplog.text
+    row = app.db["mentions"].get("x:1862300000000000104")
+    assert (row["author"], row["url"], row["created_at"], row["lang"]) == (
+        "giulia_rm", "https://x.com/giulia_rm/status/1862300000000000104", "2026-11-22T18:04:11Z", "it")
+    assert cursor(app) == XCursor(since_id="1862300000000000104")
+    assert {a["mention_id"] for a in app.db["alerts"].rows} == {"x:1862300000000000104", "x:1862300000000000101"}
+
+
+def test_next_run_resumes_from_since_id(app, recorded_http):
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page2.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_newer.json"))
+    run_aurora(app)
+    result = run_aurora(app)
+    assert params(recorded_http.calls[2])["since_id"] == "1862300000000000104"
+    assert result.counts.new == 1 and cursor(app) == XCursor(since_id="1862300000000000105")
+
+
+def test_a_crash_between_fetch_and_commit_neither_skips_nor_duplicates(app, recorded_http):
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page2.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page2.json"))
+    original, calls = app.scorer.score, []
+
+    def crash_on_second_page(texts):
+        calls.append(texts)
+        if len(calls) == 2:
+            raise MemoryError("the process dies here, before page 2 is committed")
+        return original(texts)
+
+    app.scorer.score = crash_on_second_page
+    with pytest.raises(MemoryError):
+        run_aurora(app)
+    assert app.db["mentions"].count == 2  # page 1 only
+    assert cursor(app) == XCursor(since_id=None, newest_id="1862300000000000104", until_id="1862300000000000102")
+
+    app.scorer.score = original
+    result = run_aurora(app)
+    resumed = params(recorded_http.calls[2])
+    assert resumed["until_id"] == "1862300000000000102" and "since_id" not in resumed
+    assert result.counts.new == 1 and app.db["mentions"].count == 3
+    assert cursor(app) == XCursor(since_id="1862300000000000104")
+    assert [r["status"] for r in app.db["runs"].rows] == ["error", "partial"]
+
+
+def test_rate_limit_keeps_the_cursor_and_waits_for_the_reset(app, recorded_http, clock):
+    reset = int(clock().timestamp()) + 900
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))
+    recorded_http.get(SEARCH, status=429, json=fixture_json("x", "error_429.json"),
+                      headers={"x-rate-limit-limit": "450", "x-rate-limit-remaining": "0",
+                               "x-rate-limit-reset": str(reset)})
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page2.json"))
+    limited = run_aurora(app)
+    assert limited.status == "rate_limited" and "resumes after 2026-11-23T09:15:00Z" in limited.message
+    assert cursor(app).until_id == "1862300000000000102"  # page 1 kept, resume point kept
+
+    clock.advance(minutes=5)
+    waiting = run_aurora(app)
+    assert waiting.status == "rate_limited" and len(recorded_http.calls) == 2  # no request before the reset
+
+    clock.advance(minutes=11)
+    done = run_aurora(app)
+    assert done.counts.new == 1 and cursor(app) == XCursor(since_id="1862300000000000104")
+
+
+def test_server_errors_are_retried_with_backoff(app, recorded_http):
+    recorded_http.get(SEARCH, status=503, json=fixture_json("x", "error_503.json"))
+    recorded_http.get(SEARCH, status=503, json=fixture_json("x", "error_503.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_newer.json"))
+    result = run_aurora(app)
+    assert result.status == "ok" and result.counts.new == 1
+    assert app.sleeps == [2.0, 4.0]
+
+
+def test_persistent_server_errors_end_the_run_with_a_recorded_error(app, recorded_http):
+    for _ in range(3):
+        recorded_http.get(SEARCH, status=503, json=fixture_json("x", "error_503.json"))
+    result = run_aurora(app)
+    assert result.status == "error" and result.message.startswith("X is unavailable after retries: TwitterServerError")
+    run = list(app.db["runs"].rows)[-1]
+    assert (run["job"], run["status"]) == ("x:x", "error") and "503" in run["message"]
+    assert get_cursor(app.db, "x:x", build_query(app.config.brand("Caffè Aurora"))) is None
+
+
+@pytest.mark.parametrize("status,fixture,expected", [
+    (403, "error_403.json", "X refused recent search (403 Forbidden): the app's API tier likely has no search access"),
+    (401, "error_401.json", "X refused the bearer token (401 Unauthorized): check the token in X_BEARER_TOKEN"),
+])
+def test_refusals_explain_the_likely_cause_and_name_the_setting(app, recorded_http, status, fixture, expected):
+    recorded_http.get(SEARCH, status=status, json=fixture_json("x", fixture))
+    result = run_aurora(app)
+    assert result.status == "error" and result.message.startswith(expected)
+    assert "\n" not in result.message
+
+
+def test_monthly_budget_stops_collection_and_alerts_once(tmp_path, clock, monkeypatch, recorded_http):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    source = X_SOURCE + "monthly_read_budget = 3\n"
+    app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=source)), now=clock,
+              scorer=KeywordScorer(), mailer=None)
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))  # 3 tweets: the budget
+    first = run_aurora(app)
+    assert first.status == "budget_spent" and "3 of 3 tweets in 2026-11" in first.message
+    assert len(recorded_http.calls) == 1
+    assert run_aurora(app).status == "budget_spent"
+    notices = [a for a in app.db["alerts"].rows if a["kind"] == "notice"]
+    assert len(notices) == 1 and notices[0]["subject"] == "x:x:budget:2026-11"
+
+
+def test_missing_token_names_the_variable_and_other_sources_keep_working(tmp_path, clock, monkeypatch):
+    monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
+    export = tmp_path / "e.jsonl"
+    export.write_text('{"id": "1", "source": "x", "author": "a", "text": "Caffè Aurora ok", '
+                      '"created_at": "2026-11-20T10:00:00Z"}\n', encoding="utf-8")
+    sources = X_SOURCE + '[[sources]]\ntype = "import"\nname = "file"\npath = "e.jsonl"\n'
+    app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=sources)), now=clock,
+              scorer=KeywordScorer(), mailer=None)
+    x_run = run_source(app, app.config.source("x"))
+    assert x_run.status == "skipped"
+    assert x_run.message == "environment variable X_BEARER_TOKEN is not set (needed for sources 'x' (X bearer token))"
+    assert run_source(app, app.config.source("file")).counts.new == 1
+
+
+def test_collect_command_prints_one_line_for_a_refusal(tmp_path, monkeypatch, recorded_http):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    config = write_config(tmp_path, smtp='host = ""', sources=X_SOURCE)
+    recorded_http.get(SEARCH, status=403, json=fixture_json("x", "error_403.json"))
+    result = CliRunner().invoke(cli, ["collect", "x", "--once", "--config", str(config)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1].startswith("Error: X refused recent search (403 Forbidden)")
