@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
@@ -62,6 +63,9 @@ def cli(verbose: bool) -> None:
     """Ascolto: brand mentions and NPS replies, scored for sentiment, with an email for every detractor."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="ascolto: %(message)s",
                         stream=sys.stderr)
+    # tweepy and prawcore log request headers (bearer tokens included) at DEBUG: keep them quieter.
+    for noisy in ("tweepy", "prawcore", "praw", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -160,15 +164,24 @@ def collect(source_name: str, config_path: Path, brand: str | None, once: bool) 
         scheduler = build_scheduler(app, only=source.name)
         _serve(app, scheduler)
         return
-    with click.progressbar(length=_expected_items(source, app.config, brand), label=f"collecting {source.name}",
-                           file=sys.stderr, show_pos=True) as bar:
-        from .jobs import run_source
+    from .jobs import run_source
 
-        result = run_source(app, source, brand=brand, progress=bar.update)
-    _echo_source_run(result)
+    with _progress(_expected_items(source, app.config, brand), f"collecting {source.name}") as update:
+        result = run_source(app, source, brand=brand, progress=update)
     app.close()
     if result.failed:
         raise AscoltoError(result.message)
+    _echo_source_run(result)
+
+
+@contextlib.contextmanager
+def _progress(length: int, label: str):
+    """A progress bar on a terminal (a backfill can take minutes); nothing in logs and pipes."""
+    if not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    with click.progressbar(length=length, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield bar.update
 
 
 def _find_source(config, name: str, config_path: Path):

@@ -89,7 +89,7 @@ class XSource:
     kind = "x"
 
     def bearer_token(self) -> str:
-        return _secret(self.bearer_token_env, f"sources {self.name!r} (X bearer token)")
+        return _secret(self.bearer_token_env, f"the X bearer token of source {self.name!r}")
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class RedditSource:
     kind = "reddit"
 
     def credentials(self) -> tuple[str, str]:
-        needed_for = f"sources {self.name!r} (Reddit app)"
+        needed_for = f"the Reddit app of source {self.name!r}"
         return _secret(self.client_id_env, needed_for), _secret(self.client_secret_env, needed_for)
 
 

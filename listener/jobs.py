@@ -7,7 +7,6 @@ and a one-line message, and leaves the other sources alone.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +20,6 @@ from .pipeline import Counts
 from .runs import finish_run, start_run
 from .store import get_cursor, set_cursor
 
-log = logging.getLogger(__name__)
 RETRY_AFTER = "retry_after"  # cursor row holding the time a rate-limited source may be asked again
 
 
@@ -72,8 +70,6 @@ def run_source(app: App, source: Source, *, brand: str | None = None,
         finish_run(db, run_id, iso(app.now()), "error", f"{type(exc).__name__}: {exc}"[:500], **_run_counts(counts))
         raise
     finish_run(db, run_id, iso(app.now()), status, message, **_run_counts(counts))
-    if message:
-        (log.error if status == "error" else log.warning)("%s: %s: %s", job, status, message)
     return SourceRun(job, counts, status, message)
 
 

@@ -25,6 +25,8 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": MISF
 def source_job(app: App, source_name: str) -> None:
     result = run_source(app, app.config.source(source_name))
     c = result.counts
+    if result.message:
+        (log.error if result.failed else log.warning)("%s: %s: %s", result.job, result.status, result.message)
     log.info("%s: %s; fetched %d, new %d, detractors %d", result.job, result.status, c.fetched, c.new, c.detractors)
 
 

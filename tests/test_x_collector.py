@@ -177,7 +177,7 @@ def test_missing_token_names_the_variable_and_other_sources_keep_working(tmp_pat
               scorer=KeywordScorer(), mailer=None)
     x_run = run_source(app, app.config.source("x"))
     assert x_run.status == "skipped"
-    assert x_run.message == "environment variable X_BEARER_TOKEN is not set (needed for sources 'x' (X bearer token))"
+    assert x_run.message == "environment variable X_BEARER_TOKEN is not set (needed for the X bearer token of source 'x')"
     assert run_source(app, app.config.source("file")).counts.new == 1
 
 
