@@ -22,6 +22,14 @@ TEXT = {
         "why_text": "sentiment negativo con confidenza {confidence:.0%} (soglia {threshold:.0%}): detrattore",
         "probs": "negativo {negative:.0%}, neutro {neutral:.0%}, positivo {positive:.0%}",
         "footer": "Menzione {id}, valutata dal modello {model}.",
+        "response_subject": "[Ascolto] Voto {score} nel sondaggio: {customer} ({brand})",
+        "response_intro": "{customer} ha dato {score} su 10 a {brand} nel sondaggio NPS: è un detrattore.",
+        "score": "Voto",
+        "customer": "Cliente",
+        "order": "Ordine",
+        "comment": "Commento",
+        "no_comment": "(nessun commento)",
+        "response_footer": "Risposta {id} ({channel}). Un caso di follow-up è aperto.",
     },
     "en": {
         "subject": "[Ascolto] Unhappy customer on {source}: {author} ({brand})",
@@ -35,6 +43,14 @@ TEXT = {
         "why_text": "negative sentiment with confidence {confidence:.0%} (threshold {threshold:.0%}): detractor",
         "probs": "negative {negative:.0%}, neutral {neutral:.0%}, positive {positive:.0%}",
         "footer": "Mention {id}, scored by model {model}.",
+        "response_subject": "[Ascolto] Survey score {score}: {customer} ({brand})",
+        "response_intro": "{customer} gave {brand} {score} out of 10 in the NPS survey: a detractor.",
+        "score": "Score",
+        "customer": "Customer",
+        "order": "Order",
+        "comment": "Comment",
+        "no_comment": "(no comment)",
+        "response_footer": "Response {id} ({channel}). A follow-up case is open.",
     },
 }
 
@@ -82,6 +98,26 @@ def detractor_email(alert: dict, mention: dict, brand: Brand, sender: str, thres
     msg.set_content(_plain(t["intro"].format(**fields), mention["text"], facts, footer))
     msg.add_alternative(_html(t["intro"].format(**fields), mention["text"], facts, footer, mention["url"], brand.alert_language),
                         subtype="html")
+    return msg
+
+
+def response_email(alert: dict, brand: Brand, sender: str) -> EmailMessage:
+    """A detractor's survey answer: score, comment and who, so that someone can call them back."""
+    t, d = TEXT[brand.alert_language], alert["details"]
+    customer = ", ".join(part for part in (d.get("name"), d.get("email")) if part) or "?"
+    fields = {"score": d["score"], "customer": d.get("name") or d.get("email") or "?", "brand": brand.name}
+    facts = [(t["score"], f"{d['score']}/10"), (t["customer"], customer), (t["order"], d.get("order_ref") or "-")]
+    footer = t["response_footer"].format(id=alert["subject"].split(":")[-1], channel=d.get("channel"))
+    comment = d.get("comment") or t["no_comment"]
+    msg = EmailMessage()
+    msg["Subject"] = t["response_subject"].format(**fields)
+    msg["From"] = formataddr(("Ascolto", sender))
+    msg["To"] = ", ".join(alert["recipients"])
+    msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
+    msg["Content-Language"] = brand.alert_language
+    intro = t["response_intro"].format(**fields)
+    msg.set_content(_plain(intro, comment, facts, footer))
+    msg.add_alternative(_html(intro, comment, facts, footer, None, brand.alert_language), subtype="html")
     return msg
 
 

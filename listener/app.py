@@ -58,6 +58,11 @@ class App:
             self._clients[source.name] = make_client(source)
         return self._clients[source.name]
 
+    def case_due(self) -> datetime:
+        from datetime import timedelta
+
+        return self.now() + timedelta(hours=self.config.alerts.case_due_hours)
+
     def recipients_for(self, brand: str) -> list[str]:
         extra = self.config.brand(brand).recipients
         return list(dict.fromkeys([*self.config.alerts.recipients, *extra]))

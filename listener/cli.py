@@ -80,7 +80,17 @@ def run(config_path: Path, once: bool) -> None:
         return
     from .scheduler import build_scheduler
 
-    _serve(app, build_scheduler(app))
+    server = None
+    if app.config.surveys is not None:
+        from .web_server import start_in_background
+
+        server = start_in_background(app)
+        click.echo(f"ascolto: survey page on http://{app.config.surveys.host}:{app.config.surveys.port}", err=True)
+    try:
+        _serve(app, build_scheduler(app))
+    finally:
+        if server is not None:
+            server.close()
 
 
 def _serve(app, scheduler) -> None:
@@ -104,9 +114,23 @@ def _run_once(app) -> None:
 
     for source in app.config.sources:
         _echo_source_run(run_source(app, source))
+    if app.config.surveys is not None:
+        _run_surveys_once(app)
     _echo_dispatch(run_dispatch(app))
     click.echo(f"database  {app.config.database}")
     app.close()
+
+
+def _run_surveys_once(app) -> None:
+    from .survey_jobs import run_invitations, run_response_scoring
+
+    sent = run_invitations(app)
+    line = (f"surveys  invited {sent.sent}  reminded {sent.reminded}  waiting {sent.waiting}  "
+            f"not allowed {sent.skipped}")
+    click.echo(line + (f"  [{sent.error}]" if sent.error else ""))
+    scored = run_response_scoring(app)
+    click.echo(f"answers  scored {scored.scored}  detractors {scored.detractors}  "
+               f"review candidates {scored.review_candidates}")
 
 
 def _echo_source_run(result) -> None:
@@ -217,6 +241,115 @@ def sources(config_path: Path) -> None:
         for query, value in state.cursors:
             click.echo(f"    cursor {query}: {value}")
     app.close()
+
+
+@cli.command()
+@_config_option()
+@click.option("--host", help="Address to listen on (default: [surveys] host).")
+@click.option("--port", type=int, help="Port (default: [surveys] port).")
+@_friendly
+def serve(config_path: Path, host: str | None, port: int | None) -> None:
+    """Serve the survey answer page (and the orders endpoint) with waitress."""
+    from waitress import serve as waitress_serve
+
+    from .web_server import survey_wsgi_app
+
+    app = _app(config_path)
+    settings = _surveys(app, config_path)
+    app.db  # create and migrate the database before the first request
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"ascolto: survey page on http://{host}:{port} (public address {settings.base_url})", err=True)
+    waitress_serve(survey_wsgi_app(app), host=host, port=port, threads=4, ident="ascolto")
+
+
+def _surveys(app, config_path: Path):
+    if app.config.surveys is None:
+        raise AscoltoError(f"{config_path}: surveys: no [surveys] table (see config/ascolto.example.toml)")
+    return app.config.surveys
+
+
+@cli.group()
+def surveys() -> None:
+    """Post-purchase NPS surveys."""
+
+
+@surveys.command(name="import-orders")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option()
+@_friendly
+def surveys_import_orders(file: Path, config_path: Path) -> None:
+    """Import purchases from CSV: order_ref, email, name, language, purchased_at, legal_basis[, brand]."""
+    from surveys.errors import BadRow
+    from surveys.orders import order_from_row, read_csv, save_order
+
+    app = _app(config_path)
+    _surveys(app, config_path)
+    brands = [b.name for b in app.config.brands]
+    new = seen = bad = 0
+    for line, row in read_csv(file):
+        try:
+            order = order_from_row(row, brands)
+        except BadRow as exc:
+            bad += 1
+            click.echo(f"{file}:{line}: skipped: {exc}", err=True)
+            continue
+        with app.db.atomic():
+            added = save_order(app.db, order, _now_iso(app), "csv")
+        new, seen = new + added, seen + (not added)
+    click.echo(f"{file}: {new} new orders, {seen} already known, {bad} skipped")
+    app.close()
+
+
+@surveys.command(name="import-replies")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_config_option()
+@click.option("--source", default="import", show_default=True, help="Name of the other survey tool (keys its ids).")
+@_friendly
+def surveys_import_replies(file: Path, config_path: Path, source: str) -> None:
+    """Import NPS replies exported from another tool: id, score, answered_at[, email, order_ref, comment, brand]."""
+    from surveys.errors import BadRow
+    from surveys.orders import read_csv
+    from surveys.responses import reply_from_row, save_reply
+
+    app = _app(config_path)
+    brands = [b.name for b in app.config.brands]
+    new = seen = bad = 0
+    for line, row in read_csv(file):
+        try:
+            reply = reply_from_row(row, brands)
+        except BadRow as exc:
+            bad += 1
+            click.echo(f"{file}:{line}: skipped: {exc}", err=True)
+            continue
+        with app.db.atomic():
+            added = save_reply(app.db, reply, source)
+        new, seen = new + added, seen + (not added)
+    click.echo(f"{file}: {new} new replies, {seen} already known, {bad} skipped; "
+               "`ascolto run --once` scores them and alerts on detractors")
+    app.close()
+
+
+@surveys.command(name="send")
+@_config_option()
+@_friendly
+def surveys_send(config_path: Path) -> None:
+    """Send the invitations and reminders the contact policy allows now."""
+    from .survey_jobs import run_invitations
+
+    app = _app(config_path)
+    _surveys(app, config_path)
+    counts = run_invitations(app)
+    app.close()
+    if counts.error and not (counts.sent or counts.reminded):
+        raise AscoltoError(counts.error)
+    click.echo(f"invited {counts.sent}, reminded {counts.reminded}, waiting {counts.waiting}, "
+               f"not allowed {counts.skipped}")
+
+
+def _now_iso(app) -> str:
+    from .clock import iso
+
+    return iso(app.now())
 
 
 @cli.group()

@@ -24,7 +24,7 @@ Progress = Callable[[int], None]
 
 def _save(app: App, rows, then=None) -> Counts:
     return save_chunk(app.db, rows, app.scorer, app.config.detractor_confidence, app.recipients_for,
-                      iso(app.now()), then=then)
+                      iso(app.now()), then=then, case_due=iso(app.case_due()))
 
 
 # ---- file import -------------------------------------------------------------------------------

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sentiment.loading import ModelSettings
 from sentiment.nps import DEFAULT_CONFIDENCE
+from surveys.policy import ContactPolicy
+from surveys.settings import SurveySettings
 
 from .errors import ConfigError, MissingCredential
 
@@ -29,6 +32,11 @@ class Brand:
     languages: tuple[str, ...] = LANGUAGES
     alert_language: str = "it"
     recipients: tuple[str, ...] = ()  # extra recipients for this brand's alerts
+    timezone: str = "Europe/Rome"  # quiet hours and daily caps of surveys are local to the brand
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,7 @@ class Alerts:
     smtp: Smtp | None = None
     retry_seconds: float = 60.0  # first retry; doubles per attempt
     max_retry_seconds: float = 3600.0
+    case_due_hours: float = 48.0  # a detractor's follow-up case is due this long after it arrives
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,7 @@ class Config:
     alerts: Alerts
     sources: tuple[Source, ...]
     dispatch_interval_minutes: float = 1.0
+    surveys: SurveySettings | None = None
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -251,8 +261,10 @@ def _read(path: Path, root: _Table) -> Config:
     dispatch = scheduler.number("dispatch_interval_minutes", 1.0, low=0.1) if scheduler else 1.0
     if scheduler:
         scheduler.done()
+    surveys_table = root.table("surveys")
+    surveys = _read_surveys(surveys_table, alerts) if surveys_table else None
     root.done()
-    return Config(path, db_path, model, threshold, brands, alerts, sources, dispatch, by_name)
+    return Config(path, db_path, model, threshold, brands, alerts, sources, dispatch, surveys, by_name)
 
 
 def _read_model(path: Path, table: _Table | None) -> tuple[ModelSettings, float]:
@@ -285,7 +297,13 @@ def _read_brand(table: _Table) -> Brand:
         languages=table.strings("languages", LANGUAGES),
         alert_language=table.string("alert_language", "it", choices=LANGUAGES),
         recipients=table.strings("recipients", ()),
+        timezone=table.string("timezone", "Europe/Rome"),
     )
+    try:
+        brand.zone
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(table.path, table.key("timezone"), f"expected an IANA time zone such as Europe/Rome, "
+                                                              f"got {brand.timezone!r}") from None
     for lang in brand.languages:
         if lang not in LANGUAGES:
             raise ConfigError(table.path, table.key("languages"), f"expected codes among {', '.join(LANGUAGES)}, got {lang!r}")
@@ -303,9 +321,41 @@ def _read_alerts(table: _Table | None) -> Alerts:
         smtp=_read_smtp(smtp_table) if smtp_table else None,
         retry_seconds=table.number("retry_seconds", 60.0, low=1),
         max_retry_seconds=table.number("max_retry_seconds", 3600.0, low=1),
+        case_due_hours=table.number("case_due_hours", 48.0, low=0),
     )
     table.done()
     return alerts
+
+
+def _read_surveys(table: _Table, alerts: Alerts) -> SurveySettings:
+    quiet = table.get("quiet_hours", list, [21, 9], "[start hour, end hour], e.g. [21, 9]")
+    if len(quiet) != 2 or not all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 23 for h in quiet):
+        raise ConfigError(table.path, table.key("quiet_hours"), f"expected [start hour, end hour] from 0 to 23, got {quiet!r}")
+    policy = ContactPolicy(
+        delay_days=table.number("delay_days", 3, low=0),
+        min_days_between_surveys=table.number("min_days_between_surveys", 90, low=0),
+        reminder_after_days=table.number("reminder_after_days", 4, low=0),
+        link_valid_days=table.number("link_valid_days", 30, low=1),
+        quiet_start_hour=quiet[0],
+        quiet_end_hour=quiet[1],
+        daily_cap=int(table.number("daily_cap", 200, low=1)),
+    )
+    base_url = table.string("base_url")
+    if not base_url.startswith(("https://", "http://")):
+        raise ConfigError(table.path, table.key("base_url"), f"expected an http(s) URL, got {base_url!r}")
+    settings = SurveySettings(
+        base_url=base_url,
+        sender=table.string("sender", alerts.sender),
+        policy=policy,
+        secret_env=table.string("secret_env", "ASCOLTO_SURVEY_SECRET"),
+        orders_secret_env=table.string("orders_secret_env", "ASCOLTO_ORDERS_SECRET"),
+        host=table.string("host", "127.0.0.1"),
+        port=int(table.number("port", 8080, low=1, high=65535)),
+        interval_minutes=table.number("interval_minutes", 10, low=0.1),
+        max_comment_chars=int(table.number("max_comment_chars", 2000, low=1, high=20000)),
+    )
+    table.done()
+    return settings
 
 
 def _read_smtp(table: _Table) -> Smtp | None:

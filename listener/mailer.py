@@ -12,9 +12,13 @@ from .config import Smtp
 class TransientSendError(Exception):
     """Worth retrying: the server is down or busy, the network failed, a 4xx reply."""
 
+    permanent = False  # read by the surveys package, which does not import this module
+
 
 class PermanentSendError(Exception):
     """Retrying will not help: a 5xx reply such as an unknown recipient or a refused login."""
+
+    permanent = True
 
 
 def classify(exc: Exception) -> Exception:

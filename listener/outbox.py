@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from .alert_email import detractor_email, notice_email
+from .alert_email import detractor_email, notice_email, response_email
 from .clock import iso
 from .config import Alerts, Brand
 from .mailer import PermanentSendError, TransientSendError
+from .store import RESPONSE_ALERT
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ def due_alerts(db: sqlite_utils.Database, now: str) -> list[tuple[dict, dict]]:
 
 
 def compose(alert: dict, mention: dict | None, settings: Alerts, brands: Mapping[str, Brand], threshold: float):
-    if mention is None:
-        return notice_email(alert, settings.sender)
-    return detractor_email(alert, mention, brands[alert["brand"]], settings.sender, threshold)
+    if mention is not None:
+        return detractor_email(alert, mention, brands[alert["brand"]], settings.sender, threshold)
+    if alert["kind"] == RESPONSE_ALERT:
+        return response_email(alert, brands[alert["brand"]], settings.sender)
+    return notice_email(alert, settings.sender)
 
 
 def backoff(attempts: int, settings: Alerts) -> timedelta:

@@ -44,7 +44,7 @@ def score_rows(rows: Sequence[MentionRow], scorer, threshold: float) -> list[Sco
 
 def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, threshold: float,
                recipients_for: Callable[[str], Sequence[str]], now: str,
-               then: Callable[[sqlite_utils.Database], None] | None = None) -> Counts:
+               then: Callable[[sqlite_utils.Database], None] | None = None, case_due: str | None = None) -> Counts:
     """Score the rows not yet stored and commit them with their alerts in one transaction.
 
     ``then`` runs inside that transaction: collectors advance their cursor there, so a cursor
@@ -55,7 +55,7 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, th
     counts = Counts(new=len(fresh))
     scored = score_rows(fresh, scorer, threshold) if fresh else []
     with db.atomic():
-        counts.alerts_enqueued = save_mentions(db, scored, recipients_for, now)
+        counts.alerts_enqueued = save_mentions(db, scored, recipients_for, now, case_due)
         if then is not None:
             then(db)
     counts.scored = len(scored)

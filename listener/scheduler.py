@@ -30,6 +30,17 @@ def source_job(app: App, source_name: str) -> None:
     log.info("%s: %s; fetched %d, new %d, detractors %d", result.job, result.status, c.fetched, c.new, c.detractors)
 
 
+def surveys_job(app: App) -> None:
+    from .survey_jobs import run_invitations, run_response_scoring
+
+    sent = run_invitations(app)
+    if sent.error:
+        log.warning("surveys: %s", sent.error)
+    scored = run_response_scoring(app)
+    log.info("surveys: invited %d, reminded %d; answers scored %d, detractors %d", sent.sent, sent.reminded,
+             scored.scored, scored.detractors)
+
+
 def dispatch_job(app: App) -> None:
     result = run_dispatch(app)
     if result.sent or result.retrying or result.failed:
@@ -54,6 +65,10 @@ def build_scheduler(app: App, start: datetime | None = None, only: str | None = 
         scheduler.add_job(source_job, "interval", args=[app, source.name], id=job_name(source),
                           name=f"collect {source.kind} {source.name}", minutes=source.interval_minutes,
                           next_run_time=first, replace_existing=True, **JOB_DEFAULTS)
+    if app.config.surveys is not None and only is None:
+        scheduler.add_job(surveys_job, "interval", args=[app], id="surveys", name="survey invitations and answers",
+                          minutes=app.config.surveys.interval_minutes, next_run_time=first + timedelta(seconds=2),
+                          replace_existing=True, **JOB_DEFAULTS)
     scheduler.add_job(dispatch_job, "interval", args=[app], id="alerts:dispatch", name="dispatch alerts",
                       minutes=app.config.dispatch_interval_minutes,
                       next_run_time=first + timedelta(seconds=5), replace_existing=True, **JOB_DEFAULTS)

@@ -80,16 +80,46 @@ def m004_views(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m005_cases(db: sqlite_utils.Database) -> None:
+    # A detractor to follow up: a mention or a survey response. One case per subject.
+    db["cases"].create(
+        {"id": int, "kind": str, "subject_id": str, "brand": str, "owner": str, "status": str, "due_at": str,
+         "notes": str, "created_at": str, "updated_at": str},
+        pk="id", not_null={"kind", "subject_id", "brand", "status", "created_at"}, defaults={"status": "open"},
+    )
+    db["cases"].create_index(["kind", "subject_id"], unique=True)
+    db["cases"].create_index(["status", "due_at"])
+
+
+def open_case(db: sqlite_utils.Database, kind: str, subject_id: str, brand: str, due_at: str, now: str) -> int:
+    return db.execute("insert or ignore into cases (kind, subject_id, brand, status, due_at, created_at, updated_at) "
+                      "values (?, ?, ?, 'open', ?, ?, ?)", [kind, subject_id, brand, due_at, now, now]).rowcount
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    # One writer, but the scheduler's worker thread is not the thread that opened the file.
+    db = connect(path)
+    db.enable_wal()
+    migrate(db)
+    return db
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """A connection to a database already migrated (the web app opens one per request)."""
+    # check_same_thread off: the scheduler's worker thread is not the thread that opened the file.
     db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")
-    db.enable_wal()
-    migrations.apply(db)
     return db
+
+
+def migrate(db: sqlite_utils.Database) -> None:
+    from surveys.schema import migrations as survey_migrations
+
+    migrations.apply(db)
+    survey_migrations.apply(db)
 
 
 @dataclass(frozen=True)
@@ -134,14 +164,17 @@ def known_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> set[str]:
 
 
 DETRACTOR_ALERT = "detractor_mention"
+RESPONSE_ALERT = "detractor_response"
 NOTICE_ALERT = "notice"
 
 
-def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], recipients_for, now: str) -> int:
+def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], recipients_for, now: str,
+                  case_due: str | None = None) -> int:
     """Insert scored mentions and, for each detractor, its alert; the caller holds the transaction.
 
     Returns the number of alerts enqueued. Existing rows are left as they are (``ignore``), so a
-    re-run changes nothing and never enqueues a second alert.
+    re-run changes nothing and never enqueues a second alert. Each detractor also opens a follow-up
+    case due at ``case_due``.
     """
     enqueued = 0
     for mention in mentions:
@@ -151,6 +184,7 @@ def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], 
         if inserted and mention.nps_class == "detractor":
             enqueued += enqueue_alert(db, DETRACTOR_ALERT, mention.row.id, recipients_for(mention.row.brand), now,
                                       mention_id=mention.row.id, brand=mention.row.brand)
+            open_case(db, "mention", mention.row.id, mention.row.brand, case_due or now, now)
     return enqueued
 
 

@@ -1,0 +1,73 @@
+"""Survey jobs the scheduler runs: send invitations and reminders; score new answers and follow up.
+
+Scoring happens here, not in the web process: the page only stores the answer, and this job scores
+the comments in batches, stores their sentiment, and for every detractor queues an alert and opens a
+follow-up case in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from surveys import invitations
+from surveys.errors import SurveyError
+from surveys.invitations import InvitationCounts
+from surveys.responses import save_score, unscored
+
+from .app import App
+from .clock import iso
+from .runs import finish_run, start_run
+from .store import RESPONSE_ALERT, enqueue_alert, open_case
+
+
+def zones(app: App) -> dict:
+    return {b.name: b.zone for b in app.config.brands}
+
+
+def run_invitations(app: App) -> InvitationCounts:
+    run_id = start_run(app.db, "surveys:invite", iso(app.now()))
+    try:
+        counts = invitations.run(app.db, app.config.surveys, zones(app), app.mailer, app.now())
+    except SurveyError as exc:  # e.g. the signing secret is missing: nothing can be sent
+        counts = InvitationCounts(error=str(exc))
+        finish_run(app.db, run_id, iso(app.now()), "skipped", str(exc))
+        return counts
+    finish_run(app.db, run_id, iso(app.now()), "partial" if counts.error else "ok", counts.error,
+               new=counts.created, alerts_sent=counts.sent + counts.reminded, skipped=counts.skipped)
+    return counts
+
+
+@dataclass
+class ScoringCounts:
+    scored: int = 0
+    detractors: int = 0
+    review_candidates: int = 0
+
+
+def run_response_scoring(app: App) -> ScoringCounts:
+    counts = ScoringCounts()
+    db = app.db
+    while batch := unscored(db):
+        scores = app.scorer.score([row["comment"] or "" for row in batch])
+        now = iso(app.now())
+        with db.atomic():
+            for row, score in zip(batch, scores, strict=True):
+                save_score(db, row["id"], score if row["comment"] else None, app.scorer.name,
+                           app.config.detractor_confidence, now)
+                if row["nps_class"] == "detractor":
+                    counts.detractors += _follow_up(app, db, row, now)
+        counts.scored += len(batch)
+    counts.review_candidates = db.execute("select count(*) from survey_responses where review_candidate = 1"
+                                          ).fetchone()[0]
+    return counts
+
+
+def _follow_up(app: App, db, row: dict, now: str) -> int:
+    response = next(iter(db.query(
+        "select r.id, r.score, r.comment, r.brand, r.channel, c.name, c.email, i.order_ref "
+        "from survey_responses r left join customers c on c.id = r.customer_id "
+        "left join survey_invitations i on i.id = r.invitation_id where r.id = ?", [row["id"]])))
+    details = {k: response[k] for k in ("score", "comment", "name", "email", "order_ref", "channel")}
+    open_case(db, "response", str(row["id"]), row["brand"], iso(app.case_due()), now)
+    return enqueue_alert(db, RESPONSE_ALERT, f"response:{row['id']}", app.recipients_for(row["brand"]), now,
+                         brand=row["brand"], details=details)

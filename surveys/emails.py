@@ -1,0 +1,57 @@
+"""The invitation email: the standard NPS question with eleven one-click links, in Italian or English."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid
+
+from .templating import render
+
+TEXT = {
+    "it": {
+        "subject": "{brand}: com'è andato il tuo ordine {order}?",
+        "reminder_subject": "Promemoria - {brand}: com'è andato il tuo ordine {order}?",
+        "greeting": "Ciao {name},",
+        "greeting_anonymous": "Ciao,",
+        "intro": "grazie per il tuo ordine {order}. Ci basta un clic:",
+        "question": "Quanto è probabile che tu consigli {brand} a un amico o collega?",
+        "scale": "0 = per niente probabile, 10 = estremamente probabile",
+        "after": "Dopo il clic potrai dirci, se vuoi, il motivo del tuo voto.",
+        "reminder": "Ti scriviamo un'ultima volta: non ti disturberemo più per questo ordine.",
+        "unsubscribe": "Non vuoi più ricevere sondaggi da {brand}? Annulla l'iscrizione",
+        "why": "Ricevi questa email perché hai acquistato da {brand}.",
+    },
+    "en": {
+        "subject": "{brand}: how did your order {order} go?",
+        "reminder_subject": "Reminder - {brand}: how did your order {order} go?",
+        "greeting": "Hi {name},",
+        "greeting_anonymous": "Hi,",
+        "intro": "thank you for your order {order}. One click is all it takes:",
+        "question": "How likely are you to recommend {brand} to a friend or colleague?",
+        "scale": "0 = not at all likely, 10 = extremely likely",
+        "after": "After the click you can tell us, if you like, the reason for your score.",
+        "reminder": "This is our last message about this order: we will not ask again.",
+        "unsubscribe": "Don't want surveys from {brand} any more? Unsubscribe",
+        "why": "You receive this email because you bought from {brand}.",
+    },
+}
+
+
+def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None, to: str, sender: str,
+                     score_links: list[str], unsubscribe: str, reminder: bool) -> EmailMessage:
+    t = {k: v.format(brand=brand, order=order_ref, name=name or "") for k, v in TEXT[lang].items()}
+    context = {"t": t, "lang": lang, "name": name, "links": list(enumerate(score_links)),
+               "unsubscribe": unsubscribe, "reminder": reminder}
+    msg = EmailMessage()
+    msg["Subject"] = t["reminder_subject" if reminder else "subject"]
+    msg["From"] = formataddr((brand, sender))
+    msg["To"] = formataddr((name or "", to))
+    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg["Content-Language"] = lang
+    # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs, one click.
+    msg["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(render("invitation.txt", **context))
+    msg.add_alternative(render("invitation.html", **context), subtype="html")
+    return msg

@@ -1,0 +1,181 @@
+"""Invitations out: decide who is due under the contact policy, create the invitation, send it.
+
+Deciding and sending are separate steps. An invitation row is created (``pending``) in the same
+transaction that marks the customer as surveyed, then the send loop mails every pending invitation
+the clock allows and marks it ``sent``. An SMTP failure leaves it pending for the next run; a
+decision that waiting cannot change (no legal basis, unsubscribed, surveyed recently) is recorded
+as ``skipped`` with its reason, so Datasette shows why a customer was not asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from .emails import invitation_email
+from .links import score_link, unsubscribe_link
+from .orders import parse_time, utc_iso
+from .policy import local_day_start, may_invite, may_remind, may_send_now
+from .settings import SurveySettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class InvitationCounts:
+    created: int = 0
+    sent: int = 0
+    reminded: int = 0
+    skipped: int = 0  # refused for good by the policy
+    waiting: int = 0  # not yet: too early, quiet hours, daily cap, or SMTP failure
+    error: str | None = None
+
+
+def sent_today(db: sqlite_utils.Database, brand: str, now: datetime, zone: ZoneInfo) -> int:
+    start = utc_iso(local_day_start(now, zone))
+    return db.execute(
+        "select (select count(*) from survey_invitations where brand = ? and sent_at >= ?)"
+        " + (select count(*) from survey_invitations where brand = ? and reminded_at >= ?)",
+        [brand, start, brand, start]).fetchone()[0]
+
+
+def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], now: datetime,
+         counts: InvitationCounts) -> None:
+    """Create a pending invitation for every order the policy allows now; record final refusals."""
+    orders = list(db.query(
+        "select o.order_ref, o.brand, o.purchased_at, c.id as customer_id, c.lang, c.legal_basis, "
+        "c.unsubscribed_at from orders o join customers c on c.id = o.customer_id "
+        "where not exists (select 1 from survey_invitations i where i.order_ref = o.order_ref) "
+        "order by o.purchased_at"))
+    planned_today: dict[str, int] = {}
+    for order in orders:
+        zone = zones[order["brand"]]
+        last = db.execute("select last_surveyed_at from customers where id = ?", [order["customer_id"]]).fetchone()[0]
+        today = planned_today.setdefault(order["brand"], sent_today(db, order["brand"], now, zone) + _pending(db, order["brand"]))
+        decision = may_invite(
+            legal_basis=order["legal_basis"], unsubscribed=order["unsubscribed_at"] is not None,
+            purchased_at=parse_time(order["purchased_at"]), last_surveyed_at=parse_time(last) if last else None,
+            sent_today=today, now=now, zone=zone, policy=settings.policy)
+        if decision.send or decision.final:
+            with db.atomic():
+                _create(db, order, settings, now, "pending" if decision.send else "skipped",
+                        None if decision.send else decision.reason)
+            counts.created += decision.send
+            counts.skipped += not decision.send
+            planned_today[order["brand"]] += decision.send
+        else:
+            counts.waiting += 1
+
+
+def _pending(db, brand: str) -> int:
+    return db.execute("select count(*) from survey_invitations where brand = ? and status = 'pending'",
+                      [brand]).fetchone()[0]
+
+
+def _create(db, order: dict, settings: SurveySettings, now: datetime, status: str, reason: str | None) -> None:
+    db["survey_invitations"].insert({
+        "public_id": secrets.token_urlsafe(12), "customer_id": order["customer_id"], "order_ref": order["order_ref"],
+        "brand": order["brand"], "lang": order["lang"], "status": status, "created_at": utc_iso(now),
+        "expires_at": utc_iso(now + timedelta(days=settings.policy.link_valid_days)), "attempts": 0,
+        "last_error": reason,
+    })
+    if status == "pending":
+        db.execute("update customers set last_surveyed_at = ? where id = ?", [utc_iso(now), order["customer_id"]])
+
+
+def _message(row: dict, settings: SurveySettings, secret: bytes, reminder: bool):
+    expires, created = parse_time(row["expires_at"]), parse_time(row["created_at"])
+    links = [score_link(settings, secret, row["public_id"], score, expires) for score in range(11)]
+    return invitation_email(
+        lang=row["lang"], brand=row["brand"], order_ref=row["order_ref"], name=row["name"], to=row["email"],
+        sender=settings.sender, score_links=links,
+        unsubscribe=unsubscribe_link(settings, secret, row["public_id"], created), reminder=reminder)
+
+
+def _due(db) -> list[dict]:
+    return list(db.query(
+        "select i.*, c.email, c.name, c.unsubscribed_at from survey_invitations i "
+        "join customers c on c.id = i.customer_id where i.status = 'pending' order by i.id"))
+
+
+def _reminders(db) -> list[dict]:
+    return list(db.query(
+        "select i.*, c.email, c.name, c.unsubscribed_at from survey_invitations i "
+        "join customers c on c.id = i.customer_id where i.status in ('sent', 'opened') and i.reminded_at is null "
+        "and not exists (select 1 from survey_responses r where r.invitation_id = i.id) order by i.id"))
+
+
+def send(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], mailer,
+         now: datetime, counts: InvitationCounts) -> None:
+    """Mail the pending invitations and the due reminders that quiet hours and the cap allow."""
+    secret = settings.secret()
+    work = [(row, False) for row in _due(db)] + [(row, True) for row in _reminders(db)]
+    if not work:
+        return
+    try:
+        with mailer.session() as deliver:
+            for row, reminder in work:
+                if not _send_one(db, row, reminder, settings, secret, zones, deliver, now, counts):
+                    return
+    except Exception as exc:  # the session could not start: everything waits for the next run
+        if getattr(exc, "permanent", None) is None:
+            raise
+        counts.error = str(exc)
+        counts.waiting += len(work)
+
+
+def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, counts) -> bool:
+    """Send one invitation or reminder if allowed now; False when the SMTP session has failed."""
+    zone = zones[row["brand"]]
+    today = sent_today(db, row["brand"], now, zone)
+    if reminder:
+        decision = may_remind(unsubscribed=row["unsubscribed_at"] is not None, answered=False, reminded=False,
+                              sent_at=parse_time(row["sent_at"]), expires_at=parse_time(row["expires_at"]),
+                              sent_today=today, now=now, zone=zone, policy=settings.policy)
+    else:
+        decision = may_send_now(today, now, zone, settings.policy)
+        if row["unsubscribed_at"] is not None:
+            with db.atomic():
+                db.execute("update survey_invitations set status = 'cancelled', last_error = 'unsubscribed' "
+                           "where id = ?", [row["id"]])
+            return True
+    if not decision.send:
+        counts.waiting += not decision.final
+        return True
+    try:
+        deliver(_message(row, settings, secret, reminder))
+    except Exception as exc:
+        if getattr(exc, "permanent", None) is None:
+            raise
+        with db.atomic():
+            db.execute("update survey_invitations set attempts = attempts + 1, last_error = ?, status = ? "
+                       "where id = ?", [str(exc)[:500], "failed" if exc.permanent else row["status"], row["id"]])
+        counts.error = str(exc)
+        counts.waiting += 1
+        return bool(exc.permanent)  # a refused address: go on; a broken session: stop
+    with db.atomic():
+        if reminder:
+            db.execute("update survey_invitations set reminded_at = ? where id = ?", [utc_iso(now), row["id"]])
+        else:
+            db.execute("update survey_invitations set status = 'sent', sent_at = ?, attempts = attempts + 1, "
+                       "last_error = null where id = ?", [utc_iso(now), row["id"]])
+    counts.reminded += reminder
+    counts.sent += not reminder
+    return True
+
+
+def run(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], mailer,
+        now: datetime) -> InvitationCounts:
+    counts = InvitationCounts()
+    plan(db, settings, zones, now, counts)
+    if mailer is None:
+        counts.error = "SMTP not configured: invitations wait"
+    else:
+        send(db, settings, zones, mailer, now, counts)
+    return counts

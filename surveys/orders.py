@@ -1,0 +1,103 @@
+"""Purchases in: rows from a CSV export or the shop's HTTP call become customers and orders.
+
+``order_from_row`` is pure; ``save_order`` writes, idempotently (an order is keyed by its ref).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from .errors import BadRow, SurveyError
+from .policy import LEGAL_BASES
+
+LANGUAGES = ("it", "en")
+_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+
+
+@dataclass(frozen=True)
+class Order:
+    order_ref: str
+    email: str
+    name: str | None
+    lang: str
+    purchased_at: str  # UTC ISO
+    legal_basis: str | None
+    brand: str
+
+
+def parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone (add Z or an offset such as +01:00)")
+    return moment
+
+
+def utc_iso(moment: datetime) -> str:
+    from datetime import timezone
+
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def order_from_row(row: Mapping, brands: Sequence[str]) -> Order:
+    def text(name: str, required: bool = True) -> str | None:
+        value = row.get(name)
+        value = value.strip() if isinstance(value, str) else value
+        if required and not value:
+            raise BadRow(f"missing {name}")
+        if value is not None and not isinstance(value, str):
+            raise BadRow(f"{name} must be text")
+        return value or None
+
+    ref, email = text("order_ref"), text("email").lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise BadRow(f"email {email!r} is not an address")
+    lang = (text("language", required=False) or "it").lower()[:2]
+    if lang not in LANGUAGES:
+        raise BadRow(f"language {lang!r}: expected it or en")
+    try:
+        purchased_at = utc_iso(parse_time(text("purchased_at")))
+    except ValueError as exc:
+        raise BadRow(f"purchased_at: {exc}") from None
+    basis = text("legal_basis", required=False)
+    if basis is not None and basis not in LEGAL_BASES:
+        raise BadRow(f"legal_basis {basis!r}: expected {' or '.join(LEGAL_BASES)}, or empty (no survey)")
+    brand = text("brand", required=False) or brands[0]
+    if brand not in brands:
+        raise BadRow(f"brand {brand!r} is not configured")
+    return Order(ref, email, text("name", required=False), lang, purchased_at, basis, brand)
+
+
+def read_csv(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        handle = Path(path).open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise SurveyError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        reader = csv.DictReader(handle)
+        for row in reader:
+            yield reader.line_num, row
+
+
+def save_order(db: sqlite_utils.Database, order: Order, now: str, channel: str) -> bool:
+    """Upsert the customer, insert the order if new; True if the order is new. The caller commits."""
+    customer = db.execute("select id, legal_basis from customers where email = ?", [order.email]).fetchone()
+    if customer is None:
+        customer_id = db["customers"].insert({
+            "email": order.email, "name": order.name, "lang": order.lang, "legal_basis": order.legal_basis,
+            "created_at": now, "updated_at": now}).last_pk
+    else:
+        customer_id = customer[0]
+        # A later order without a basis does not erase one recorded before.
+        db.execute("update customers set name = coalesce(?, name), lang = ?, legal_basis = coalesce(?, legal_basis), "
+                   "updated_at = ? where id = ?", [order.name, order.lang, order.legal_basis, now, customer_id])
+    return db.execute(
+        "insert or ignore into orders (order_ref, brand, customer_id, purchased_at, received_at, channel) "
+        "values (?, ?, ?, ?, ?, ?)", [order.order_ref, order.brand, customer_id, order.purchased_at, now, channel],
+    ).rowcount == 1

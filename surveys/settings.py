@@ -1,0 +1,38 @@
+"""Survey settings, built by the configuration loader; secrets are read from the environment on use."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from .errors import MissingSecret
+from .policy import ContactPolicy
+
+
+@dataclass(frozen=True)
+class SurveySettings:
+    base_url: str  # where customers reach the answer page, e.g. https://feedback.example.com
+    sender: str
+    policy: ContactPolicy = field(default_factory=ContactPolicy)
+    secret_env: str = "ASCOLTO_SURVEY_SECRET"  # signs the links
+    orders_secret_env: str = "ASCOLTO_ORDERS_SECRET"  # shops call the orders endpoint with it
+    host: str = "127.0.0.1"
+    port: int = 8080
+    interval_minutes: float = 10.0
+    max_comment_chars: int = 2000
+
+    def secret(self) -> bytes:
+        return _read(self.secret_env, "signing survey links").encode()
+
+    def orders_secret(self) -> bytes:
+        return _read(self.orders_secret_env, "the orders endpoint").encode()
+
+    def link(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+def _read(variable: str, needed_for: str) -> str:
+    value = os.environ.get(variable, "")
+    if len(value) < 16:
+        raise MissingSecret(variable, f"{needed_for}; at least 16 characters, e.g. from `openssl rand -hex 32`")
+    return value

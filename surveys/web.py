@@ -1,0 +1,248 @@
+"""The answer page customers reach from the invitation email (Flask; served by waitress).
+
+The scanner rule: mail security scanners open (GET) every link in an email, so opening a link never
+records an answer. A GET shows the page with the link's score selected and notes the visit on the
+invitation (``opened``). The answer counts only when a person presses Send: a POST that carries a
+single-use form token minted for that page view. A replayed POST (same form token) is refused, and
+a form whose hidden honeypot field is filled (bots fill every field) is thanked and dropped.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+
+from flask import Flask, Response, request
+
+from .errors import BadRow, MissingSecret
+from .orders import order_from_row, save_order, utc_iso
+from .responses import parse_score, record_answer, unsubscribe
+from .settings import SurveySettings
+from .templating import render
+from .tokens import Token, TokenError, TokenExpired, sign, verify
+
+FORM_VALID_HOURS = 24
+MAX_BODY_BYTES = 32 * 1024
+
+PAGE_TEXT = {
+    "it": {
+        "title": "Il tuo parere",
+        "question": "Quanto è probabile che tu consigli {brand} a un amico o collega?",
+        "scale_low": "per niente probabile", "scale_high": "estremamente probabile",
+        "reason": "Qual è il motivo principale del tuo voto?",
+        "optional": "(facoltativo)",
+        "send": "Invia",
+        "thanks_title": "Grazie!",
+        "thanks": "Abbiamo ricevuto il tuo voto ({score}). Puoi cambiarlo con lo stesso link dell'email.",
+        "bad_title": "Link non valido",
+        "bad": "Questo link non è valido. Usa il link dell'email così com'è, senza modificarlo.",
+        "expired_title": "Link scaduto",
+        "expired": "Questo sondaggio è chiuso. Grazie comunque per il tuo tempo.",
+        "replayed_title": "Risposta già inviata",
+        "replayed": "Questo modulo è già stato inviato. Per cambiare la risposta riapri il link dell'email.",
+        "too_long_title": "Troppo lungo",
+        "too_long": "Il commento è troppo lungo (massimo {limit} caratteri).",
+        "invalid_score": "Scegli un voto da 0 a 10.",
+        "unsub_title": "Annulla iscrizione",
+        "unsub_question": "Non vuoi più ricevere sondaggi da {brand}?",
+        "unsub_button": "Annulla l'iscrizione",
+        "unsub_done_title": "Iscrizione annullata",
+        "unsub_done": "Fatto: non riceverai più sondaggi da {brand}.",
+    },
+    "en": {
+        "title": "Your opinion",
+        "question": "How likely are you to recommend {brand} to a friend or colleague?",
+        "scale_low": "not at all likely", "scale_high": "extremely likely",
+        "reason": "What is the main reason for your score?",
+        "optional": "(optional)",
+        "send": "Send",
+        "thanks_title": "Thank you!",
+        "thanks": "We have your score ({score}). You can change it with the same link from the email.",
+        "bad_title": "Link not valid",
+        "bad": "This link is not valid. Please use the link from the email exactly as it is.",
+        "expired_title": "Link expired",
+        "expired": "This survey is closed. Thank you for your time all the same.",
+        "replayed_title": "Answer already sent",
+        "replayed": "This form was already sent. To change your answer, open the link from the email again.",
+        "too_long_title": "Too long",
+        "too_long": "The comment is too long (at most {limit} characters).",
+        "invalid_score": "Please choose a score from 0 to 10.",
+        "unsub_title": "Unsubscribe",
+        "unsub_question": "Don't want surveys from {brand} any more?",
+        "unsub_button": "Unsubscribe",
+        "unsub_done_title": "Unsubscribed",
+        "unsub_done": "Done: you will not receive surveys from {brand} again.",
+    },
+}
+
+SECURITY_HEADERS = {
+    # No scripts, no external anything; the links carry tokens, so no Referer and no caching.
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+}
+
+
+def _language() -> str:
+    best = request.accept_languages.best_match(["it", "en"])
+    return best or "it"
+
+
+def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
+               now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Flask:
+    """The WSGI app. ``open_db`` gives a database connection for one request (SQLite, WAL)."""
+    app = Flask("surveys")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+
+    def page(template: str, status: int, lang: str, **context) -> Response:
+        text = PAGE_TEXT[lang]
+        body = render(template, t=text, lang=lang, **context)
+        return Response(body, status=status, headers=SECURITY_HEADERS, content_type="text/html; charset=utf-8")
+
+    def message(kind: str, status: int, lang: str, **fields) -> Response:
+        text = PAGE_TEXT[lang]
+        return page("message.html", status, lang, title=text[f"{kind}_title"], body=text[kind].format(**fields))
+
+    def load(token_text: str, kind: str):
+        """(token, invitation, db) for a genuine, unexpired token; or an error page."""
+        try:
+            token = verify(token_text, settings.secret(), now(), kind)
+        except TokenExpired:
+            return message("expired", 410, _language())
+        except TokenError:
+            return message("bad", 400, _language())
+        db = open_db()
+        invitation = next(iter(db.query(
+            "select i.*, c.unsubscribed_at from survey_invitations i join customers c on c.id = i.customer_id "
+            "where i.public_id = ?", [token.public_id])), None)
+        if invitation is None:  # a genuine token for a deleted invitation
+            db.close()
+            return message("bad", 404, _language())
+        return token, invitation, db
+
+    @app.errorhandler(413)
+    def too_large(_error):
+        return message("too_long", 413, _language(), limit=settings.max_comment_chars)
+
+    @app.errorhandler(MissingSecret)
+    def not_configured(error):
+        app.logger.error("%s", error)
+        return Response("Survey links are not configured on this server.\n", status=503, content_type="text/plain")
+
+    @app.get("/healthz")
+    def health():
+        return Response("ok\n", content_type="text/plain")
+
+    @app.get("/s/<token_text>")
+    def survey_page(token_text: str):
+        loaded = load(token_text, "s")
+        if isinstance(loaded, Response):
+            return loaded
+        token, invitation, db = loaded
+        score = int(token.value)
+        with db.atomic():
+            db.execute("update survey_invitations set opened_at = coalesce(opened_at, ?), opened_score = ?, "
+                       "status = case when status = 'sent' then 'opened' else status end where id = ?",
+                       [utc_iso(now()), score, invitation["id"]])
+        previous = db.execute("select comment from survey_responses where invitation_id = ?",
+                              [invitation["id"]]).fetchone()
+        db.close()
+        return survey_form(invitation, token_text, score, previous[0] if previous else "", None, 200)
+
+    def survey_form(invitation, token_text, score, comment, error, status):
+        form = Token("f", invitation["public_id"], secrets.token_urlsafe(12),
+                     int((now() + timedelta(hours=FORM_VALID_HOURS)).timestamp()))
+        lang = invitation["lang"]
+        return page("survey.html", status, lang, brand=invitation["brand"], score=score, comment=comment or "",
+                    form_token=sign(form, settings.secret()), action=f"/s/{token_text}", error=error,
+                    limit=settings.max_comment_chars,
+                    question=PAGE_TEXT[lang]["question"].format(brand=invitation["brand"]))
+
+    @app.post("/s/<token_text>")
+    def survey_answer(token_text: str):
+        loaded = load(token_text, "s")
+        if isinstance(loaded, Response):
+            return loaded
+        _token, invitation, db = loaded
+        lang = invitation["lang"]
+        try:
+            form = verify(request.form.get("form_token", ""), settings.secret(), now(), "f")
+            if form.public_id != invitation["public_id"]:
+                raise TokenError("form of another invitation")
+        except TokenError:
+            db.close()
+            return message("bad", 400, lang)
+        comment = request.form.get("comment", "").strip()
+        try:
+            score = parse_score(request.form.get("score"))
+        except BadRow:
+            db.close()
+            return survey_form(invitation, token_text, None, comment, PAGE_TEXT[lang]["invalid_score"], 422)
+        if len(comment) > settings.max_comment_chars:
+            db.close()
+            return survey_form(invitation, token_text, score, comment[: settings.max_comment_chars],
+                               PAGE_TEXT[lang]["too_long"].format(limit=settings.max_comment_chars), 413)
+        with db.atomic():
+            used = db.execute("insert or ignore into survey_form_tokens (nonce, invitation_id, used_at) "
+                              "values (?, ?, ?)", [form.value, invitation["id"], utc_iso(now())]).rowcount
+            if used and not request.form.get("website"):  # the honeypot: people never see it
+                record_answer(db, invitation, score, comment, utc_iso(now()))
+        db.close()
+        if not used:
+            return message("replayed", 409, lang)
+        return message("thanks", 200, lang, score=score)
+
+    @app.get("/u/<token_text>")
+    def unsubscribe_page(token_text: str):
+        loaded = load(token_text, "u")
+        if isinstance(loaded, Response):
+            return loaded
+        _token, invitation, db = loaded
+        db.close()
+        lang = invitation["lang"]
+        if invitation["unsubscribed_at"]:
+            return message("unsub_done", 200, lang, brand=invitation["brand"])
+        return page("unsubscribe.html", 200, lang, brand=invitation["brand"], action=f"/u/{token_text}",
+                    question=PAGE_TEXT[lang]["unsub_question"].format(brand=invitation["brand"]))
+
+    @app.post("/u/<token_text>")
+    def unsubscribe_now(token_text: str):
+        """The page's button, and RFC 8058 one-click POSTs from mail clients."""
+        loaded = load(token_text, "u")
+        if isinstance(loaded, Response):
+            return loaded
+        _token, invitation, db = loaded
+        with db.atomic():
+            unsubscribe(db, invitation["customer_id"], utc_iso(now()))
+        db.close()
+        return message("unsub_done", 200, invitation["lang"], brand=invitation["brand"])
+
+    @app.post("/api/orders")
+    def orders_endpoint():
+        expected = settings.orders_secret()
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+        if not hmac.compare_digest(given, expected):
+            return _json({"error": "unauthorized"}, 401)
+        try:
+            order = order_from_row(request.get_json(force=True, silent=False) or {}, brands)
+        except BadRow as exc:
+            return _json({"error": str(exc)}, 400)
+        except Exception:  # not JSON at all
+            return _json({"error": "expected a JSON object"}, 400)
+        db = open_db()
+        with db.atomic():
+            new = save_order(db, order, utc_iso(now()), "api")
+        db.close()
+        return _json({"order_ref": order.order_ref, "new": new}, 201 if new else 200)
+
+    return app
+
+
+def _json(doc: Mapping, status: int) -> Response:
+    return Response(json.dumps(doc) + "\n", status=status, content_type="application/json")
