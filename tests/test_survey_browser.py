@@ -1,0 +1,86 @@
+"""The survey as a customer lives it, in real headless Chromium (Debian's), driven by Playwright.
+
+A purchase is imported, the invitation arrives at an SMTP server on loopback, a score link from that
+email opens in the browser, a comment is typed and sent, and the database holds the response with
+its class and sentiment.
+"""
+
+import os
+import re
+import shutil
+import threading
+
+import pytest
+
+from conftest import KeywordScorer, free_port, write_config
+from listener.app import App
+from listener.config import load_config
+from listener.survey_jobs import run_invitations, run_response_scoring
+from listener.web_server import survey_wsgi_app
+
+CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} "
+                                "(apt-get install chromium, or set ASCOLTO_CHROMIUM)")
+# As the machine's notes advise: no background networking, no sandbox (root), a fresh profile.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update"]
+
+
+@pytest.fixture
+def served(tmp_path, clock, smtp_server, monkeypatch):
+    from waitress import create_server
+
+    monkeypatch.setenv("ASCOLTO_SURVEY_SECRET", "browser-test-secret-0123456789")
+    controller, inbox = smtp_server()
+    port = free_port()
+    surveys = f'[surveys]\nbase_url = "http://127.0.0.1:{port}"\nsender = "sondaggi@example.com"\n'
+    config = write_config(tmp_path, smtp=f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"',
+                          extra=surveys)
+    app = App(load_config(config), now=clock, scorer=KeywordScorer())
+    app.db  # migrate before the server's first request
+    server = create_server(survey_wsgi_app(app), host="127.0.0.1", port=port, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield app, inbox, config
+    server.close()
+    thread.join(timeout=5)
+    app.close()
+
+
+def test_customer_answers_in_a_real_browser(served, tmp_path):
+    from click.testing import CliRunner
+    from playwright.sync_api import sync_playwright
+
+    from listener.cli import cli
+
+    app, inbox, config = served
+    orders = tmp_path / "orders.csv"
+    orders.write_text("order_ref,email,name,language,purchased_at,legal_basis\n"
+                      "B-77,marta@example.com,Marta,it,2026-11-19T09:30:00+01:00,consent\n", encoding="utf-8")
+    assert CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(config)]).exit_code == 0
+    assert run_invitations(app).sent == 1
+    email = inbox.messages()[0]
+    assert email["To"] == "Marta <marta@example.com>"
+    html = email.get_body(("html",)).get_content()
+    link = re.findall(r'href="(http://127\.0\.0\.1:\d+/s/[^"]+)"', html)[3]  # the "3" button
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="it-IT")  # a phone
+        page.goto(link)
+        assert page.title() == "Il tuo parere"
+        assert page.locator("#score-3").is_checked()
+        assert page.get_by_label("Qual è il motivo principale del tuo voto?").is_visible()
+        page.get_by_label("Qual è il motivo principale del tuo voto?").fill(
+            "Consegna in ritardo e pacco rotto, pessimo <b>servizio</b>")
+        page.screenshot(path=str(tmp_path / "survey.png"), full_page=True)
+        page.get_by_role("button", name="Invia").click()
+        page.wait_for_selector("text=Abbiamo ricevuto il tuo voto (3)")
+        browser.close()
+
+    scored = run_response_scoring(app)
+    assert (scored.scored, scored.detractors) == (1, 1)
+    response = app.db.execute("select score, nps_class, comment, sentiment, channel from survey_responses").fetchone()
+    assert response == (3, "detractor", "Consegna in ritardo e pacco rotto, pessimo <b>servizio</b>", "negative", "web")
+    assert app.db.execute("select status from survey_invitations").fetchone()[0] == "answered"
+    assert app.db.execute("select kind, status from cases").fetchone() == ("response", "open")
