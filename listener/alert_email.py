@@ -88,17 +88,8 @@ def detractor_email(alert: dict, mention: dict, brand: Brand, sender: str, thres
         (t["why"], why),
     ]
     footer = t["footer"].format(id=mention["id"], model=mention["model"])
-
-    msg = EmailMessage()
-    msg["Subject"] = t["subject"].format(**fields)
-    msg["From"] = formataddr(("Ascolto", sender))
-    msg["To"] = ", ".join(alert["recipients"])
-    msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
-    msg["Content-Language"] = brand.alert_language
-    msg.set_content(_plain(t["intro"].format(**fields), mention["text"], facts, footer))
-    msg.add_alternative(_html(t["intro"].format(**fields), mention["text"], facts, footer, mention["url"], brand.alert_language),
-                        subtype="html")
-    return msg
+    return _alert_message(alert, sender, brand.alert_language, t["subject"].format(**fields),
+                          t["intro"].format(**fields), mention["text"], facts, footer, mention["url"])
 
 
 def response_email(alert: dict, brand: Brand, sender: str) -> EmailMessage:
@@ -108,16 +99,20 @@ def response_email(alert: dict, brand: Brand, sender: str) -> EmailMessage:
     fields = {"score": d["score"], "customer": d.get("name") or d.get("email") or "?", "brand": brand.name}
     facts = [(t["score"], f"{d['score']}/10"), (t["customer"], customer), (t["order"], d.get("order_ref") or "-")]
     footer = t["response_footer"].format(id=alert["subject"].split(":")[-1], channel=d.get("channel"))
-    comment = d.get("comment") or t["no_comment"]
+    return _alert_message(alert, sender, brand.alert_language, t["response_subject"].format(**fields),
+                          t["response_intro"].format(**fields), d.get("comment") or t["no_comment"], facts, footer)
+
+
+def _alert_message(alert: dict, sender: str, lang: str, subject: str, intro: str, quoted: str,
+                   facts: list[tuple[str, str]], footer: str, url: str | None = None) -> EmailMessage:
     msg = EmailMessage()
-    msg["Subject"] = t["response_subject"].format(**fields)
+    msg["Subject"] = subject
     msg["From"] = formataddr(("Ascolto", sender))
     msg["To"] = ", ".join(alert["recipients"])
     msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
-    msg["Content-Language"] = brand.alert_language
-    intro = t["response_intro"].format(**fields)
-    msg.set_content(_plain(intro, comment, facts, footer))
-    msg.add_alternative(_html(intro, comment, facts, footer, None, brand.alert_language), subtype="html")
+    msg["Content-Language"] = lang
+    msg.set_content(_plain(intro, quoted, facts, footer))
+    msg.add_alternative(_html(intro, quoted, facts, footer, url, lang), subtype="html")
     return msg
 
 

@@ -279,25 +279,33 @@ def surveys() -> None:
 @_friendly
 def surveys_import_orders(file: Path, config_path: Path) -> None:
     """Import purchases from CSV: order_ref, email, name, language, purchased_at, legal_basis[, brand]."""
-    from surveys.errors import BadRow
-    from surveys.orders import order_from_row, read_csv, save_order
+    from surveys.orders import order_from_row, save_order
 
     app = _app(config_path)
     _surveys(app, config_path)
+    new, seen, bad = _import_csv(app, file, order_from_row, lambda db, order: save_order(db, order, _now_iso(app), "csv"))
+    click.echo(f"{file}: {new} new orders, {seen} already known, {bad} skipped")
+    app.close()
+
+
+def _import_csv(app, file: Path, parse, save) -> tuple[int, int, int]:
+    """Parse each CSV row (bad ones reported by line and skipped) and save it in its own transaction."""
+    from surveys.errors import BadRow
+    from surveys.orders import read_csv
+
     brands = [b.name for b in app.config.brands]
     new = seen = bad = 0
     for line, row in read_csv(file):
         try:
-            order = order_from_row(row, brands)
+            item = parse(row, brands)
         except BadRow as exc:
             bad += 1
             click.echo(f"{file}:{line}: skipped: {exc}", err=True)
             continue
         with app.db.atomic():
-            added = save_order(app.db, order, _now_iso(app), "csv")
+            added = save(app.db, item)
         new, seen = new + added, seen + (not added)
-    click.echo(f"{file}: {new} new orders, {seen} already known, {bad} skipped")
-    app.close()
+    return new, seen, bad
 
 
 @surveys.command(name="import-replies")
@@ -307,23 +315,10 @@ def surveys_import_orders(file: Path, config_path: Path) -> None:
 @_friendly
 def surveys_import_replies(file: Path, config_path: Path, source: str) -> None:
     """Import NPS replies exported from another tool: id, score, answered_at[, email, order_ref, comment, brand]."""
-    from surveys.errors import BadRow
-    from surveys.orders import read_csv
     from surveys.responses import reply_from_row, save_reply
 
     app = _app(config_path)
-    brands = [b.name for b in app.config.brands]
-    new = seen = bad = 0
-    for line, row in read_csv(file):
-        try:
-            reply = reply_from_row(row, brands)
-        except BadRow as exc:
-            bad += 1
-            click.echo(f"{file}:{line}: skipped: {exc}", err=True)
-            continue
-        with app.db.atomic():
-            added = save_reply(app.db, reply, source)
-        new, seen = new + added, seen + (not added)
+    new, seen, bad = _import_csv(app, file, reply_from_row, lambda db, reply: save_reply(db, reply, source))
     click.echo(f"{file}: {new} new replies, {seen} already known, {bad} skipped; "
                "`ascolto run --once` scores them and alerts on detractors")
     app.close()

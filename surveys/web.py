@@ -89,6 +89,14 @@ SECURITY_HEADERS = {
 }
 
 
+class _Refusal(Exception):
+    """Ends a request with a ready page (bad or expired link)."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status)
+        self.response = response
+
+
 def _language() -> str:
     best = request.accept_languages.best_match(["it", "en"])
     return best or "it"
@@ -110,21 +118,25 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
         return page("message.html", status, lang, title=text[f"{kind}_title"], body=text[kind].format(**fields))
 
     def load(token_text: str, kind: str):
-        """(token, invitation, db) for a genuine, unexpired token; or an error page."""
+        """(token, invitation, db) for a genuine, unexpired token; else the request ends with a page."""
         try:
             token = verify(token_text, settings.secret(), now(), kind)
         except TokenExpired:
-            return message("expired", 410, _language())
+            raise _Refusal(message("expired", 410, _language())) from None
         except TokenError:
-            return message("bad", 400, _language())
+            raise _Refusal(message("bad", 400, _language())) from None
         db = open_db()
         invitation = next(iter(db.query(
             "select i.*, c.unsubscribed_at from survey_invitations i join customers c on c.id = i.customer_id "
             "where i.public_id = ?", [token.public_id])), None)
         if invitation is None:  # a genuine token for a deleted invitation
             db.close()
-            return message("bad", 404, _language())
+            raise _Refusal(message("bad", 404, _language()))
         return token, invitation, db
+
+    @app.errorhandler(_Refusal)
+    def refused(refusal: _Refusal):
+        return refusal.response
 
     @app.errorhandler(413)
     def too_large(_error):
@@ -141,10 +153,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
 
     @app.get("/s/<token_text>")
     def survey_page(token_text: str):
-        loaded = load(token_text, "s")
-        if isinstance(loaded, Response):
-            return loaded
-        token, invitation, db = loaded
+        token, invitation, db = load(token_text, "s")
         score = int(token.value)
         with db.atomic():
             db.execute("update survey_invitations set opened_at = coalesce(opened_at, ?), opened_score = ?, "
@@ -166,10 +175,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
 
     @app.post("/s/<token_text>")
     def survey_answer(token_text: str):
-        loaded = load(token_text, "s")
-        if isinstance(loaded, Response):
-            return loaded
-        _token, invitation, db = loaded
+        _token, invitation, db = load(token_text, "s")
         lang = invitation["lang"]
         try:
             form = verify(request.form.get("form_token", ""), settings.secret(), now(), "f")
@@ -200,10 +206,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
 
     @app.get("/u/<token_text>")
     def unsubscribe_page(token_text: str):
-        loaded = load(token_text, "u")
-        if isinstance(loaded, Response):
-            return loaded
-        _token, invitation, db = loaded
+        _token, invitation, db = load(token_text, "u")
         db.close()
         lang = invitation["lang"]
         if invitation["unsubscribed_at"]:
@@ -214,10 +217,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
     @app.post("/u/<token_text>")
     def unsubscribe_now(token_text: str):
         """The page's button, and RFC 8058 one-click POSTs from mail clients."""
-        loaded = load(token_text, "u")
-        if isinstance(loaded, Response):
-            return loaded
-        _token, invitation, db = loaded
+        _token, invitation, db = load(token_text, "u")
         with db.atomic():
             unsubscribe(db, invitation["customer_id"], utc_iso(now()))
         db.close()
