@@ -71,6 +71,8 @@ def notice_email(alert: dict, sender: str) -> EmailMessage:
     msg["To"] = ", ".join(alert["recipients"])
     msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
     msg.set_content(details["body"] + "\n")
+    if details.get("html"):  # the digest: charts as inline SVG
+        msg.add_alternative(details["html"], subtype="html")
     return msg
 
 

@@ -347,6 +347,146 @@ def _now_iso(app) -> str:
     return iso(app.now())
 
 
+@cli.command()
+@_config_option()
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Start of the period (default: 28 days ago).")
+@click.option("--brand", help="One brand only.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML page with charts.")
+@_friendly
+def report(config_path: Path, since, brand: str | None, html_file: Path | None) -> None:
+    """NPS with its 95% interval, change against the previous period, response rate, mention tone."""
+    from datetime import timezone
+
+    from .report_format import html_report, text_report
+    from .reporting import brand_report, default_period
+
+    app = _app(config_path)
+    if brand is not None and brand not in app.config.brand_by_name:
+        raise AscoltoError(f"--brand: no brand named {brand!r} in {config_path}")
+    period = default_period(app.now(), since.replace(tzinfo=timezone.utc) if since else None)
+    reports = [brand_report(app.db, b.name, period) for b in app.config.brands if brand in (None, b.name)]
+    click.echo("\n\n".join(text_report(r) for r in reports))
+    if html_file is not None:
+        html_file.write_text(html_report(reports), encoding="utf-8")
+        click.echo(f"wrote {html_file}")
+    app.close()
+
+
+@cli.command()
+@_config_option()
+@click.option("--metadata", "metadata_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Datasette metadata (default: datasette.yaml beside the configuration file).")
+@click.option("--port", type=int, default=8001, show_default=True, help="Port to serve on.")
+@_friendly
+def datasette(config_path: Path, metadata_file: Path | None, port: int) -> None:
+    """Open the database in Datasette (read-only) with titles, facets and canned queries."""
+    import importlib.util
+    import subprocess
+
+    from .config import load_config
+    from .datasette_setup import write_metadata
+
+    if importlib.util.find_spec("datasette") is None:
+        raise AscoltoError("Datasette is not installed; install it with: pip install 'ascolto[datasette]'")
+    config = load_config(config_path, require_secrets=False)
+    metadata_file = metadata_file or config.path.parent / "datasette.yaml"
+    if not metadata_file.is_file():
+        raise AscoltoError(f"no Datasette metadata at {metadata_file} (use --metadata)")
+    if not config.database.is_file():
+        raise AscoltoError(f"no database at {config.database} yet: run `ascolto run --once` first")
+    merged = write_metadata(config.database, metadata_file)
+    # No write plugins and no --root: Datasette only reads; WAL lets it read while the bot writes.
+    sys.exit(subprocess.call([sys.executable, "-m", "datasette", "serve", str(config.database),
+                              "--metadata", str(merged), "--port", str(port)]))
+
+
+@cli.group()
+def cases() -> None:
+    """Follow-up cases: every detractor, from open to resolved or lost."""
+
+
+@cases.command(name="list")
+@_config_option()
+@click.option("--status", type=click.Choice(["open", "contacted", "resolved", "lost"]), help="Only this status.")
+@click.option("--overdue", is_flag=True, help="Only open or contacted cases past their due time.")
+@click.option("--brand", help="Only this brand.")
+@_friendly
+def cases_list(config_path: Path, status: str | None, overdue: bool, brand: str | None) -> None:
+    """List cases, soonest due first."""
+    from .cases import list_cases
+
+    app = _app(config_path)
+    now = _now_iso(app)
+    for case in list_cases(app.db, status=status, overdue_at=now if overdue else None, brand=brand):
+        late = "  OVERDUE" if case["status"] in ("open", "contacted") and case["due_at"] < now else ""
+        click.echo(f"#{case['id']} {case['status']:<9} due {case['due_at']}{late}  {case['brand']}  "
+                   f"{case['kind']} {case['subject_id']}  owner {case['owner'] or '-'}")
+    app.close()
+
+
+@cases.command(name="assign")
+@click.argument("case_id", type=int)
+@click.argument("owner")
+@_config_option()
+@_friendly
+def cases_assign(case_id: int, owner: str, config_path: Path) -> None:
+    """Give a case to someone."""
+    from .cases import assign
+
+    app = _app(config_path)
+    _echo_case(assign(app.db, case_id, owner, _now_iso(app)))
+    app.close()
+
+
+@cases.command(name="contacted")
+@click.argument("case_id", type=int)
+@_config_option()
+@_friendly
+def cases_contacted(case_id: int, config_path: Path) -> None:
+    """Mark a case as contacted (the customer has been answered)."""
+    from .cases import move
+
+    app = _app(config_path)
+    _echo_case(move(app.db, case_id, "contacted", _now_iso(app)))
+    app.close()
+
+
+def _echo_case(case: dict) -> None:
+    click.echo(f"#{case['id']} {case['status']}  owner {case['owner'] or '-'}  due {case['due_at']}")
+
+
+@cases.command(name="note")
+@click.argument("case_id", type=int)
+@click.argument("text")
+@_config_option()
+@click.option("--by", "author", default=lambda: os.environ.get("USER", "someone"), help="Who writes the note.")
+@_friendly
+def cases_note(case_id: int, text: str, config_path: Path, author: str) -> None:
+    """Add a note to a case (kept with its time and author)."""
+    from .cases import add_note
+
+    app = _app(config_path)
+    case = add_note(app.db, case_id, text, author, _now_iso(app))
+    click.echo(f"#{case['id']} {case['status']}: {len(case['notes'].splitlines())} notes")
+    app.close()
+
+
+@cases.command(name="close")
+@click.argument("case_id", type=int)
+@click.option("--status", type=click.Choice(["resolved", "lost"]), default="resolved", show_default=True,
+              help="How it ended.")
+@_config_option()
+@_friendly
+def cases_close(case_id: int, status: str, config_path: Path) -> None:
+    """Close a case as resolved (the customer is satisfied) or lost."""
+    from .cases import move
+
+    app = _app(config_path)
+    _echo_case(move(app.db, case_id, status, _now_iso(app)))
+    app.close()
+
+
 @cli.group()
 def alerts() -> None:
     """The alert outbox."""
@@ -452,6 +592,23 @@ def sentiment_train(train_files, val_files, out: Path) -> None:
                             prefix=encoder.prefix, pooling="mean, L2-normalised", max_length=encoder.max_length)
     result.head.save(out)
     click.echo(f"wrote {out}; use it with [model] head = \"{os.path.relpath(out)}\"")
+
+
+@sentiment.command(name="correct")
+@click.argument("kind", type=click.Choice(["mention", "response"]))
+@click.argument("subject_id")
+@click.argument("label", type=click.Choice(["negative", "neutral", "positive"]))
+@_config_option()
+@click.option("--by", "author", default=lambda: os.environ.get("USER", "someone"), help="Who corrects.")
+@_friendly
+def sentiment_correct(kind: str, subject_id: str, label: str, config_path: Path, author: str) -> None:
+    """Record the right sentiment of a mention or survey comment (kept for retraining)."""
+    from .cases import correct_label
+
+    app = _app(config_path)
+    result = correct_label(app.db, kind, subject_id, label, author, _now_iso(app))
+    click.echo(f"{kind} {subject_id}: model said {result['model_label']}, corrected to {label}")
+    app.close()
 
 
 def main() -> None:

@@ -68,6 +68,17 @@ class Alerts:
 
 
 @dataclass(frozen=True)
+class Reports:
+    """The weekly digest to marketers."""
+
+    recipients: tuple[str, ...]
+    weekday: str = "mon"
+    hour: int = 9
+    timezone: str = "Europe/Rome"
+    period_days: int = 28  # NPS moves slowly and samples are small: a 4-week window, compared with the 4 before
+
+
+@dataclass(frozen=True)
 class ImportSource:
     name: str
     path: Path
@@ -134,6 +145,7 @@ class Config:
     sources: tuple[Source, ...]
     dispatch_interval_minutes: float = 1.0
     surveys: SurveySettings | None = None
+    reports: Reports | None = None
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -263,8 +275,26 @@ def _read(path: Path, root: _Table) -> Config:
         scheduler.done()
     surveys_table = root.table("surveys")
     surveys = _read_surveys(surveys_table, alerts) if surveys_table else None
+    reports_table = root.table("reports")
+    reports = _read_reports(reports_table) if reports_table else None
     root.done()
-    return Config(path, db_path, model, threshold, brands, alerts, sources, dispatch, surveys, by_name)
+    return Config(path, db_path, model, threshold, brands, alerts, sources, dispatch, surveys, reports, by_name)
+
+
+def _read_reports(table: _Table) -> Reports:
+    reports = Reports(
+        recipients=table.strings("recipients"),
+        weekday=table.string("weekday", "mon", choices=("mon", "tue", "wed", "thu", "fri", "sat", "sun")),
+        hour=int(table.number("hour", 9, low=0, high=23)),
+        timezone=table.string("timezone", "Europe/Rome"),
+        period_days=int(table.number("period_days", 28, low=1, high=366)),
+    )
+    try:
+        zoneinfo.ZoneInfo(reports.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(table.path, table.key("timezone"), f"expected an IANA time zone, got {reports.timezone!r}") from None
+    table.done()
+    return reports
 
 
 def _read_model(path: Path, table: _Table | None) -> tuple[ModelSettings, float]:

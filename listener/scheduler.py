@@ -41,6 +41,13 @@ def surveys_job(app: App) -> None:
              scored.scored, scored.detractors)
 
 
+def digest_job(app: App) -> None:
+    from .digest import queue_digest
+
+    if queue_digest(app):
+        log.info("reports: weekly digest queued")
+
+
 def dispatch_job(app: App) -> None:
     result = run_dispatch(app)
     if result.sent or result.retrying or result.failed:
@@ -69,6 +76,13 @@ def build_scheduler(app: App, start: datetime | None = None, only: str | None = 
         scheduler.add_job(surveys_job, "interval", args=[app], id="surveys", name="survey invitations and answers",
                           minutes=app.config.surveys.interval_minutes, next_run_time=first + timedelta(seconds=2),
                           replace_existing=True, **JOB_DEFAULTS)
+    if app.config.reports is not None and only is None:
+        from apscheduler.triggers.cron import CronTrigger
+
+        r = app.config.reports
+        scheduler.add_job(digest_job, CronTrigger(day_of_week=r.weekday, hour=r.hour, timezone=r.timezone),
+                          args=[app], id="reports:digest", name="weekly digest", replace_existing=True,
+                          **JOB_DEFAULTS)
     scheduler.add_job(dispatch_job, "interval", args=[app], id="alerts:dispatch", name="dispatch alerts",
                       minutes=app.config.dispatch_interval_minutes,
                       next_run_time=first + timedelta(seconds=5), replace_existing=True, **JOB_DEFAULTS)

@@ -92,6 +92,17 @@ def m005_cases(db: sqlite_utils.Database) -> None:
     db["cases"].create_index(["status", "due_at"])
 
 
+@migrations()
+def m006_corrections(db: sqlite_utils.Database) -> None:
+    # A person's sentiment label for a text the model got wrong: kept beside the model's, for training.
+    db["corrections"].create(
+        {"id": int, "kind": str, "subject_id": str, "text": str, "model_label": str, "label": str, "author": str,
+         "created_at": str},
+        pk="id", not_null={"kind", "subject_id", "text", "label", "created_at"},
+    )
+    db["corrections"].create_index(["kind", "subject_id"])
+
+
 def open_case(db: sqlite_utils.Database, kind: str, subject_id: str, brand: str, due_at: str, now: str) -> int:
     return db.execute("insert or ignore into cases (kind, subject_id, brand, status, due_at, created_at, updated_at) "
                       "values (?, ?, ?, 'open', ?, ?, ?)", [kind, subject_id, brand, due_at, now, now]).rowcount

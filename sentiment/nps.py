@@ -46,6 +46,7 @@ class Nps:
     low: float | None
     high: float | None
     confidence: float
+    standard_error: float | None = None  # of the adjusted estimate, in NPS points
 
     @property
     def responses(self) -> int:
@@ -63,7 +64,25 @@ def nps(promoters: int, passives: int, detractors: int, z: float = Z95, confiden
     centre = p_pro - p_det
     se = math.sqrt((p_pro + p_det - centre**2) / n_adj)
     low, high = max(-1.0, centre - z * se), min(1.0, centre + z * se)
-    return Nps(promoters, passives, detractors, point, 100 * low, 100 * high, confidence)
+    return Nps(promoters, passives, detractors, point, 100 * low, 100 * high, confidence, 100 * se)
+
+
+@dataclass(frozen=True)
+class Change:
+    delta: float  # NPS points, current minus previous
+    significant: bool  # at 95%: the interval of the difference excludes 0
+    low: float
+    high: float
+
+
+def nps_change(current: Nps, previous: Nps, z: float = Z95) -> Change | None:
+    """The change between two independent periods, with a Wald interval on the difference of the
+    adjusted estimates (their standard errors combined in quadrature)."""
+    if current.score is None or previous.score is None:
+        return None
+    delta = current.score - previous.score
+    se = math.hypot(current.standard_error, previous.standard_error)
+    return Change(delta, abs(delta) > z * se, delta - z * se, delta + z * se)
 
 
 def nps_from_scores(scores) -> Nps:

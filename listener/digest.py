@@ -1,0 +1,36 @@
+"""The weekly digest to marketers: the report, its charts and the overdue cases, through the outbox."""
+
+from __future__ import annotations
+
+from .app import App
+from .cases import list_cases
+from .clock import iso
+from .report_format import html_report, text_report
+from .reporting import brand_report, default_period
+from .store import enqueue_alert
+
+DIGEST_ALERT = "digest"
+
+
+def overdue_lines(app: App) -> list[str]:
+    return [f"#{c['id']} {c['brand']} {c['kind']} {c['subject_id']} due {c['due_at']} ({c['status']}, "
+            f"owner {c['owner'] or 'nobody'})" for c in list_cases(app.db, overdue_at=iso(app.now()))]
+
+
+def queue_digest(app: App) -> bool:
+    """Queue this week's digest once (the ISO week keys it); True if queued now."""
+    settings = app.config.reports
+    now = app.now()
+    period = default_period(now, days=settings.period_days)
+    reports = [brand_report(app.db, brand.name, period) for brand in app.config.brands]
+    overdue = overdue_lines(app)
+    title = f"Ascolto weekly digest, {period.start:%d %b} to {period.end:%d %b %Y}"
+    body = "\n\n".join(text_report(r) for r in reports)
+    body += "\n\nOverdue cases:\n" + ("\n".join(overdue) if overdue else "none")
+    html = html_report(reports, title).replace(
+        "</body>", "<h2>Overdue cases</h2><pre>" + ("\n".join(overdue) or "none").replace("<", "&lt;")
+        + "</pre></body>")
+    week = f"{now.isocalendar().year}-W{now.isocalendar().week:02d}"
+    with app.db.atomic():
+        return bool(enqueue_alert(app.db, DIGEST_ALERT, f"digest:{week}", settings.recipients, iso(now),
+                                  details={"title": title, "body": body, "html": html}))

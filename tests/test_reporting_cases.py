@@ -1,0 +1,173 @@
+"""Datasette canned queries, the NPS report, the weekly digest and follow-up cases on a known database."""
+
+import asyncio
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import REPO, KeywordScorer, write_config
+from listener.app import App
+from listener.cases import CaseError, add_note, assign, list_cases, move
+from listener.cli import cli
+from listener.config import load_config
+from listener.datasette_setup import metadata_for
+from listener.digest import queue_digest
+from listener.reporting import Period, brand_report
+from sentiment.nps import nps
+
+BRAND = "Caffè Aurora"
+REPORTS = '[reports]\nrecipients = ["marketing@example.com"]\n'
+
+
+def at(days_ago: float, clock) -> str:
+    return (clock() - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.fixture
+def app(tmp_path, clock):
+    application = App(load_config(write_config(tmp_path, smtp='host = ""', extra=REPORTS)), now=clock,
+                      scorer=KeywordScorer(), mailer=None)
+    db = application.db
+    responses = []
+    # This period (28 days): 20 promoters, 10 passives, 10 detractors -> NPS +25.
+    # The one before: 9 promoters, 9 passives, 12 detractors -> NPS -10.
+    for period_start, counts in ((0, (20, 10, 10)), (28, (9, 9, 12))):
+        for cls, score, count in zip(("promoter", "passive", "detractor"), (10, 7, 3), counts):
+            for i in range(count):
+                comment = "consegna in ritardo, pacco rotto" if cls == "detractor" and i % 2 else (
+                    "consegna lenta" if cls == "detractor" else "ottimo")
+                responses.append({"brand": BRAND, "score": score, "nps_class": cls, "comment": comment,
+                                  "channel": "import", "external_id": f"t:{period_start}:{cls}:{i}",
+                                  "answered_at": at(period_start + 1 + i % 20, clock)})
+    db["survey_responses"].insert_all(responses)
+    mentions = [{"id": f"x:{i}", "source": "x", "native_id": str(i), "brand": BRAND, "author": f"u{i}",
+                 "text": f"testo {i}", "created_at": at(i % 5 + 0.5, clock), "collected_at": at(0, clock),
+                 "sentiment": ("negative", "neutral", "positive")[i % 3], "sentiment_score": 0.9,
+                 "p_negative": 0.9 if i % 3 == 0 else 0.05, "p_neutral": 0.05, "p_positive": 0.05,
+                 "model": "m", "nps_class": ("detractor", "passive", "promoter")[i % 3], "raw": "{}"}
+                for i in range(12)]
+    db["mentions"].insert_all(mentions)
+    for i, due in enumerate((-10, -1, 30)):  # two overdue, one not
+        db["cases"].insert({"kind": "mention", "subject_id": f"x:{i * 3}", "brand": BRAND, "status": "open",
+                            "due_at": at(-due, clock) if due > 0 else at(-due, clock), "created_at": at(12 - i, clock)})
+    yield application
+    application.close()
+
+
+def query(app, name, **params):
+    from datasette.app import Datasette
+
+    metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
+    datasette = Datasette([str(app.config.database)], metadata=metadata)
+    db_name = Path(app.config.database).stem
+    args = "&".join(f"{k}={v}" for k, v in params.items())
+    response = asyncio.run(datasette.client.get(f"/{db_name}/{name}.json?_shape=array&{args}"))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_metadata_describes_every_table_and_column(app):
+    metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
+    tables = metadata["databases"][Path(app.config.database).stem]["tables"]
+    for table in ("mentions", "survey_responses", "cases", "alerts", "survey_invitations", "customers", "runs"):
+        assert tables[table]["title"] and tables[table]["description"]
+    described = set(tables["mentions"]["columns"])
+    assert described == {c.name for c in app.db["mentions"].columns}
+
+
+def test_nps_by_week_matches_the_python_arithmetic(app):
+    rows = query(app, "nps_by_week")
+    assert sum(r["responses"] for r in rows) == 70
+    for row in rows:
+        expected = nps(row["promoters"], row["passives"], row["detractors"])
+        assert row["nps"] == pytest.approx(expected.score, abs=0.05)
+        assert row["nps_low"] == pytest.approx(expected.low, abs=0.06)
+        assert row["nps_high"] == pytest.approx(expected.high, abs=0.06)
+
+
+def test_other_canned_queries_return_the_expected_rows(app):
+    days = query(app, "mentions_per_day")
+    assert sum(r["total"] for r in days) == 12 and sum(r["negative"] for r in days) == 4
+    negative = query(app, "most_negative_mentions", days="100000")
+    assert [r["p_negative"] for r in negative[:4]] == [0.9] * 4 and len(negative) == 12
+    cases = query(app, "open_cases_by_age")
+    assert [c["subject_id"] for c in cases] == ["x:0", "x:3", "x:6"]  # oldest first
+    comments = query(app, "detractor_comments")
+    assert len(comments) == 22 and {c["score"] for c in comments} == {3}
+    assert query(app, "response_rate") == []  # imported replies have no invitations
+
+
+def test_report_figures_on_the_known_fixture(app, clock):
+    report = brand_report(app.db, BRAND, Period(clock() - timedelta(days=28), clock()))
+    s, p = report.survey, report.previous_survey
+    assert (s.promoters, s.passives, s.detractors, s.score) == (20, 10, 10, 25.0)
+    assert (p.promoters, p.passives, p.detractors, p.score) == (9, 9, 12, -10.0)
+    # By hand (adjusted Wald): se 12.42 now, 14.07 before; the difference +35 has se 18.77, and
+    # 1.96 x 18.77 = 36.8 > 35: a big move, still not significant at 95%.
+    assert s.standard_error == pytest.approx(12.42, abs=0.02) and p.standard_error == pytest.approx(14.07, abs=0.02)
+    assert report.change.delta == 35 and not report.change.significant
+    assert report.change.low == pytest.approx(-1.8, abs=0.1)
+    assert report.small_sample is False
+    assert (report.mentions, report.negative_mentions) == (12, 4)
+    assert report.top_detractor_words == [("consegna", 10), ("lenta", 5), ("pacco", 5), ("ritardo", 5), ("rotto", 5)]
+
+
+def test_report_command_prints_and_writes_html_with_charts(app, tmp_path):
+    page = tmp_path / "report.html"
+    result = CliRunner().invoke(cli, ["report", "--config", str(app.config.path), "--brand", BRAND, "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    assert "NPS +25 (95% CI" in result.output and "not significant at 95%" in result.output
+    html = page.read_text()
+    assert html.count("<svg") == 2 and "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_case_transitions_notes_and_overdue(app, clock):
+    now = at(0, clock)
+    overdue = list_cases(app.db, overdue_at=now)
+    assert [c["subject_id"] for c in overdue] == ["x:0", "x:3"]
+    assign(app.db, 1, "giulia", now)
+    add_note(app.db, 1, "Chiamata, richiamare domani", "giulia", now)
+    add_note(app.db, 1, "Rimborso fatto", "giulia", now)
+    assert move(app.db, 1, "contacted", now)["status"] == "contacted"
+    case = move(app.db, 1, "resolved", now)
+    assert case["status"] == "resolved" and case["owner"] == "giulia"
+    assert case["notes"].splitlines() == ["[2026-11-23T09:00:00Z] giulia: Chiamata, richiamare domani",
+                                          "[2026-11-23T09:00:00Z] giulia: Rimborso fatto"]
+    with pytest.raises(CaseError, match="case #1 is resolved: it can move to nothing"):
+        move(app.db, 1, "contacted", now)
+    with pytest.raises(CaseError, match="closed cases are not reassigned"):
+        assign(app.db, 1, "marco", now)
+    with pytest.raises(CaseError, match="can move to contacted, lost, resolved, not open"):
+        move(app.db, 2, "open", now)
+    assert move(app.db, 2, "lost", now)["status"] == "lost"
+    assert [c["id"] for c in list_cases(app.db, overdue_at=now)] == []
+
+
+def test_cases_cli_lists_overdue_and_refuses_bad_moves_in_one_line(app):
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["cases", "list", "--overdue", "--config", str(app.config.path)])
+    assert listed.output.count("OVERDUE") == 2
+    runner.invoke(cli, ["cases", "close", "1", "--config", str(app.config.path)])
+    again = runner.invoke(cli, ["cases", "contacted", "1", "--config", str(app.config.path)])
+    assert again.exit_code == 1 and again.output.strip() == "Error: case #1 is resolved: it can move to nothing (it is closed), not contacted"
+
+
+def test_sentiment_corrections_are_stored_beside_the_model_label(app):
+    result = CliRunner().invoke(cli, ["sentiment", "correct", "mention", "x:1", "negative", "--by", "giulia",
+                                      "--config", str(app.config.path)])
+    assert result.exit_code == 0 and "model said neutral, corrected to negative" in result.output
+    row = app.db.execute("select kind, subject_id, text, model_label, label, author from corrections").fetchone()
+    assert row == ("mention", "x:1", "testo 1", "neutral", "negative", "giulia")
+    assert app.db["mentions"].get("x:1")["sentiment"] == "neutral"  # the model's output is kept as it was
+
+
+def test_weekly_digest_is_queued_once_with_charts_and_overdue_cases(app):
+    assert queue_digest(app) is True and queue_digest(app) is False
+    alert = app.db.execute("select kind, subject, recipients, details from alerts").fetchone()
+    details = json.loads(alert[3])
+    assert (alert[0], alert[1], json.loads(alert[2])) == ("digest", "digest:2026-W48", ["marketing@example.com"])
+    assert "Overdue cases:\n#1 Caffè Aurora mention x:0" in details["body"]
+    assert details["html"].count("<svg") == 2
