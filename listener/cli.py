@@ -396,9 +396,13 @@ def datasette(config_path: Path, metadata_file: Path | None, port: int) -> None:
     if not config.database.is_file():
         raise AscoltoError(f"no database at {config.database} yet: run `ascolto run --once` first")
     merged = write_metadata(config.database, metadata_file)
-    # No write plugins and no --root: Datasette only reads; WAL lets it read while the bot writes.
-    sys.exit(subprocess.call([sys.executable, "-m", "datasette", "serve", str(config.database),
-                              "--metadata", str(merged), "--port", str(port)]))
+    try:
+        # No write plugins and no --root: Datasette only reads; WAL lets it read while the bot writes.
+        code = subprocess.call([sys.executable, "-m", "datasette", "serve", str(config.database),
+                                "--metadata", str(merged), "--port", str(port)])
+    finally:
+        merged.unlink(missing_ok=True)
+    sys.exit(code)
 
 
 @cli.group()

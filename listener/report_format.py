@@ -52,7 +52,7 @@ def nps_chart(weekly: list[tuple[str, Nps]], width: int = 560, height: int = 220
     points = [(week, value) for week, value in weekly if value.score is not None]
     if not points:
         return "<p>No survey responses in this period.</p>"
-    left, right, top, bottom = 40, 10, 10, 30
+    left, right, top, bottom = 40, 36, 10, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     step = plot_w / max(len(points) - 1, 1)
 
