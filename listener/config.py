@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sentiment.loading import ModelSettings
+from sentiment.loading import RUNTIMES, ModelSettings
 from sentiment.nps import DEFAULT_CONFIDENCE
 from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
@@ -313,6 +313,7 @@ def _read_model(path: Path, table: _Table | None) -> tuple[ModelSettings, float]
         batch_size=int(table.number("batch_size", 32, low=1, high=1024)),
         max_length=int(table.number("max_length", 128, low=8, high=512)),
         cache_dir=_resolve(path, cache) if cache else None,
+        runtime=table.string("runtime", "torch", choices=RUNTIMES),
     )
     threshold = table.number("detractor_confidence", DEFAULT_CONFIDENCE, low=0.34, high=1.0)
     table.done()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,8 @@ PRODUCTION_DEFAULT = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
 # The committed head for the offline encoder; trained by `ascolto sentiment train`, see its model card.
 DEFAULT_HEAD = Path(__file__).parent / "heads" / "e5-small-xlmt.json"
 OFFLINE_NAME = "offline:e5-small+xlmt-head"
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,7 @@ class ModelSettings:
     batch_size: int = DEFAULT_BATCH_SIZE
     max_length: int = DEFAULT_MAX_LENGTH
     cache_dir: Path | None = None
+    runtime: str = "torch"  # or "onnx" / "onnx-int8": the encoder on ONNX Runtime (offline model and heads)
 
 
 def resolve_name(name: str) -> str:
@@ -40,19 +44,46 @@ def resolve_name(name: str) -> str:
 
 
 def load_scorer(settings: ModelSettings = ModelSettings()):
-    from .models import ClassifierScorer, EncoderHeadScorer
+    from .models import ClassifierScorer
 
     sizes = {"batch_size": settings.batch_size, "max_length": settings.max_length}
     name = resolve_name(settings.name)
     if name == OFFLINE:
         from .e5_folder import e5_folder
 
-        head = LinearHead.load(settings.head or DEFAULT_HEAD)
-        name = OFFLINE_NAME if settings.head is None else f"offline:e5-small+{Path(settings.head).name}"
-        return EncoderHeadScorer(e5_folder(settings.cache_dir), head, name=name, **sizes)
+        head_file = Path(settings.head or DEFAULT_HEAD)
+        head = LinearHead.load(head_file)
+        label = OFFLINE_NAME if settings.head is None else f"offline:e5-small+{head_file.name}"
+        return _encoder_scorer(encoder_folder(e5_folder(settings.cache_dir), head, head_file), head, label,
+                               settings.runtime, sizes)
     if settings.head is not None:
-        return EncoderHeadScorer(name, LinearHead.load(settings.head), **sizes)
+        return _encoder_scorer(name, LinearHead.load(settings.head), name, settings.runtime, sizes)
+    if settings.runtime != "torch":
+        log.warning("runtime %s serves encoder + head models only; %s runs on torch", settings.runtime, name)
     return ClassifierScorer(name, label_map=settings.label_map, **sizes)
+
+
+def encoder_folder(base: Path, head: LinearHead, head_file: Path) -> Path:
+    """The base encoder, or, for a head trained with LoRA adapters, the base with them merged in."""
+    if not head.info.get("adapter"):
+        return base
+    from .finetune import adapted_folder
+
+    return adapted_folder(base, head_file.parent / head.info["adapter"])
+
+
+def _encoder_scorer(source, head: LinearHead, name: str, runtime: str, sizes: dict):
+    from .errors import ModelUnavailable
+    from .models import EncoderHeadScorer
+
+    if runtime != "torch":
+        try:
+            from .onnx_encoder import OnnxEncoderHeadScorer
+
+            return OnnxEncoderHeadScorer(source, head, name=f"{name}:{runtime}", runtime=runtime, **sizes)
+        except (ModelUnavailable, ImportError, OSError, RuntimeError) as exc:
+            log.warning("ONNX runtime unavailable (%s); falling back to torch", str(exc).splitlines()[0])
+    return EncoderHeadScorer(source, head, name=name, **sizes)
 
 
 def load_offline_encoder(cache_dir: Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,

@@ -1,0 +1,268 @@
+"""Sentiment speed and quality, side by side in one run, each variant in a fresh process.
+
+    python benchmarks/sentiment_speed.py [--texts 2000] [--skip-xlmr] [--skip-e2e]
+
+For the offline default (e5-small + head) and for an XLM-R-base-shaped classifier (random weights:
+speed only), it compares the plain transformers pipeline (batch 32), our scorer (length-sorted
+batches, dynamic padding, torch) and our scorer on ONNX Runtime with int8 weights. For each: load
+time, texts/s, peak memory (max RSS of the process) and, for the offline default, macro-F1 on the
+held-out XLM-T test files. Then end to end: 10,000 mentions imported from a file, scored and written
+to SQLite, with texts/s, rows/s and SQLite's share of the time. Texts come from ../shared/data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+sys.path.insert(0, str(REPO))
+
+
+def texts_from_shared(limit: int) -> list[str]:
+    from sentiment.datasets import read_labelled
+
+    folder = SHARED / "data" / "sentiment"
+    if not folder.is_dir():
+        sys.exit(f"benchmark: {folder} is absent; it reads its texts from there")
+    texts = []
+    for name in ("xlmt_italian_train", "xlmt_english_train", "xlmt_italian_val", "xlmt_english_val"):
+        texts += read_labelled(folder / f"{name}.jsonl").texts
+    return texts[:limit]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---- the variants (each runs in its own process) ------------------------------------------------
+
+def build_xlmr(folder: Path) -> None:
+    """An XLM-R-base-shaped classifier and encoder with random weights, and XLM-R's tokenizer."""
+    import shutil
+
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+
+    from sentiment.e5_folder import e5_folder
+
+    torch.manual_seed(0)
+    config = XLMRobertaConfig(vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                              intermediate_size=3072, max_position_embeddings=514, num_labels=3, pad_token_id=1,
+                              id2label={0: "negative", 1: "neutral", 2: "positive"},
+                              label2id={"negative": 0, "neutral": 1, "positive": 2})
+    XLMRobertaForSequenceClassification(config).save_pretrained(folder)
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # e5-small's tokenizer is XLM-R's
+        shutil.copy(e5_folder() / name, folder / name)
+
+
+def random_head(dim: int):
+    import numpy as np
+
+    from sentiment.head import LinearHead
+
+    rng = np.random.default_rng(0)
+    return LinearHead(rng.normal(size=(3, dim)).astype("float32"), np.zeros(3, "float32"), {"prefix": ""})
+
+
+def make_scorer(model: str, variant: str, xlmr_dir: Path | None):
+    from sentiment.e5_folder import e5_folder
+    from sentiment.head import LinearHead
+    from sentiment.loading import DEFAULT_HEAD
+    from sentiment.models import ClassifierScorer, EncoderHeadScorer
+
+    if model == "e5-small":
+        head = LinearHead.load(DEFAULT_HEAD)
+        if variant == "pipeline":
+            return PipelineEncoder(e5_folder(), head)
+        if variant == "sorted":
+            return EncoderHeadScorer(e5_folder(), head, batch_size=32, max_length=128)
+        from sentiment.onnx_encoder import OnnxEncoderHeadScorer
+
+        return OnnxEncoderHeadScorer(e5_folder(), head, batch_size=32, max_length=128, runtime=variant)
+    if variant == "pipeline":
+        return PipelineClassifier(xlmr_dir)
+    if variant == "sorted":
+        return ClassifierScorer(str(xlmr_dir), batch_size=32, max_length=128)
+    from sentiment.onnx_encoder import OnnxEncoderHeadScorer  # the same encoder compute, exported
+
+    return OnnxEncoderHeadScorer(xlmr_dir, random_head(768), batch_size=32, max_length=128, runtime=variant)
+
+
+class PipelineClassifier:
+    """The obvious way: transformers.pipeline("text-classification"), batch 32."""
+
+    def __init__(self, folder):
+        from transformers import pipeline
+
+        self.pipe = pipeline("text-classification", model=str(folder), tokenizer=str(folder), device="cpu")
+
+    def score(self, texts):
+        return self.pipe(list(texts), batch_size=32, truncation=True, max_length=128)
+
+
+class PipelineEncoder:
+    """The obvious way for an embedding model: the feature-extraction pipeline, batch 32, then
+    mean pooling and the same head in numpy."""
+
+    def __init__(self, folder, head):
+        from transformers import pipeline
+
+        self.pipe = pipeline("feature-extraction", model=str(folder), tokenizer=str(folder), device="cpu",
+                             model_kwargs={"add_pooling_layer": False})
+        self.head = head
+
+    def score(self, texts):
+        import numpy as np
+
+        from sentiment.scores import Score
+
+        prefixed = ["query: " + t for t in texts]
+        outputs = self.pipe(prefixed, batch_size=32, tokenize_kwargs={"truncation": True, "max_length": 128})
+        # The pipeline returns each text padded to its batch's longest: pool over the real tokens only.
+        lengths = [len(ids) for ids in self.pipe.tokenizer(prefixed, truncation=True, max_length=128)["input_ids"]]
+        pooled = np.stack([np.asarray(o[0])[:n].mean(axis=0) for o, n in zip(outputs, lengths)])
+        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        return [Score.from_probabilities(p) for p in self.head.probabilities(pooled)]
+
+
+def child(model: str, variant: str, count: int, xlmr_dir: str | None) -> dict:
+    import torch
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    texts = texts_from_shared(count)
+    started = time.perf_counter()
+    scorer = make_scorer(model, variant, Path(xlmr_dir) if xlmr_dir else None)
+    scorer.score(texts[:8])  # warm-up, counted in the load time
+    load = time.perf_counter() - started
+    rss_loaded = peak_rss_mb()
+    started = time.perf_counter()
+    scorer.score(texts)
+    seconds = time.perf_counter() - started
+    result = {"model": model, "variant": variant, "texts": len(texts), "load_s": round(load, 1),
+              "texts_per_s": round(len(texts) / seconds, 1), "peak_rss_mb": round(peak_rss_mb()),
+              "rss_after_load_mb": round(rss_loaded)}
+    if model == "e5-small":
+        result.update(quality(scorer))
+    return result
+
+
+def quality(scorer) -> dict:
+    from sentiment.datasets import read_labelled
+    from sentiment.metrics import evaluate
+
+    figures = {}
+    for name in ("xlmt_italian_test", "xlmt_english_test"):
+        data = read_labelled(SHARED / "eval" / "sentiment" / f"{name}.jsonl")
+        labels = [s.label if hasattr(s, "label") else s["label"] for s in scorer.score(data.texts)]
+        figures[f"f1_{name.split('_')[1]}"] = round(evaluate(name, data.labels, labels).macro_f1, 3)
+    return figures
+
+
+# ---- end to end ---------------------------------------------------------------------------------
+
+def end_to_end(runtime: str, count: int = 10_000) -> dict:
+    """Import `count` mentions from a JSONL file through scoring into SQLite."""
+    import listener.pipeline as pipeline
+    from listener.app import App
+    from listener.config import load_config
+    from listener.jobs import run_import
+
+    texts = texts_from_shared(5000)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        with (folder / "mentions.jsonl").open("w", encoding="utf-8") as out:
+            for i in range(count):
+                out.write(json.dumps({"id": str(i), "source": "x", "author": f"user{i % 997}",
+                                      "text": f"{texts[i % len(texts)]} #{i // len(texts)}",
+                                      "created_at": "2026-11-20T10:00:00Z", "brand": "Bench"}) + "\n")
+        (folder / "bench.toml").write_text(
+            f'[database]\npath = "bench.db"\n[model]\nname = "offline"\nruntime = "{runtime}"\n'
+            '[[brands]]\nname = "Bench"\nkeywords = ["bench"]\n'
+            '[[sources]]\ntype = "import"\nname = "bench"\npath = "mentions.jsonl"\n', encoding="utf-8")
+        app = App(load_config(folder / "bench.toml"))
+        app.scorer.score(["warm up"])
+        timings = {"write": 0.0, "score": 0.0}
+        save, score = pipeline.save_mentions, app.scorer.score
+
+        def timed(key, function):
+            def wrapper(*args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    timings[key] += time.perf_counter() - started
+            return wrapper
+
+        pipeline.save_mentions, app.scorer.score = timed("write", save), timed("score", score)
+        started = time.perf_counter()
+        counts = run_import(app, app.config.sources[0])
+        total = time.perf_counter() - started
+        pipeline.save_mentions = save
+        rows = app.db["mentions"].count
+        app.close()
+    return {"runtime": runtime, "mentions": counts.new, "rows": rows, "seconds": round(total, 1),
+            "texts_per_s": round(counts.scored / total, 1), "rows_per_s": round(rows / total, 1),
+            "scoring_share": f"{timings['score'] / total:.0%}", "sqlite_write_share": f"{timings['write'] / total:.1%}",
+            "peak_rss_mb": round(peak_rss_mb())}
+
+
+# ---- the parent: run everything, print one table ------------------------------------------------
+
+def run_child(*args: str) -> dict:
+    output = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--texts", type=int, default=2000, help="texts per speed run (default 2000)")
+    parser.add_argument("--skip-xlmr", action="store_true", help="only the offline default")
+    parser.add_argument("--skip-e2e", action="store_true", help="no end-to-end import")
+    parser.add_argument("--child", nargs=3, metavar=("MODEL", "VARIANT", "XLMR_DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--e2e-child", metavar="RUNTIME", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        model, variant, xlmr = args.child
+        print(json.dumps(child(model, variant, args.texts, None if xlmr == "-" else xlmr)))
+        return
+    if args.e2e_child:
+        print(json.dumps(end_to_end(args.e2e_child)))
+        return
+
+    print(f"machine: {os.cpu_count()} cores; {args.texts} Italian and English tweets from ../shared/data", flush=True)
+    rows = []
+    with tempfile.TemporaryDirectory() as xlmr_dir:
+        plans = [("e5-small", "-")]
+        if not args.skip_xlmr:
+            build_xlmr(Path(xlmr_dir))
+            plans.append(("xlmr-base-random", xlmr_dir))
+        for model, folder in plans:
+            for variant in ("pipeline", "sorted", "onnx", "onnx-int8"):
+                row = run_child("--texts", str(args.texts), "--child", model, variant, folder)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print()
+    header = f"{'model':<17} {'variant':<10} {'load s':>7} {'texts/s':>8} {'x pipeline':>10} {'peak MB':>8} {'F1 it':>6} {'F1 en':>6}"
+    print(header)
+    for row in rows:
+        base = next(r for r in rows if r["model"] == row["model"] and r["variant"] == "pipeline")["texts_per_s"]
+        print(f"{row['model']:<17} {row['variant']:<10} {row['load_s']:>7} {row['texts_per_s']:>8} "
+              f"{row['texts_per_s'] / base:>9.1f}x {row['peak_rss_mb']:>8} {row.get('f1_italian', '-'):>6} "
+              f"{row.get('f1_english', '-'):>6}")
+    if not args.skip_e2e:
+        print("\nend to end: 10,000 mentions from a JSONL file -> scoring -> SQLite (offline default)")
+        for runtime in ("torch", "onnx", "onnx-int8"):
+            print(json.dumps(run_child("--e2e-child", runtime)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

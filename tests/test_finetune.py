@@ -1,0 +1,56 @@
+"""LoRA fine-tuning on a tiny encoder: it learns, it saves compactly, and merging changes nothing."""
+
+import shutil
+
+import numpy as np
+import torch
+
+from sentiment.datasets import LabelledTexts
+from sentiment.finetune import adapted_folder, attach, finetune, load_adapter, merge, save_adapter
+from sentiment.head import LinearHead
+from sentiment.loading import encoder_folder
+from sentiment.models import EncoderHeadScorer
+
+TEXTS = ["awful", "hate", "bad", "ok", "the", "it", "good", "great", "love"] * 4
+LABELS = (["negative"] * 3 + ["neutral"] * 3 + ["positive"] * 3) * 4
+
+
+def blank_scorer(folder):
+    return EncoderHeadScorer(folder, LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}))
+
+
+def test_merged_weights_give_the_same_outputs_as_the_adapters(tiny_encoder_dir):
+    scorer = blank_scorer(tiny_encoder_dir)
+    inputs = scorer.tokenizer(["good", "it was awful"], padding=True, return_tensors="pt")
+    layers = attach(scorer.encoder, rank=4, alpha=8)
+    torch.manual_seed(0)
+    for layer in layers.values():
+        layer.lora_b.data.normal_(0, 0.1)  # as if trained
+    with torch.no_grad():
+        with_adapters = scorer.encoder(**inputs).last_hidden_state
+    adapter = {f"{n}.{p}": getattr(l, p).detach().numpy() for n, l in layers.items() for p in ("lora_a", "lora_b")}
+    plain = blank_scorer(tiny_encoder_dir)
+    merge(plain.encoder, adapter, 8 / 4)
+    with torch.no_grad():
+        merged = plain.encoder(**inputs).last_hidden_state
+    assert len(layers) == 2 * 6  # two blocks, six linear layers each
+    assert torch.allclose(with_adapters, merged, atol=1e-5)
+
+
+def test_finetuning_learns_and_round_trips_through_the_cache(tiny_encoder_dir, tmp_path):
+    base = tmp_path / "base"
+    shutil.copytree(tiny_encoder_dir, base)
+    data = LabelledTexts("toy", TEXTS, LABELS)
+    result = finetune(blank_scorer(base), [data], [data], epochs=8, rank=4, lr=1e-2, head_lr=5e-2, batch_size=8)
+    best = max(np.mean([r.macro_f1 for r in epoch]) for epoch in result.validation)
+    assert best > 0.9 and result.validation[result.epoch - 1][0].macro_f1 == best
+    save_adapter(tmp_path / "toy.safetensors", result.adapter, result.scale)
+    assert (tmp_path / "toy.safetensors").stat().st_size < 40_000
+    adapter, scale = load_adapter(tmp_path / "toy.safetensors")
+    assert scale == result.scale and set(adapter) == set(result.adapter)
+    result.head.info.update(adapter="toy.safetensors", prefix="")
+    result.head.save(tmp_path / "toy.json")
+    folder = encoder_folder(base, LinearHead.load(tmp_path / "toy.json"), tmp_path / "toy.json")
+    assert folder != base and folder == adapted_folder(base, tmp_path / "toy.safetensors")  # cached
+    scorer = EncoderHeadScorer(folder, LinearHead.load(tmp_path / "toy.json"))
+    assert [s.label for s in scorer.score(["awful", "the", "love"])] == ["negative", "neutral", "positive"]

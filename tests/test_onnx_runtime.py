@@ -1,0 +1,64 @@
+"""The ONNX Runtime encoder on a tiny transformer built in the test: same scores as torch in float32,
+close in int8, and a clear fallback to torch where ONNX is unavailable."""
+
+import logging
+import shutil
+
+import numpy as np
+import pytest
+
+from sentiment.head import LinearHead
+from sentiment.loading import ModelSettings, load_scorer
+from sentiment.models import EncoderHeadScorer
+
+pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
+TEXTS = ["good", "it was not good at all", "awful hate", "the servizio was ottimo ok", "love love love", ""]
+
+
+@pytest.fixture
+def encoder_with_head(tiny_encoder_dir, tmp_path):
+    folder = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder_dir, folder)  # the ONNX files are cached inside the folder
+    rng = np.random.default_rng(3)
+    head = LinearHead(rng.normal(size=(3, 16)).astype("float32"), np.zeros(3, "float32"), {"prefix": ""})
+    head.save(tmp_path / "head.json")
+    return folder, tmp_path / "head.json"
+
+
+def probabilities(scores):
+    return np.array([[s.negative, s.neutral, s.positive] for s in scores])
+
+
+def test_float32_onnx_gives_the_torch_scores(encoder_with_head):
+    folder, head_file = encoder_with_head
+    torch_scores = load_scorer(ModelSettings(name=str(folder), head=head_file)).score(TEXTS)
+    onnx_scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx"))
+    assert type(onnx_scorer).__name__ == "OnnxEncoderHeadScorer" and onnx_scorer.name.endswith(":onnx")
+    assert np.allclose(probabilities(onnx_scorer.score(TEXTS)), probabilities(torch_scores), atol=1e-4)
+    assert (folder / "onnx" / "encoder.fp32.onnx").is_file()
+
+
+def test_int8_onnx_is_close_and_cached(encoder_with_head):
+    folder, head_file = encoder_with_head
+    torch_embeddings = EncoderHeadScorer(folder, LinearHead.load(head_file)).embed(TEXTS[:5])
+    int8 = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx-int8"))
+    cosine = (int8.embed(TEXTS[:5]) * torch_embeddings).sum(axis=1)
+    assert cosine.min() > 0.95
+    assert np.allclose(probabilities(int8.score(TEXTS)).sum(axis=1), 1.0, atol=1e-5)
+    assert (folder / "onnx" / "encoder.int8.onnx").is_file()
+
+
+def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, monkeypatch, caplog):
+    import sentiment.onnx_encoder as onnx_encoder
+    from sentiment.errors import ModelUnavailable
+
+    def missing():
+        raise ModelUnavailable("ONNX runtime not installed (onnxruntime); install it with: pip install 'ascolto[onnx]'")
+
+    monkeypatch.setattr(onnx_encoder, "require_onnx", missing)
+    folder, head_file = encoder_with_head
+    with caplog.at_level(logging.WARNING):
+        scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx"))
+    assert type(scorer) is EncoderHeadScorer
+    assert "ONNX runtime unavailable (ONNX runtime not installed (onnxruntime); install it with: pip install " \
+           "'ascolto[onnx]'); falling back to torch" in caplog.text
