@@ -1,6 +1,5 @@
 """Alerts through a real SMTP server on loopback (aiosmtpd), and through its absence."""
 
-import pytest
 
 from conftest import FIXTURE_DIR, KeywordScorer, free_port, write_config
 from listener.app import App

