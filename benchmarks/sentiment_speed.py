@@ -76,18 +76,19 @@ def random_head(dim: int):
 def make_scorer(model: str, variant: str, xlmr_dir: Path | None):
     from sentiment.e5_folder import e5_folder
     from sentiment.head import LinearHead
-    from sentiment.loading import DEFAULT_HEAD
+    from sentiment.loading import DEFAULT_HEAD, encoder_folder
     from sentiment.models import ClassifierScorer, EncoderHeadScorer
 
     if model == "e5-small":
         head = LinearHead.load(DEFAULT_HEAD)
+        folder = encoder_folder(e5_folder(), head, DEFAULT_HEAD)  # with the default's LoRA adapters merged
         if variant == "pipeline":
-            return PipelineEncoder(e5_folder(), head)
+            return PipelineEncoder(folder, head)
         if variant == "sorted":
-            return EncoderHeadScorer(e5_folder(), head, batch_size=32, max_length=128)
+            return EncoderHeadScorer(folder, head, batch_size=32, max_length=128)
         from sentiment.onnx_encoder import OnnxEncoderHeadScorer
 
-        return OnnxEncoderHeadScorer(e5_folder(), head, batch_size=32, max_length=128, runtime=variant)
+        return OnnxEncoderHeadScorer(folder, head, batch_size=32, max_length=128, runtime=variant)
     if variant == "pipeline":
         return PipelineClassifier(xlmr_dir)
     if variant == "sorted":

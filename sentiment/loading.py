@@ -13,9 +13,13 @@ from .models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH
 AUTO = "auto"
 OFFLINE = "offline"
 PRODUCTION_DEFAULT = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
-# The committed head for the offline encoder; trained by `ascolto sentiment train`, see its model card.
-DEFAULT_HEAD = Path(__file__).parent / "heads" / "e5-small-xlmt.json"
-OFFLINE_NAME = "offline:e5-small+xlmt-head"
+# The committed heads for the offline encoder (see heads/MODEL_CARD.md): the default comes with LoRA
+# adapters of the encoder (`ascolto sentiment finetune`); the linear head alone (`ascolto sentiment
+# train`) needs no adapted copy of the encoder.
+HEADS = Path(__file__).parent / "heads"
+DEFAULT_HEAD = HEADS / "e5-small-xlmt-lora.json"
+LINEAR_HEAD = HEADS / "e5-small-xlmt.json"
+OFFLINE_NAME = "offline:e5-small+xlmt-lora"
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 log = logging.getLogger(__name__)
 
