@@ -63,3 +63,14 @@ def test_held_out_italian_quality_meets_the_floor(offline_scorer):
 
     report = evaluate_files(offline_scorer, [SHARED / "eval" / "sentiment" / "xlmt_italian_test.jsonl"])[0]
     assert report.macro_f1 >= 0.66, report
+
+
+def test_the_linear_head_needs_no_adapted_encoder():
+    from sentiment.e5_folder import e5_folder
+    from sentiment.head import LinearHead
+    from sentiment.loading import DEFAULT_HEAD, LINEAR_HEAD, encoder_folder
+
+    base = e5_folder()
+    assert encoder_folder(base, LinearHead.load(LINEAR_HEAD), LINEAR_HEAD) == base
+    adapted = encoder_folder(base, LinearHead.load(DEFAULT_HEAD), DEFAULT_HEAD)
+    assert adapted != base and (adapted / "config.json").is_file()
