@@ -76,10 +76,13 @@ def _collect_x_query(app, source: XSource, client, brand: Brand, query: str, cou
 
     key = f"x:{source.name}"
     cursor = xc.XCursor.load(get_cursor(app.db, key, query))
+    # X's next_token belongs to the request that returned it: every page of this run is asked with
+    # the since_id/until_id the run started from, while the stored cursor moves page by page.
+    asked = cursor
     next_token = None
     for _ in range(source.max_pages):
         xc.check_budget(app.db, source, app.now(), app.config.alerts.recipients)
-        page = _x_page(app, source, client, query, cursor, next_token, brand)
+        page = _x_page(app, source, client, query, asked, next_token, brand)
         tweets, meta = page.get("data") or [], page.get("meta") or {}
         counts.fetched += len(tweets)
         rows, excluded = xc.page_rows(page, brand, iso(app.now()), lambda problem: _bad(counts, "x", problem))

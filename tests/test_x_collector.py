@@ -55,6 +55,7 @@ def test_pages_are_followed_saved_and_the_cursor_advances(app, recorded_http, ca
     assert first["query"].startswith('("Caffè Aurora" OR @CaffeAurora)') and "since_id" not in first
     assert first["expansions"] == "author_id" and first["max_results"] == "10"
     assert second["next_token"] == "b26v89c19zqg8o3fpzbkk9y7kvx9xxr8x9ubnqm6rgaih"
+    assert "until_id" not in second and second["query"] == first["query"]  # the token's own request
     assert recorded_http.calls[0].request.headers["Authorization"] == "Bearer fixture-bearer-token"
     c = result.counts
     assert (result.status, c.fetched, c.new, c.skipped, c.errors, c.detractors) == ("partial", 5, 3, 1, 1, 2)
