@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from .clock import utc_now
@@ -59,8 +59,6 @@ class App:
         return self._clients[source.name]
 
     def case_due(self) -> datetime:
-        from datetime import timedelta
-
         return self.now() + timedelta(hours=self.config.alerts.case_due_hours)
 
     def recipients_for(self, brand: str) -> list[str]:

@@ -104,12 +104,18 @@ def _collect_x_query(app, source: XSource, client, brand: Brand, query: str, cou
 def _x_page(app, source, client, query, cursor, next_token, brand) -> dict:
     from . import x_collector as xc
 
+    return _calling(lambda: call_with_retries(lambda: xc.search_page(client, query, cursor, next_token, source),
+                                              transient=xc.transient_errors(), what=f"X search for {brand.name}",
+                                              sleep=app.sleep),
+                    lambda exc: xc.translate_error(exc, source))
+
+
+def _calling(call, translate):
+    """``call()``, with an API client's exceptions turned into ours (unknown ones pass unchanged)."""
     try:
-        return call_with_retries(lambda: xc.search_page(client, query, cursor, next_token, source),
-                                 transient=xc.transient_errors(), what=f"X search for {brand.name}",
-                                 sleep=app.sleep)
+        return call()
     except Exception as exc:
-        translated = xc.translate_error(exc, source)
+        translated = translate(exc)
         if translated is exc:
             raise
         raise translated from None
@@ -143,13 +149,8 @@ def _collect_listing(app, source: RedditSource, query: str, listing, search_bran
 
     key = f"reddit:{source.name}"
     cursor = rc.RedditCursor.load(get_cursor(app.db, key, query))
-    try:
-        items = rc.new_items(listing(), cursor, source.limit)
-    except Exception as exc:
-        translated = rc.translate_error(exc, source)
-        if translated is exc:
-            raise
-        raise translated from None
+    items = _calling(lambda: rc.new_items(listing(), cursor, source.limit),
+                     lambda exc: rc.translate_error(exc, source))
     counts.fetched += len(items)
     progress(len(items))
     rows = []
