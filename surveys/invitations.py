@@ -20,7 +20,7 @@ import sqlite_utils
 
 from .emails import invitation_email
 from .links import score_link, unsubscribe_link
-from .orders import parse_time, utc_iso
+from .timestamps import iso, parse_timestamp
 from .policy import local_day_start, may_invite, may_remind, may_send_now
 from .settings import SurveySettings
 
@@ -38,7 +38,7 @@ class InvitationCounts:
 
 
 def sent_today(db: sqlite_utils.Database, brand: str, now: datetime, zone: ZoneInfo) -> int:
-    start = utc_iso(local_day_start(now, zone))
+    start = iso(local_day_start(now, zone))
     return db.execute(
         "select (select count(*) from survey_invitations where brand = ? and sent_at >= ?)"
         " + (select count(*) from survey_invitations where brand = ? and reminded_at >= ?)",
@@ -60,7 +60,7 @@ def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
         today = planned_today.setdefault(order["brand"], sent_today(db, order["brand"], now, zone) + _pending(db, order["brand"]))
         decision = may_invite(
             legal_basis=order["legal_basis"], unsubscribed=order["unsubscribed_at"] is not None,
-            purchased_at=parse_time(order["purchased_at"]), last_surveyed_at=parse_time(last) if last else None,
+            purchased_at=parse_timestamp(order["purchased_at"]), last_surveyed_at=parse_timestamp(last) if last else None,
             sent_today=today, now=now, zone=zone, policy=settings.policy)
         if decision.send or decision.final:
             with db.atomic():
@@ -81,16 +81,16 @@ def _pending(db, brand: str) -> int:
 def _create(db, order: dict, settings: SurveySettings, now: datetime, status: str, reason: str | None) -> None:
     db["survey_invitations"].insert({
         "public_id": secrets.token_urlsafe(12), "customer_id": order["customer_id"], "order_ref": order["order_ref"],
-        "brand": order["brand"], "lang": order["lang"], "status": status, "created_at": utc_iso(now),
-        "expires_at": utc_iso(now + timedelta(days=settings.policy.link_valid_days)), "attempts": 0,
+        "brand": order["brand"], "lang": order["lang"], "status": status, "created_at": iso(now),
+        "expires_at": iso(now + timedelta(days=settings.policy.link_valid_days)), "attempts": 0,
         "last_error": reason,
     })
     if status == "pending":
-        db.execute("update customers set last_surveyed_at = ? where id = ?", [utc_iso(now), order["customer_id"]])
+        db.execute("update customers set last_surveyed_at = ? where id = ?", [iso(now), order["customer_id"]])
 
 
 def _message(row: dict, settings: SurveySettings, secret: bytes, reminder: bool):
-    expires, created = parse_time(row["expires_at"]), parse_time(row["created_at"])
+    expires, created = parse_timestamp(row["expires_at"]), parse_timestamp(row["created_at"])
     links = [score_link(settings, secret, row["public_id"], score, expires) for score in range(11)]
     return invitation_email(
         lang=row["lang"], brand=row["brand"], order_ref=row["order_ref"], name=row["name"], to=row["email"],
@@ -136,7 +136,7 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
     today = sent_today(db, row["brand"], now, zone)
     if reminder:
         decision = may_remind(unsubscribed=row["unsubscribed_at"] is not None, answered=False, reminded=False,
-                              sent_at=parse_time(row["sent_at"]), expires_at=parse_time(row["expires_at"]),
+                              sent_at=parse_timestamp(row["sent_at"]), expires_at=parse_timestamp(row["expires_at"]),
                               sent_today=today, now=now, zone=zone, policy=settings.policy)
     else:
         decision = may_send_now(today, now, zone, settings.policy)
@@ -161,10 +161,10 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
         return bool(exc.permanent)  # a refused address: go on; a broken session: stop
     with db.atomic():
         if reminder:
-            db.execute("update survey_invitations set reminded_at = ? where id = ?", [utc_iso(now), row["id"]])
+            db.execute("update survey_invitations set reminded_at = ? where id = ?", [iso(now), row["id"]])
         else:
             db.execute("update survey_invitations set status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                       "last_error = null where id = ?", [utc_iso(now), row["id"]])
+                       "last_error = null where id = ?", [iso(now), row["id"]])
     counts.reminded += reminder
     counts.sent += not reminder
     return True

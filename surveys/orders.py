@@ -9,13 +9,13 @@ import csv
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import sqlite_utils
 
 from .errors import BadRow, SurveyError
 from .policy import LEGAL_BASES
+from .timestamps import iso, parse_timestamp
 
 LANGUAGES = ("it", "en")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
@@ -30,19 +30,6 @@ class Order:
     purchased_at: str  # UTC ISO
     legal_basis: str | None
     brand: str
-
-
-def parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        raise ValueError(f"{value!r} has no time zone (add Z or an offset such as +01:00)")
-    return moment
-
-
-def utc_iso(moment: datetime) -> str:
-    from datetime import timezone
-
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def order_from_row(row: Mapping, brands: Sequence[str]) -> Order:
@@ -62,7 +49,7 @@ def order_from_row(row: Mapping, brands: Sequence[str]) -> Order:
     if lang not in LANGUAGES:
         raise BadRow(f"language {lang!r}: expected it or en")
     try:
-        purchased_at = utc_iso(parse_time(text("purchased_at")))
+        purchased_at = iso(parse_timestamp(text("purchased_at")))
     except ValueError as exc:
         raise BadRow(f"purchased_at: {exc}") from None
     basis = text("legal_basis", required=False)

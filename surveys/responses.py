@@ -15,7 +15,7 @@ import sqlite_utils
 from sentiment.nps import PROMOTER, nps_class
 
 from .errors import BadRow
-from .orders import parse_time, utc_iso
+from .timestamps import iso, parse_timestamp
 
 
 def record_answer(db: sqlite_utils.Database, invitation: dict, score: int, comment: str | None, now: str) -> int:
@@ -68,7 +68,7 @@ def reply_from_row(row: Mapping, brands: Sequence[str]) -> ImportedReply:
     email = (row.get("email") or "").strip().lower() or None
     order = (row.get("order_ref") or "").strip() or None
     try:
-        answered = utc_iso(parse_time(row.get("answered_at") or ""))
+        answered = iso(parse_timestamp(row.get("answered_at") or ""))
     except ValueError as exc:
         raise BadRow(f"answered_at: {exc}") from None
     brand = (row.get("brand") or "").strip() or brands[0]

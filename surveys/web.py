@@ -18,7 +18,8 @@ from datetime import datetime, timedelta, timezone
 from flask import Flask, Response, request
 
 from .errors import BadRow, MissingSecret
-from .orders import order_from_row, save_order, utc_iso
+from .orders import order_from_row, save_order
+from .timestamps import iso
 from .responses import parse_score, record_answer, unsubscribe
 from .settings import SurveySettings
 from .templating import render
@@ -158,7 +159,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
         with db.atomic():
             db.execute("update survey_invitations set opened_at = coalesce(opened_at, ?), opened_score = ?, "
                        "status = case when status = 'sent' then 'opened' else status end where id = ?",
-                       [utc_iso(now()), score, invitation["id"]])
+                       [iso(now()), score, invitation["id"]])
         previous = db.execute("select comment from survey_responses where invitation_id = ?",
                               [invitation["id"]]).fetchone()
         db.close()
@@ -196,9 +197,9 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
                                PAGE_TEXT[lang]["too_long"].format(limit=settings.max_comment_chars), 413)
         with db.atomic():
             used = db.execute("insert or ignore into survey_form_tokens (nonce, invitation_id, used_at) "
-                              "values (?, ?, ?)", [form.value, invitation["id"], utc_iso(now())]).rowcount
+                              "values (?, ?, ?)", [form.value, invitation["id"], iso(now())]).rowcount
             if used and not request.form.get("website"):  # the honeypot: people never see it
-                record_answer(db, invitation, score, comment, utc_iso(now()))
+                record_answer(db, invitation, score, comment, iso(now()))
         db.close()
         if not used:
             return message("replayed", 409, lang)
@@ -219,7 +220,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
         """The page's button, and RFC 8058 one-click POSTs from mail clients."""
         _token, invitation, db = load(token_text, "u")
         with db.atomic():
-            unsubscribe(db, invitation["customer_id"], utc_iso(now()))
+            unsubscribe(db, invitation["customer_id"], iso(now()))
         db.close()
         return message("unsub_done", 200, invitation["lang"], brand=invitation["brand"])
 
@@ -237,7 +238,7 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
             return _json({"error": "expected a JSON object"}, 400)
         db = open_db()
         with db.atomic():
-            new = save_order(db, order, utc_iso(now()), "api")
+            new = save_order(db, order, iso(now()), "api")
         db.close()
         return _json({"order_ref": order.order_ref, "new": new}, 201 if new else 200)
 
