@@ -98,16 +98,17 @@ def _message(row: dict, settings: SurveySettings, secret: bytes, reminder: bool)
         unsubscribe=unsubscribe_link(settings, secret, row["public_id"], created), reminder=reminder)
 
 
+_WITH_CUSTOMER = ("select i.*, c.email, c.name, c.unsubscribed_at from survey_invitations i "
+                  "join customers c on c.id = i.customer_id ")
+
+
 def _due(db) -> list[dict]:
-    return list(db.query(
-        "select i.*, c.email, c.name, c.unsubscribed_at from survey_invitations i "
-        "join customers c on c.id = i.customer_id where i.status = 'pending' order by i.id"))
+    return list(db.query(_WITH_CUSTOMER + "where i.status = 'pending' order by i.id"))
 
 
 def _reminders(db) -> list[dict]:
     return list(db.query(
-        "select i.*, c.email, c.name, c.unsubscribed_at from survey_invitations i "
-        "join customers c on c.id = i.customer_id where i.status in ('sent', 'opened') and i.reminded_at is null "
+        _WITH_CUSTOMER + "where i.status in ('sent', 'opened') and i.reminded_at is null "
         "and not exists (select 1 from survey_responses r where r.invitation_id = i.id) order by i.id"))
 
 
