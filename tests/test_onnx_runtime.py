@@ -45,7 +45,7 @@ def test_int8_onnx_is_close_and_cached(encoder_with_head):
     cosine = (int8.embed(TEXTS[:5]) * torch_embeddings).sum(axis=1)
     assert cosine.min() > 0.95
     assert np.allclose(probabilities(int8.score(TEXTS)).sum(axis=1), 1.0, atol=1e-5)
-    assert (folder / "onnx" / "encoder.int8.onnx").is_file()
+    assert (folder / "onnx" / "encoder.int8-mixed.onnx").is_file()
 
 
 def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, monkeypatch, caplog):
@@ -62,3 +62,31 @@ def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, mon
     assert type(scorer) is EncoderHeadScorer
     assert "ONNX runtime unavailable (ONNX runtime not installed (onnxruntime); install it with: pip install " \
            "'ascolto[onnx]'); falling back to torch" in caplog.text
+
+
+def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_encoder_dir, tmp_path):
+    import onnx
+    import torch
+    from transformers import BertModel
+
+    from sentiment.onnx_encoder import onnx_model, outlier_matmuls
+
+    from conftest import tiny_bert_config
+
+    folder = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder_dir, folder)  # for its tokenizer
+    config = tiny_bert_config()
+    config.intermediate_size = 512  # wide enough for one channel to be an outlier, as in e5-small's 1536
+    torch.manual_seed(1)
+    model = BertModel(config, add_pooling_layer=False)
+    with torch.no_grad():  # one huge channel after layer 1's GELU, as e5-small has in layers 0, 4 and 5
+        model.encoder.layer[1].intermediate.dense.bias[7] = 500.0
+    model.save_pretrained(folder)
+
+    kept = outlier_matmuls(onnx_model(folder, "onnx"), folder)
+
+    assert kept == ["/model/encoder/layer.1/output/dense/MatMul"]
+    float_ops = {node.name for node in onnx.load(str(onnx_model(folder, "onnx-int8"))).graph.node
+                 if node.op_type == "MatMul"}
+    assert "/model/encoder/layer.1/output/dense/MatMul" in float_ops
+    assert "/model/encoder/layer.0/output/dense/MatMul" not in float_ops  # quantised, under another name
