@@ -41,3 +41,27 @@ def read_labelled(path: Path) -> LabelledTexts:
     if not texts:
         raise BadDataset(f"{path}: no rows")
     return LabelledTexts(Path(path).stem, texts, labels)
+
+
+def training_set(train: list[LabelledTexts], val: list[LabelledTexts]) -> tuple[list[LabelledTexts], int]:
+    """``train`` without the texts that are in ``val`` or seen earlier in ``train``, and how many went.
+
+    Public sets overlap (all of XLM-T's English validation file and most of its training file are
+    inside tweeteval's validation file): a validation text trained on would make the choice made on
+    validation meaningless, and a duplicate would count twice.
+    """
+    seen = {text for data in val for text in data.texts}
+    kept, dropped = [], 0
+    for data in train:
+        pairs = []
+        for text, label in zip(data.texts, data.labels):
+            if text in seen:
+                dropped += 1
+                continue
+            seen.add(text)
+            pairs.append((text, label))
+        if pairs:
+            kept.append(LabelledTexts(data.name, [t for t, _ in pairs], [l for _, l in pairs]))
+    if not kept:
+        raise BadDataset("no training texts left: every one is also a validation text")
+    return kept, dropped

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import LabelledTexts
+from .datasets import LabelledTexts, training_set
 from .head import LinearHead
 from .labels import LABELS
 from .metrics import Report, evaluate
@@ -136,6 +136,10 @@ def finetune(encoder, train: Sequence[LabelledTexts], val: Sequence[LabelledText
              seed: int = 0, log: Callable[[str], None] = lambda line: None) -> FinetuneResult:
     """Train adapters and a head on ``train``; keep the epoch with the best mean validation macro-F1."""
     import torch
+
+    train, dropped = training_set(list(train), list(val))
+    if dropped:
+        log(f"left out {dropped} training texts that are validation texts or repeats")
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

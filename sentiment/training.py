@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .datasets import LabelledTexts
+from .datasets import LabelledTexts, training_set
 from .head import LinearHead, fit_head
 from .labels import LABELS
 from .metrics import Report, evaluate
@@ -41,6 +41,9 @@ def train_head(
     l2_grid: Sequence[float] = L2_GRID,
     log: Callable[[str], None] = lambda line: None,
 ) -> TrainingResult:
+    train, dropped = training_set(list(train), list(val))
+    if dropped:
+        log(f"left out {dropped} training texts that are validation texts or repeats")
     log(f"embedding {sum(len(d.texts) for d in (*train, *val))} texts")
     x_train = np.concatenate([embed(d.texts) for d in train])
     y_train = _indices([label for d in train for label in d.labels])

@@ -3,9 +3,11 @@
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
 from sentiment.datasets import LabelledTexts
+from sentiment.errors import BadDataset
 from sentiment.finetune import adapted_folder, attach, finetune, load_adapter, merge, save_adapter
 from sentiment.head import LinearHead
 from sentiment.loading import encoder_folder
@@ -40,8 +42,10 @@ def test_merged_weights_give_the_same_outputs_as_the_adapters(tiny_encoder_dir):
 def test_finetuning_learns_and_round_trips_through_the_cache(tiny_encoder_dir, tmp_path):
     base = tmp_path / "base"
     shutil.copytree(tiny_encoder_dir, base)
-    data = LabelledTexts("toy", TEXTS, LABELS)
-    result = finetune(blank_scorer(base), [data], [data], epochs=8, rank=4, lr=1e-2, head_lr=5e-2, batch_size=8)
+    # Distinct training texts (repeats and validation texts are left out of training), same words.
+    train = LabelledTexts("toy", [" ".join([t] * (1 + i // 9)) for i, t in enumerate(TEXTS)], LABELS)
+    data = LabelledTexts("toy-val", TEXTS[:9], LABELS[:9])
+    result = finetune(blank_scorer(base), [train], [data], epochs=8, rank=4, lr=1e-2, head_lr=5e-2, batch_size=8)
     best = max(np.mean([r.macro_f1 for r in epoch]) for epoch in result.validation)
     assert best > 0.9 and result.validation[result.epoch - 1][0].macro_f1 == best
     save_adapter(tmp_path / "toy.safetensors", result.adapter, result.scale)
@@ -54,3 +58,31 @@ def test_finetuning_learns_and_round_trips_through_the_cache(tiny_encoder_dir, t
     assert folder != base and folder == adapted_folder(base, tmp_path / "toy.safetensors")  # cached
     scorer = EncoderHeadScorer(folder, LinearHead.load(tmp_path / "toy.json"))
     assert [s.label for s in scorer.score(["awful", "the", "love"])] == ["negative", "neutral", "positive"]
+
+
+def test_training_leaves_out_validation_texts_and_repeats():
+    from sentiment.datasets import training_set
+
+    train = [LabelledTexts("a", ["good", "bad", "good", "meh"], ["positive", "negative", "positive", "neutral"]),
+             LabelledTexts("b", ["meh", "fine", "awful"], ["neutral", "positive", "negative"])]
+    val = [LabelledTexts("v", ["bad", "fine"], ["negative", "positive"])]
+
+    kept, dropped = training_set(train, val)
+
+    assert dropped == 4  # "bad" and "fine" are validation texts; "good" and "meh" are repeats
+    assert [(d.name, d.texts, d.labels) for d in kept] == [("a", ["good", "meh"], ["positive", "neutral"]),
+                                                          ("b", ["awful"], ["negative"])]
+    with pytest.raises(BadDataset, match="no training texts left"):
+        training_set(val, val)
+
+
+def test_class_weights_make_each_class_count_equally():
+    from sentiment.finetune import class_weights
+
+    labels = np.array([0] * 10 + [1] * 30 + [2] * 60)  # negative, neutral, positive
+    weights = class_weights(labels).numpy()
+
+    per_class_total = np.bincount(labels) * weights
+    assert np.allclose(per_class_total, per_class_total[0])
+    assert np.allclose(class_weights(np.array([0, 1, 2, 0, 1, 2])).numpy(), 1.0)  # balanced: unchanged
+    assert class_weights(np.array([0, 0, 2])).numpy()[1] == 0.0  # an absent class has no weight to give
