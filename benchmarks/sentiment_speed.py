@@ -5,7 +5,7 @@
 For the offline default (e5-small + head) and for an XLM-R-base-shaped classifier (random weights:
 speed only), it compares the plain transformers pipeline (batch 32), our scorer (length-sorted
 batches, dynamic padding, torch) and our scorer on ONNX Runtime with int8 weights. For each: load
-time, texts/s, peak memory (max RSS of the process) and, for the offline default, macro-F1 on the
+time, texts/s, peak memory (VmHWM of the process) and, for the offline default, macro-F1 on the
 held-out XLM-T test files. Then end to end: 10,000 mentions imported from a file, scored and written
 to SQLite, with texts/s, rows/s and SQLite's share of the time. Texts come from ../shared/data.
 """
@@ -40,6 +40,14 @@ def texts_from_shared(limit: int) -> list[str]:
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss does not (a
+    child started by a parent that had loaded a model would report the parent's peak)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import LabelledTexts, training_set
-from .head import LinearHead
+from .head import LinearHead, class_weights
 from .labels import LABELS
 from .metrics import Report, evaluate
 
@@ -119,18 +119,6 @@ def adapted_folder(base: Path, adapter_file: Path) -> Path:
     return folder
 
 
-def class_weights(labels: np.ndarray):
-    """Loss weights that make each class count equally whatever its share of the texts: an unbalanced
-    file (tweeteval, a brand's corrections) would otherwise teach the head its class prior."""
-    import torch
-
-    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(len(LABELS))
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return torch.as_tensor(weights, dtype=torch.float32)
-
-
 def finetune(encoder, train: Sequence[LabelledTexts], val: Sequence[LabelledTexts], *, epochs: int = 4,
              rank: int = 8, alpha: float = 16, lr: float = 5e-4, head_lr: float = 5e-3, batch_size: int = 32,
              seed: int = 0, log: Callable[[str], None] = lambda line: None) -> FinetuneResult:
@@ -152,7 +140,7 @@ def finetune(encoder, train: Sequence[LabelledTexts], val: Sequence[LabelledText
                                    {"params": head.parameters(), "lr": head_lr}], weight_decay=0.01)
     texts = [t for d in train for t in d.texts]
     labels = torch.as_tensor([LABELS.index(label) for d in train for label in d.labels])
-    weights = class_weights(labels.numpy())
+    weights = torch.as_tensor(class_weights(labels.numpy()), dtype=torch.float32)
     encoded = encoder.encode(texts)
     steps = epochs * math.ceil(len(texts) / batch_size)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=[lr, head_lr], total_steps=steps,

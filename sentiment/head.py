@@ -54,6 +54,16 @@ class LinearHead:
         return cls(weight, np.asarray(doc["bias"], dtype=np.float32), doc.get("info", {}))
 
 
+def class_weights(labels: np.ndarray) -> np.ndarray:
+    """Loss weights that make each class count equally whatever its share of the texts: an unbalanced
+    file (tweeteval, a brand's corrections) would otherwise teach the head its class prior."""
+    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
+    present = counts > 0
+    weights = np.zeros(len(LABELS))
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
 def fit_head(
     embeddings: np.ndarray, labels: np.ndarray, l2: float, class_weight: np.ndarray | None = None
 ) -> LinearHead:

@@ -1,5 +1,5 @@
-"""An encoder on ONNX Runtime: in float32 (the same scores as torch, about 1.8x faster on 2 cores),
-or with int8 dynamic quantisation (about 4x faster, close to float32: see the benchmark).
+"""An encoder on ONNX Runtime: in float32 (the same scores as torch, 1.1-1.8x its speed on our 2-core
+hosts), or with int8 dynamic quantisation (about 2x float32, within half a point: see the benchmark).
 
 The encoder is exported once from its transformers folder to ONNX and cached beside the folder; the
 int8 file quantises the matrix multiplications' weights per output channel, ahead of time, and the

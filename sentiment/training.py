@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .datasets import LabelledTexts, training_set
-from .head import LinearHead, fit_head
+from .head import LinearHead, class_weights, fit_head
 from .labels import LABELS
 from .metrics import Report, evaluate
 
@@ -50,13 +50,13 @@ def train_head(
     x_val = [embed(d.texts) for d in val]
     validation = {}
     for l2 in l2_grid:
-        head = fit_head(x_train, y_train, l2)
+        head = fit_head(x_train, y_train, l2, class_weights(y_train))
         validation[l2] = [evaluate(d.name, d.labels, _predict(head, x)) for d, x in zip(val, x_val)]
         log(f"l2={l2:g}: " + ", ".join(f"{r.name} macro-F1 {r.macro_f1:.3f}" for r in validation[l2]))
     best = max(l2_grid, key=lambda l2: np.mean([r.macro_f1 for r in validation[l2]]))
     x_all = np.concatenate([x_train, *x_val])
     y_all = np.concatenate([y_train, *[_indices(d.labels) for d in val]])
-    head = fit_head(x_all, y_all, best)
+    head = fit_head(x_all, y_all, best, class_weights(y_all))
     head.info.update(
         l2=best,
         train=[d.name for d in train],
