@@ -4,8 +4,9 @@ hosts), or with int8 dynamic quantisation (about 2x float32, within half a point
 The encoder is exported once from its transformers folder to ONNX and cached beside the folder; the
 int8 file quantises the matrix multiplications' weights per output channel, ahead of time, and the
 activations on the fly, except where an activation has outliers (see ``outlier_matmuls``).
-Tokenising, length-sorted batching, mean pooling and the head are the same as with torch. onnxruntime and onnx come with the ``onnx`` extra; where they are missing,
-``load_scorer`` falls back to torch and says why.
+Tokenising, length-sorted batching, mean pooling and the head are the same as with torch.
+onnxruntime and onnx come with the ``onnx`` extra; where they are missing, ``load_scorer`` falls back
+to torch and says why.
 """
 
 from __future__ import annotations
@@ -116,11 +117,12 @@ def outlier_matmuls(float_file: Path, encoder_dir: Path, levels: int = 255) -> l
     del model
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
     names = [output.name for output in session.get_outputs()]
+    inputs = set(probes.values())
     spread: dict[str, float] = {}
     for text in CALIBRATION:  # one at a time: no padding to skew the statistics
         ids = np.asarray([tokenizer(text)["input_ids"]], dtype=np.int64)
         values = dict(zip(names, session.run(names, {"input_ids": ids, "attention_mask": np.ones_like(ids)})))
-        for tensor in set(probes.values()):
+        for tensor in inputs:
             x = np.abs(values[tensor])
             spread[tensor] = max(spread.get(tensor, 0.0), float(x.max() / max(x.mean(), 1e-12)))
     return sorted(node for node, tensor in probes.items() if spread[tensor] > levels)
