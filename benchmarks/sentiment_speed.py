@@ -1,6 +1,6 @@
 """Sentiment speed and quality, side by side in one run, each variant in a fresh process.
 
-    python benchmarks/sentiment_speed.py [--texts 2000] [--skip-xlmr] [--skip-e2e]
+    python benchmarks/sentiment_speed.py [--texts 2000] [--skip-xlmr] [--skip-e2e] [--head FILE ...]
 
 For the offline default (e5-small + head) and for an XLM-R-base-shaped classifier (random weights:
 speed only), it compares the plain transformers pipeline (batch 32), our scorer (length-sorted
@@ -8,6 +8,8 @@ batches, dynamic padding, torch) and our scorer on ONNX Runtime with int8 weight
 time, texts/s, peak memory (VmHWM of the process) and, for the offline default, macro-F1 on the
 held-out XLM-T test files. Then end to end: 10,000 mentions imported from a file, scored and written
 to SQLite, with texts/s, rows/s and SQLite's share of the time. Texts come from ../shared/data.
+``--head`` adds the same rows for another head of the offline encoder, e.g. a layer-cut student
+(``ascolto sentiment finetune --blocks 6``).
 """
 
 from __future__ import annotations
@@ -87,9 +89,10 @@ def make_scorer(model: str, variant: str, xlmr_dir: Path | None):
     from sentiment.loading import DEFAULT_HEAD, encoder_folder
     from sentiment.models import ClassifierScorer, EncoderHeadScorer
 
-    if model == "e5-small":
-        head = LinearHead.load(DEFAULT_HEAD)
-        folder = encoder_folder(e5_folder(), head, DEFAULT_HEAD)  # with the default's LoRA adapters merged
+    if model == "e5-small" or model.endswith(".json"):
+        head_file = DEFAULT_HEAD if model == "e5-small" else Path(model)
+        head = LinearHead.load(head_file)
+        folder = encoder_folder(e5_folder(), head, head_file)  # with its LoRA adapters merged (and cut)
         if variant == "pipeline":
             return PipelineEncoder(folder, head)
         if variant == "sorted":
@@ -156,10 +159,11 @@ def child(model: str, variant: str, count: int, xlmr_dir: str | None) -> dict:
     started = time.perf_counter()
     scorer.score(texts)
     seconds = time.perf_counter() - started
-    result = {"model": model, "variant": variant, "texts": len(texts), "load_s": round(load, 1),
+    name = Path(model).stem if model.endswith(".json") else model
+    result = {"model": name, "variant": variant, "texts": len(texts), "load_s": round(load, 1),
               "texts_per_s": round(len(texts) / seconds, 1), "peak_rss_mb": round(peak_rss_mb()),
               "rss_after_load_mb": round(rss_loaded)}
-    if model == "e5-small":
+    if model == "e5-small" or model.endswith(".json"):
         result.update(quality(scorer))
     return result
 
@@ -236,6 +240,8 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=2000, help="texts per speed run (default 2000)")
     parser.add_argument("--skip-xlmr", action="store_true", help="only the offline default")
     parser.add_argument("--skip-e2e", action="store_true", help="no end-to-end import")
+    parser.add_argument("--head", action="append", default=[], type=Path,
+                        help="also measure this head file of the offline encoder (repeatable)")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "VARIANT", "XLMR_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--e2e-child", metavar="RUNTIME", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -250,7 +256,7 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; {args.texts} Italian and English tweets from ../shared/data", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as xlmr_dir:
-        plans = [("e5-small", "-")]
+        plans = [("e5-small", "-")] + [(str(head.resolve()), "-") for head in args.head]
         if not args.skip_xlmr:
             build_xlmr(Path(xlmr_dir))
             plans.append(("xlmr-base-random", xlmr_dir))
@@ -260,11 +266,11 @@ def main() -> None:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
     print()
-    header = f"{'model':<17} {'variant':<10} {'load s':>7} {'texts/s':>8} {'x pipeline':>10} {'peak MB':>8} {'F1 it':>6} {'F1 en':>6}"
+    header = f"{'model':<20} {'variant':<10} {'load s':>7} {'texts/s':>8} {'x pipeline':>10} {'peak MB':>8} {'F1 it':>6} {'F1 en':>6}"
     print(header)
     for row in rows:
         base = next(r for r in rows if r["model"] == row["model"] and r["variant"] == "pipeline")["texts_per_s"]
-        print(f"{row['model']:<17} {row['variant']:<10} {row['load_s']:>7} {row['texts_per_s']:>8} "
+        print(f"{row['model']:<20} {row['variant']:<10} {row['load_s']:>7} {row['texts_per_s']:>8} "
               f"{row['texts_per_s'] / base:>9.1f}x {row['peak_rss_mb']:>8} {row.get('f1_italian', '-'):>6} "
               f"{row.get('f1_english', '-'):>6}")
     if not args.skip_e2e:

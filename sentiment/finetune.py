@@ -85,10 +85,20 @@ def merge(model, adapter: dict[str, np.ndarray], scale: float) -> None:
                 model.get_submodule(name).weight += scale * delta
 
 
-def save_adapter(path: Path, adapter: dict[str, np.ndarray], scale: float) -> None:
+def truncate(model, blocks: int) -> None:
+    """Keep the encoder's first ``blocks`` transformer blocks: a shallower model, faster in proportion."""
+    if not 0 < blocks <= len(model.encoder.layer):
+        raise ValueError(f"blocks must be between 1 and {len(model.encoder.layer)}, got {blocks}")
+    model.encoder.layer = model.encoder.layer[:blocks]
+    model.config.num_hidden_layers = blocks
+
+
+def save_adapter(path: Path, adapter: dict[str, np.ndarray], scale: float, blocks: int | None = None) -> None:
+    """float16 safetensors; ``blocks`` records that the adapter belongs to the base cut to that many blocks."""
     from safetensors.numpy import save_file
 
-    save_file({k: v.astype(np.float16) for k, v in adapter.items()}, str(path), metadata={"scale": repr(scale)})
+    metadata = {"scale": repr(scale)} | ({"blocks": str(blocks)} if blocks else {})
+    save_file({k: v.astype(np.float16) for k, v in adapter.items()}, str(path), metadata=metadata)
 
 
 def load_adapter(path: Path) -> tuple[dict[str, np.ndarray], float]:
@@ -99,8 +109,18 @@ def load_adapter(path: Path) -> tuple[dict[str, np.ndarray], float]:
         return {k: handle.get_tensor(k).astype(np.float32) for k in handle.keys()}, scale
 
 
+def adapter_blocks(path: Path) -> int | None:
+    """How many blocks of the base the adapter keeps (None: all of them)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="numpy") as handle:
+        blocks = handle.metadata().get("blocks")
+    return int(blocks) if blocks else None
+
+
 def adapted_folder(base: Path, adapter_file: Path) -> Path:
-    """A cached copy of the encoder folder with the adapter merged in (built once per adapter)."""
+    """A cached copy of the encoder folder with the adapter merged in (built once per adapter), cut to
+    the adapter's blocks where it records them."""
     from .models import _transformers
 
     _torch, transformers = _transformers()  # also quiets the progress bars
@@ -111,6 +131,8 @@ def adapted_folder(base: Path, adapter_file: Path) -> Path:
     staging = folder.with_name(folder.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
     model = transformers.AutoModel.from_pretrained(str(base), add_pooling_layer=False)
+    if blocks := adapter_blocks(adapter_file):
+        truncate(model, blocks)
     merge(model, *load_adapter(adapter_file))
     model.save_pretrained(staging)
     for name in ("tokenizer.json", "tokenizer_config.json"):

@@ -74,3 +74,31 @@ def test_the_linear_head_needs_no_adapted_encoder():
     assert encoder_folder(base, LinearHead.load(LINEAR_HEAD), LINEAR_HEAD) == base
     adapted = encoder_folder(base, LinearHead.load(DEFAULT_HEAD), DEFAULT_HEAD)
     assert adapted != base and (adapted / "config.json").is_file()
+
+
+def test_a_student_cut_from_the_default_rebuilds_from_its_adapter_file(tmp_path):
+    """`sentiment finetune --blocks`: the saved adapter (default's + student's) rebuilds the student."""
+    import torch
+
+    from sentiment.e5_folder import e5_folder
+    from sentiment.finetune import adapted_folder, attach, save_adapter
+    from sentiment.models import EncoderHeadScorer
+    from sentiment.student import student_adapter, student_encoder
+
+    student = student_encoder(2)
+    layers = attach(student.encoder, rank=2, alpha=4)
+    torch.manual_seed(0)
+    for layer in layers.values():
+        layer.lora_b.data.normal_(0, 0.05)  # as if trained
+    trained = {f"{n}.{p}": getattr(l, p).detach().numpy() for n, l in layers.items() for p in ("lora_a", "lora_b")}
+    adapter = student_adapter(trained, 2.0)
+    (tmp_path / "e5").symlink_to(e5_folder())  # the rebuilt folder goes beside it, in tmp_path
+    save_adapter(tmp_path / "student.safetensors", adapter, 1.0, blocks=2)
+
+    rebuilt = EncoderHeadScorer(adapted_folder(tmp_path / "e5", tmp_path / "student.safetensors"), student.head)
+
+    assert {key.split(".")[2] for key in adapter} == {"0", "1"}  # the kept blocks only
+    assert adapter["encoder.layer.0.output.dense.lora_a"].shape[0] == 8 + 2  # the default's rank + the student's
+    assert rebuilt.encoder.config.num_hidden_layers == 2
+    texts = ["Servizio clienti pessimo", "I love this coffee"]
+    assert np.allclose(student.embed(texts), rebuilt.embed(texts), atol=2e-3)  # adapters travel in float16
