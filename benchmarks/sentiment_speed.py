@@ -83,14 +83,22 @@ def random_head(dim: int):
     return LinearHead(rng.normal(size=(3, dim)).astype("float32"), np.zeros(3, "float32"), {"prefix": ""})
 
 
+def offline_head(model: str) -> Path | None:
+    """The head file behind a model name: the default's for "e5-small", the file for a --head path."""
+    from sentiment.loading import DEFAULT_HEAD
+
+    if model == "e5-small":
+        return DEFAULT_HEAD
+    return Path(model) if model.endswith(".json") else None
+
+
 def make_scorer(model: str, variant: str, xlmr_dir: Path | None):
     from sentiment.e5_folder import e5_folder
     from sentiment.head import LinearHead
-    from sentiment.loading import DEFAULT_HEAD, encoder_folder
+    from sentiment.loading import encoder_folder
     from sentiment.models import ClassifierScorer, EncoderHeadScorer
 
-    if model == "e5-small" or model.endswith(".json"):
-        head_file = DEFAULT_HEAD if model == "e5-small" else Path(model)
+    if head_file := offline_head(model):
         head = LinearHead.load(head_file)
         folder = encoder_folder(e5_folder(), head, head_file)  # with its LoRA adapters merged (and cut)
         if variant == "pipeline":
@@ -163,7 +171,7 @@ def child(model: str, variant: str, count: int, xlmr_dir: str | None) -> dict:
     result = {"model": name, "variant": variant, "texts": len(texts), "load_s": round(load, 1),
               "texts_per_s": round(len(texts) / seconds, 1), "peak_rss_mb": round(peak_rss_mb()),
               "rss_after_load_mb": round(rss_loaded)}
-    if model == "e5-small" or model.endswith(".json"):
+    if offline_head(model):
         result.update(quality(scorer))
     return result
 

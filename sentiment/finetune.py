@@ -72,6 +72,12 @@ def attach(model, rank: int, alpha: float) -> dict:
     return wrapped
 
 
+def adapter_arrays(layers: dict) -> dict[str, np.ndarray]:
+    """The LoRA layers' current matrices, copied out as numpy: ``<module>.lora_a`` / ``<module>.lora_b``."""
+    return {f"{name}.{part}": getattr(layer, part).detach().numpy().copy()
+            for name, layer in layers.items() for part in ("lora_a", "lora_b")}
+
+
 def merge(model, adapter: dict[str, np.ndarray], scale: float) -> None:
     """Fold the adapters into the encoder's weights: afterwards it is a plain BertModel again."""
     import torch
@@ -191,8 +197,6 @@ def finetune(encoder, train: Sequence[LabelledTexts], val: Sequence[LabelledText
         score = float(np.mean([r.macro_f1 for r in reports]))
         log(f"epoch {epoch}: loss {loss.item():.3f}; " + ", ".join(f"{r.name} {r.macro_f1:.3f}" for r in reports))
         if best is None or score > best[0]:
-            adapter = {f"{n}.{p}": getattr(l, p).detach().numpy().copy() for n, l in layers.items()
-                       for p in ("lora_a", "lora_b")}
-            best = (score, epoch, adapter, current)
+            best = (score, epoch, adapter_arrays(layers), current)
     _, epoch, adapter, chosen = best
     return FinetuneResult(adapter, alpha / rank, chosen, epoch, history)

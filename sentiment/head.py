@@ -54,6 +54,11 @@ class LinearHead:
         return cls(weight, np.asarray(doc["bias"], dtype=np.float32), doc.get("info", {}))
 
 
+def blank_head(prefix: str = "query: ") -> LinearHead:
+    """A head that knows nothing yet: the encoder's companion while a new head or adapters train."""
+    return LinearHead(np.zeros((len(LABELS), 1), np.float32), np.zeros(len(LABELS), np.float32), {"prefix": prefix})
+
+
 def class_weights(labels: np.ndarray) -> np.ndarray:
     """Loss weights that make each class count equally whatever its share of the texts: an unbalanced
     file (tweeteval, a brand's corrections) would otherwise teach the head its class prior."""

@@ -93,11 +93,9 @@ def _encoder_scorer(source, head: LinearHead, name: str, runtime: str, sizes: di
 def load_offline_encoder(cache_dir: Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,
                          max_length: int = DEFAULT_MAX_LENGTH):
     """The offline encoder with a blank head: for training a new head."""
-    import numpy as np
-
     from .e5_folder import e5_folder
+    from .head import blank_head
     from .models import EncoderHeadScorer
 
-    blank = LinearHead(np.zeros((3, 1), np.float32), np.zeros(3, np.float32), {"prefix": "query: "})
-    return EncoderHeadScorer(e5_folder(cache_dir), blank, name="offline:e5-small",
+    return EncoderHeadScorer(e5_folder(cache_dir), blank_head(), name="offline:e5-small",
                              batch_size=batch_size, max_length=max_length)

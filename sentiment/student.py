@@ -25,13 +25,12 @@ from .finetune import load_adapter, truncate
 def student_encoder(blocks: int, cache_dir: Path | None = None):
     """The offline default's adapted encoder cut to its first ``blocks`` blocks, with a blank head."""
     from .e5_folder import e5_folder
-    from .head import LinearHead
+    from .head import LinearHead, blank_head
     from .loading import DEFAULT_HEAD, encoder_folder
     from .models import EncoderHeadScorer
 
     folder = encoder_folder(e5_folder(cache_dir), LinearHead.load(DEFAULT_HEAD), DEFAULT_HEAD)
-    blank = LinearHead(np.zeros((3, 1), np.float32), np.zeros(3, np.float32), {"prefix": "query: "})
-    scorer = EncoderHeadScorer(folder, blank, name=f"offline:e5-small-{blocks}")
+    scorer = EncoderHeadScorer(folder, blank_head(), name=f"offline:e5-small-{blocks}")
     truncate(scorer.encoder, blocks)
     return scorer
 

@@ -101,6 +101,16 @@ def tiny_bert_config(**extra):
                       intermediate_size=32, max_position_embeddings=64, pad_token_id=0, **extra)
 
 
+def blank_scorer(folder):
+    """The tiny encoder (hidden size 16) with a zero head and no prefix: a host for adapters."""
+    import numpy as np
+
+    from sentiment.head import LinearHead
+    from sentiment.models import EncoderHeadScorer
+
+    return EncoderHeadScorer(folder, LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}))
+
+
 @pytest.fixture(scope="session")
 def tiny_classifier_dir(tmp_path_factory) -> Path:
     """A 3-class BERT classifier with LABEL_n names (as many hub models have), random weights."""

@@ -6,19 +6,16 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import blank_scorer
 from sentiment.datasets import LabelledTexts
 from sentiment.errors import BadDataset
-from sentiment.finetune import adapted_folder, attach, finetune, load_adapter, merge, save_adapter
+from sentiment.finetune import adapted_folder, adapter_arrays, attach, finetune, load_adapter, merge, save_adapter
 from sentiment.head import LinearHead
 from sentiment.loading import encoder_folder
 from sentiment.models import EncoderHeadScorer
 
 TEXTS = ["awful", "hate", "bad", "ok", "the", "it", "good", "great", "love"] * 4
 LABELS = (["negative"] * 3 + ["neutral"] * 3 + ["positive"] * 3) * 4
-
-
-def blank_scorer(folder):
-    return EncoderHeadScorer(folder, LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}))
 
 
 def test_merged_weights_give_the_same_outputs_as_the_adapters(tiny_encoder_dir):
@@ -30,7 +27,7 @@ def test_merged_weights_give_the_same_outputs_as_the_adapters(tiny_encoder_dir):
         layer.lora_b.data.normal_(0, 0.1)  # as if trained
     with torch.no_grad():
         with_adapters = scorer.encoder(**inputs).last_hidden_state
-    adapter = {f"{n}.{p}": getattr(l, p).detach().numpy() for n, l in layers.items() for p in ("lora_a", "lora_b")}
+    adapter = adapter_arrays(layers)
     plain = blank_scorer(tiny_encoder_dir)
     merge(plain.encoder, adapter, 8 / 4)
     with torch.no_grad():

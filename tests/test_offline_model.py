@@ -81,7 +81,7 @@ def test_a_student_cut_from_the_default_rebuilds_from_its_adapter_file(tmp_path)
     import torch
 
     from sentiment.e5_folder import e5_folder
-    from sentiment.finetune import adapted_folder, attach, save_adapter
+    from sentiment.finetune import adapted_folder, adapter_arrays, attach, save_adapter
     from sentiment.models import EncoderHeadScorer
     from sentiment.student import student_adapter, student_encoder
 
@@ -90,8 +90,7 @@ def test_a_student_cut_from_the_default_rebuilds_from_its_adapter_file(tmp_path)
     torch.manual_seed(0)
     for layer in layers.values():
         layer.lora_b.data.normal_(0, 0.05)  # as if trained
-    trained = {f"{n}.{p}": getattr(l, p).detach().numpy() for n, l in layers.items() for p in ("lora_a", "lora_b")}
-    adapter = student_adapter(trained, 2.0)
+    adapter = student_adapter(adapter_arrays(layers), 2.0)
     (tmp_path / "e5").symlink_to(e5_folder())  # the rebuilt folder goes beside it, in tmp_path
     save_adapter(tmp_path / "student.safetensors", adapter, 1.0, blocks=2)
 

@@ -2,18 +2,12 @@
 
 import shutil
 
-import numpy as np
 import pytest
 import torch
 
-from sentiment.finetune import adapted_folder, adapter_blocks, attach, merge, save_adapter, truncate
-from sentiment.head import LinearHead
-from sentiment.models import EncoderHeadScorer
+from conftest import blank_scorer
+from sentiment.finetune import adapted_folder, adapter_arrays, adapter_blocks, attach, merge, save_adapter, truncate
 from sentiment.student import stack
-
-
-def blank_scorer(folder):
-    return EncoderHeadScorer(folder, LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}))
 
 
 def trained_adapter(scorer, seed: int, rank: int = 4, alpha: float = 8):
@@ -22,7 +16,7 @@ def trained_adapter(scorer, seed: int, rank: int = 4, alpha: float = 8):
     torch.manual_seed(seed)
     for layer in layers.values():
         layer.lora_b.data.normal_(0, 0.1)
-    return {f"{n}.{p}": getattr(l, p).detach().numpy().copy() for n, l in layers.items() for p in ("lora_a", "lora_b")}
+    return adapter_arrays(layers)
 
 
 def hidden(scorer, texts=("good", "it was awful")):
