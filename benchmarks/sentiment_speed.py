@@ -41,6 +41,21 @@ def texts_from_shared(limit: int) -> list[str]:
     return texts[:limit]
 
 
+def cpu_summary() -> str:
+    """The CPU's name and its int8 instructions: int8 speed, and its ratio to float, depend on VNNI."""
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return "CPU unknown"
+    pairs = (line.split(":", 1) for line in info if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in pairs}  # the last core's, like all others
+    name = fields.get("model name", "CPU")
+    flags = set(fields.get("flags", "").split())
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    vnni = "VNNI" if flags & {"avx512_vnni", "avx_vnni"} else "no VNNI"
+    return f"{name}, {vector}, {vnni}"
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss does not (a
     child started by a parent that had loaded a model would report the parent's peak)."""
@@ -261,7 +276,8 @@ def main() -> None:
         print(json.dumps(end_to_end(args.e2e_child)))
         return
 
-    print(f"machine: {os.cpu_count()} cores; {args.texts} Italian and English tweets from ../shared/data", flush=True)
+    print(f"machine: {os.cpu_count()} cores, {cpu_summary()}; {args.texts} Italian and English tweets from "
+          "../shared/data", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as xlmr_dir:
         plans = [("e5-small", "-")] + [(str(head.resolve()), "-") for head in args.head]

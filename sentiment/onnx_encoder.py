@@ -1,4 +1,4 @@
-"""An encoder on ONNX Runtime: in float32 (the same scores as torch, 1.1-1.8x its speed on our 2-core
+"""An encoder on ONNX Runtime: in float32 (the same scores as torch, 1.1-2.0x its speed on our 2-core
 hosts), or with int8 dynamic quantisation (1.2-2.2x float32, within half a point: see the benchmark).
 
 The encoder is exported once from its transformers folder to ONNX and cached beside the folder; the
