@@ -8,11 +8,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
 
-from .clock import utc_now
+from surveys.timestamps import utc_now
+
 from .config import Config
 from .mailer import SmtpMailer
 from .store import open_db
-
 
 _DEFAULT = object()
 

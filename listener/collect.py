@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
+from surveys.timestamps import iso
+
 from .app import App
-from .clock import iso
 from .config import Brand, ImportSource, RedditSource, XSource
 from .importer import BadItem, NotAboutBrand, Problem, item_to_row, read_items
 from .pipeline import CHUNK, Counts, chunked, save_chunk

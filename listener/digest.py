@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from surveys.timestamps import iso
+
 from .app import App
 from .cases import list_cases
-from .clock import iso
 from .report_format import html_report, text_report
 from .reporting import brand_report, default_period
 from .store import enqueue_alert

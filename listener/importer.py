@@ -14,8 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from surveys.timestamps import iso, parse_timestamp
+
 from .brands import is_excluded, match_brand
-from .clock import iso, parse_timestamp
 from .config import Brand
 from .errors import AscoltoError
 from .language import guess_language

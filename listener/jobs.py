@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from surveys.timestamps import iso, parse_timestamp
+
 from .app import App
-from .clock import iso, parse_timestamp
 from .collect import COLLECTORS
 from .config import Source
 from .errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited

@@ -6,31 +6,21 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 
+from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
+
 from .config import Smtp
-
-
-class TransientSendError(Exception):
-    """Worth retrying: the server is down or busy, the network failed, a 4xx reply."""
-
-    permanent = False  # read by the surveys package, which does not import this module
-
-
-class PermanentSendError(Exception):
-    """Retrying will not help: a 5xx reply such as an unknown recipient or a refused login."""
-
-    permanent = True
 
 
 def classify(exc: Exception) -> Exception:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         if all(code >= 500 for code in codes):
-            return PermanentSendError(f"all recipients refused: {_reply_text(exc.recipients)}")
-        return TransientSendError(f"recipients refused for now: {_reply_text(exc.recipients)}")
+            return PermanentDeliveryError(f"all recipients refused: {_reply_text(exc.recipients)}")
+        return TransientDeliveryError(f"recipients refused for now: {_reply_text(exc.recipients)}")
     if isinstance(exc, smtplib.SMTPResponseException):
         reply = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
-        return (PermanentSendError if exc.smtp_code >= 500 else TransientSendError)(f"SMTP server replied {reply}")
-    return TransientSendError(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        return (PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError)(f"SMTP server replied {reply}")
+    return TransientDeliveryError(f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
 def _reply_text(recipients: dict) -> str:

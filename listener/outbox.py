@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
+from surveys.timestamps import iso
+
 from .alert_email import detractor_email, notice_email, response_email
-from .clock import iso
 from .config import Alerts, Brand
-from .mailer import PermanentSendError, TransientSendError
 from .store import RESPONSE_ALERT
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def _mark_sent(db, alert: dict, message_id: str, now: str) -> None:
 
 def _mark_failure(db, alert: dict, error: Exception, now: datetime, settings: Alerts) -> None:
     attempts = alert["attempts"] + 1
-    permanent = isinstance(error, PermanentSendError)
+    permanent = isinstance(error, PermanentDeliveryError)
     with db.atomic():
         db.execute("update alerts set status = ?, attempts = ?, last_error = ?, next_attempt_at = ? where id = ?",
                    ["failed" if permanent else "pending", attempts, str(error)[:500],
@@ -98,27 +99,27 @@ def _send_all(db, due, settings, brands, threshold, mailer, now, result: Dispatc
                 message = compose(alert, mention, settings, brands, threshold)
                 try:
                     send(message)
-                except PermanentSendError as exc:
+                except PermanentDeliveryError as exc:
                     _record(db, alert, exc, now, settings, result)
                     continue
-                except TransientSendError as exc:
+                except TransientDeliveryError as exc:
                     # The session is likely gone: every alert left waits for the next run.
                     for rest, _ in due[index:]:
                         _record(db, rest, exc, now, settings, result)
                     return
                 _mark_sent(db, alert, message["Message-ID"], iso(now))
                 result.sent += 1
-    except TransientSendError as exc:  # could not connect or log in: nothing was sent
+    except TransientDeliveryError as exc:  # could not connect or log in: nothing was sent
         for alert, _ in due:
             _record(db, alert, exc, now, settings, result)
-    except PermanentSendError as exc:  # e.g. login refused: a setting to fix, not a reason to drop alerts
+    except PermanentDeliveryError as exc:  # e.g. login refused: a setting to fix, not a reason to drop alerts
         for alert, _ in due:
-            _record(db, alert, TransientSendError(str(exc)), now, settings, result)
+            _record(db, alert, TransientDeliveryError(str(exc)), now, settings, result)
 
 
 def _record(db, alert: dict, exc: Exception, now: datetime, settings: Alerts, result: Dispatch) -> None:
     _mark_failure(db, alert, exc, now, settings)
-    if isinstance(exc, PermanentSendError):
+    if isinstance(exc, PermanentDeliveryError):
         result.failed += 1
         log.error("alert %s failed for good: %s", alert["id"], exc)
     else:

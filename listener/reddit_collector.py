@@ -15,8 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from surveys.timestamps import iso
+
 from .brands import is_excluded, match_brand
-from .clock import iso
 from .config import Brand, RedditSource
 from .errors import RateLimited, SourceRefused, SourceUnavailable
 from .importer import BadItem, NotAboutBrand

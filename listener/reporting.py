@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from sentiment.nps import Change, Nps, nps, nps_change
-
-from .clock import iso
+from surveys.timestamps import iso
 
 MIN_SAMPLE = 30  # below this many responses an NPS moves a lot by chance: say so
 STOPWORDS = set("""

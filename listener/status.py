@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from surveys.timestamps import iso, parse_timestamp
+
 from .app import App
-from .clock import iso, parse_timestamp
 from .jobs import job_name
 
 

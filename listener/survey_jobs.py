@@ -13,9 +13,9 @@ from surveys import invitations
 from surveys.errors import SurveyError
 from surveys.invitations import InvitationCounts
 from surveys.responses import save_score, unscored
+from surveys.timestamps import iso
 
 from .app import App
-from .clock import iso
 from .runs import finish_run, start_run
 from .store import RESPONSE_ALERT, enqueue_alert, open_case
 

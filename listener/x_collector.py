@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from surveys.timestamps import iso, parse_timestamp
+
 from .brands import is_excluded
-from .clock import iso, parse_timestamp
 from .config import Brand, XSource
 from .errors import BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
 from .importer import BadItem

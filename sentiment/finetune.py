@@ -127,9 +127,9 @@ def adapter_blocks(path: Path) -> int | None:
 def adapted_folder(base: Path, adapter_file: Path) -> Path:
     """A cached copy of the encoder folder with the adapter merged in (built once per adapter), cut to
     the adapter's blocks where it records them."""
-    from .models import _transformers
+    from .models import load_transformers
 
-    _torch, transformers = _transformers()  # also quiets the progress bars
+    _torch, transformers = load_transformers()  # also quiets the progress bars
     digest = hashlib.sha256(Path(adapter_file).read_bytes()).hexdigest()[:12]
     folder = base.parent / f"{base.name}+{Path(adapter_file).stem}-{digest}"
     if (folder / "config.json").is_file():

@@ -23,7 +23,7 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_MAX_LENGTH = 128
 
 
-def _transformers():
+def load_transformers():
     try:
         import torch
         import transformers
@@ -86,7 +86,7 @@ class ClassifierScorer(TransformerScorer):
 
     def __init__(self, source: str, *, label_map: Mapping[str, str] | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_length: int = DEFAULT_MAX_LENGTH):
-        torch, tf = _transformers()
+        torch, tf = load_transformers()
         tokenizer = _from_pretrained(tf.AutoTokenizer, source)
         self.model = _from_pretrained(tf.AutoModelForSequenceClassification, source).eval()
         labels = map_model_labels(self.model.config.id2label, label_map)
@@ -110,7 +110,7 @@ class EncoderHeadScorer(TransformerScorer):
 
     def __init__(self, source: str | Path, head: LinearHead, *, name: str | None = None,
                  batch_size: int = DEFAULT_BATCH_SIZE, max_length: int = DEFAULT_MAX_LENGTH):
-        torch, tf = _transformers()
+        torch, tf = load_transformers()
         tokenizer = _from_pretrained(tf.AutoTokenizer, str(source))
         self.encoder = _from_pretrained(tf.AutoModel, str(source), add_pooling_layer=False).eval()
         self.head = head

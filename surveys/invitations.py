@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from .delivery import DeliveryError
 from .emails import invitation_email
 from .links import score_link, unsubscribe_link
-from .timestamps import iso, parse_timestamp
 from .policy import local_day_start, may_invite, may_remind, may_send_now
 from .settings import SurveySettings
+from .timestamps import iso, parse_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,7 @@ def send(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
             for row, reminder in work:
                 if not _send_one(db, row, reminder, settings, secret, zones, deliver, now, counts):
                     return
-    except Exception as exc:  # the session could not start: everything waits for the next run
-        if getattr(exc, "permanent", None) is None:
-            raise
+    except DeliveryError as exc:  # the session could not start: everything waits for the next run
         counts.error = str(exc)
         counts.waiting += len(work)
 
@@ -151,9 +150,7 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
         return True
     try:
         deliver(_message(row, settings, secret, reminder))
-    except Exception as exc:
-        if getattr(exc, "permanent", None) is None:
-            raise
+    except DeliveryError as exc:
         with db.atomic():
             db.execute("update survey_invitations set attempts = attempts + 1, last_error = ?, status = ? "
                        "where id = ?", [str(exc)[:500], "failed" if exc.permanent else row["status"], row["id"]])

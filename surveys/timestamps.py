@@ -1,9 +1,17 @@
-"""Times as the database holds them: UTC ISO 8601 text with a 'Z'. One definition for both packages
-(listener.clock re-exports these; surveys cannot import listener)."""
+"""Times as the database holds them: UTC ISO 8601 text with a 'Z', and the one call to the real clock.
+
+Both packages need these and surveys may not import listener, so they live here and listener
+imports them from here. Code that needs the time takes a ``now`` callable; only ``utc_now`` reads the
+real clock, and only as that callable's default.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def iso(moment: datetime) -> str:

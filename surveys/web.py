@@ -19,10 +19,10 @@ from flask import Flask, Response, request
 
 from .errors import BadRow, MissingSecret
 from .orders import order_from_row, save_order
-from .timestamps import iso
 from .responses import parse_score, record_answer, unsubscribe
 from .settings import SurveySettings
 from .templating import render
+from .timestamps import iso
 from .tokens import Token, TokenError, TokenExpired, sign, verify
 
 FORM_VALID_HOURS = 24

@@ -3,7 +3,7 @@
 
 from conftest import FIXTURE_DIR, KeywordScorer, free_port, write_config
 from listener.app import App
-from listener.clock import parse_timestamp
+from surveys.timestamps import parse_timestamp
 from listener.config import ImportSource, load_config
 from listener.jobs import run_dispatch, run_import
 

@@ -12,7 +12,7 @@ import sqlite_utils
 from click.testing import CliRunner
 
 from conftest import EXAMPLE_CONFIG
-from listener.cli import cli
+from listener.cli.main import cli
 
 
 def all_commands(group: click.Group, prefix=()):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import REPO, KeywordScorer, write_config
 from listener.app import App
 from listener.cases import CaseError, add_note, assign, list_cases, move
-from listener.cli import cli
+from listener.cli.main import cli
 from listener.config import load_config
 from listener.datasette_setup import metadata_for
 from listener.digest import queue_digest

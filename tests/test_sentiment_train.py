@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from conftest import KeywordScorer, write_config
 from listener.app import App
-from listener.cli import cli
+from listener.cli.main import cli
 from listener.config import load_config
 from sentiment.head import LinearHead
 

@@ -51,7 +51,7 @@ def test_customer_answers_in_a_real_browser(served, tmp_path):
     from click.testing import CliRunner
     from playwright.sync_api import sync_playwright
 
-    from listener.cli import cli
+    from listener.cli.main import cli
 
     app, inbox, config = served
     orders = tmp_path / "orders.csv"

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from conftest import KeywordScorer, fixture_json, write_config
 from listener.app import App
-from listener.cli import cli
+from listener.cli.main import cli
 from listener.config import load_config
 from listener.jobs import run_source
 from listener.store import get_cursor

@@ -1,16 +1,18 @@
-"""`ascolto sentiment ...`: train, fine-tune and correct the sentiment model."""
+"""The sentiment model from the command line: `ascolto score`, `ascolto eval`, and `ascolto sentiment ...` (train, fine-tune, correct)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import click
 
-from .cli import _app, _config_option, _friendly, _model_settings, _now_iso, _progress, cli
-from .errors import AscoltoError
+from ..errors import AscoltoError
+from .common import config_option, friendly, model_settings, now_iso, open_app, progress
 
-@cli.group()
+
+@click.group()
 def sentiment() -> None:
     """The sentiment model."""
 
@@ -22,9 +24,9 @@ def sentiment() -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Labelled JSONL to choose the penalty on and to compare before/after (repeatable).")
 @click.option("--corrections", is_flag=True, help="Also fit on the labels people corrected (the corrections table).")
-@_config_option(required=False)
+@config_option(required=False)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Head file to write.")
-@_friendly
+@friendly
 def sentiment_train(train_files, val_files, corrections: bool, config_path: Path | None, out: Path) -> None:
     """Train the offline model's linear head on your labelled texts; compare it with the current one."""
     from sentiment.datasets import read_labelled
@@ -41,7 +43,7 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
     encoder = load_offline_encoder()
     total = sum(len(d.texts) for d in (*train, *val))
     cache: dict[tuple, object] = {}
-    with _progress(total, "embedding") as update:
+    with progress(total, "embedding") as update:
         def embed(texts):
             key = tuple(texts)
             if key not in cache:
@@ -49,7 +51,7 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
             return cache[key]
 
         result = train_head(embed, train, val, log=lambda line: click.echo(line, err=True))
-    current = load_scorer(_model_settings(config_path))  # "before" is the model in use now, as configured
+    current = load_scorer(model_settings(config_path))  # "before" is the model in use now, as configured
     click.echo(f"{'validation file':<28} {'before':>8} {'after':>8}   (macro-F1; before = {current.name})")
     for data, after in zip(val, result.validation[result.l2]):
         before = evaluate(data.name, data.labels, [s.label for s in current.score(data.texts)])
@@ -71,7 +73,7 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
               help="Train a faster student instead: the default model cut to its first N of 12 blocks.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Head file to write; the adapters go beside it (.safetensors).")
-@_friendly
+@friendly
 def sentiment_finetune(train_files, val_files, epochs: int, rank: int, blocks: int | None, out: Path) -> None:
     """Fine-tune the offline encoder with LoRA adapters and a new head (slow on CPU: minutes per epoch)."""
     from sentiment.datasets import read_labelled
@@ -113,7 +115,7 @@ def _corrections_as_data(config_path: Path | None):
 
     if config_path is None:
         raise AscoltoError("--corrections needs --config (the database holding them)")
-    app = _app(config_path)
+    app = open_app(config_path)
     rows = app.db.execute("select text, label from corrections order by id").fetchall()
     app.close()
     if not rows:
@@ -125,14 +127,55 @@ def _corrections_as_data(config_path: Path | None):
 @click.argument("kind", type=click.Choice(["mention", "response"]))
 @click.argument("subject_id")
 @click.argument("label", type=click.Choice(["negative", "neutral", "positive"]))
-@_config_option()
+@config_option()
 @click.option("--by", "author", default=lambda: os.environ.get("USER", "someone"), help="Who corrects.")
-@_friendly
+@friendly
 def sentiment_correct(kind: str, subject_id: str, label: str, config_path: Path, author: str) -> None:
     """Record the right sentiment of a mention or survey comment (kept for retraining)."""
-    from .cases import correct_label
+    from ..cases import correct_label
 
-    app = _app(config_path)
-    result = correct_label(app.db, kind, subject_id, label, author, _now_iso(app))
+    app = open_app(config_path)
+    result = correct_label(app.db, kind, subject_id, label, author, now_iso(app))
     click.echo(f"{kind} {subject_id}: model said {result['model_label']}, corrected to {label}")
     app.close()
+
+
+@click.command()
+@click.argument("texts", nargs=-1, required=True)
+@config_option(required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per text.")
+@friendly
+def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> None:
+    """Score texts for sentiment and print label and probabilities."""
+    from sentiment.loading import load_scorer
+
+    scorer = load_scorer(model_settings(config_path))
+    for text, s in zip(texts, scorer.score(list(texts))):
+        if as_json:
+            click.echo(json.dumps({"text": text, "label": s.label, "confidence": round(s.confidence, 4),
+                                   "probabilities": {k: round(v, 4) for k, v in s.probabilities.items()},
+                                   "model": scorer.name}, ensure_ascii=False))
+        else:
+            click.echo(f"{s.label:<8} {s.confidence:.2f}  neg {s.negative:.2f} neu {s.neutral:.2f} "
+                       f"pos {s.positive:.2f}  {text}")
+
+
+@click.command(name="eval")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option(required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@friendly
+def eval_(files: tuple[Path, ...], config_path: Path | None, as_json: bool) -> None:
+    """Accuracy and macro-F1 of the model on labelled JSONL files ({"text", "label"} rows)."""
+    from sentiment.evaluation import evaluate_files, format_report, report_dict
+    from sentiment.loading import load_scorer
+
+    reports = evaluate_files(load_scorer(model_settings(config_path)), files)
+    if as_json:
+        click.echo(json.dumps([report_dict(r) for r in reports], indent=2))
+    else:
+        for report in reports:
+            click.echo(format_report(report))
+
+
+COMMANDS = (sentiment, score, eval_)

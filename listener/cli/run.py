@@ -1,0 +1,203 @@
+"""The main job and collection: `ascolto run`, `import`, `collect`, `sources`, `serve`."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import AscoltoError
+from .common import (
+    check_brand,
+    config_option,
+    friendly,
+    open_app,
+    progress,
+    surveys_settings,
+)
+
+
+@click.command()
+@config_option()
+@click.option("--once", is_flag=True, help="Run every job once, print a summary and exit.")
+@friendly
+def run(config_path: Path, once: bool) -> None:
+    """Run the configured jobs on their schedule (or once, with --once)."""
+    app = open_app(config_path)
+    if once:
+        run_once(app)
+        return
+    from ..scheduler import build_scheduler
+
+    server = None
+    if app.config.surveys is not None:
+        from ..web_server import start_in_background
+
+        server = start_in_background(app)
+        click.echo(f"ascolto: survey page on http://{app.config.surveys.host}:{app.config.surveys.port}", err=True)
+    try:
+        serve_scheduler(app, build_scheduler(app))
+    finally:
+        if server is not None:
+            server.close()
+
+
+def serve_scheduler(app, scheduler) -> None:
+    # SIGTERM (systemd, docker stop) stops like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    click.echo(f"ascolto: {len(scheduler.get_jobs())} jobs scheduled; database {app.config.database}; Ctrl-C stops",
+               err=True)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        click.echo("ascolto: stopping after the current chunk is committed", err=True)
+    finally:
+        app.stopping.set()
+        if scheduler.running:
+            scheduler.shutdown(wait=True)  # the running job commits its chunk and returns
+        app.close()
+
+
+def run_once(app) -> None:
+    from ..jobs import run_dispatch, run_source
+
+    for source in app.config.sources:
+        echo_source_run(run_source(app, source))
+    if app.config.surveys is not None:
+        run_surveys_once(app)
+    echo_dispatch(run_dispatch(app))
+    click.echo(f"database  {app.config.database}")
+    app.close()
+
+
+def run_surveys_once(app) -> None:
+    from ..survey_jobs import run_invitations, run_response_scoring
+
+    sent = run_invitations(app)
+    line = (f"surveys  invited {sent.sent}  reminded {sent.reminded}  waiting {sent.waiting}  "
+            f"not allowed {sent.skipped}")
+    click.echo(line + (f"  [{sent.error}]" if sent.error else ""))
+    scored = run_response_scoring(app)
+    click.echo(f"answers  scored {scored.scored}  detractors {scored.detractors}  "
+               f"review candidates {scored.review_candidates}")
+
+
+def echo_source_run(result) -> None:
+    c = result.counts
+    line = (f"{result.job}  fetched {c.fetched}  new {c.new}  scored {c.scored}  detractors {c.detractors}  "
+            f"not about a brand {c.skipped}  malformed {c.errors}")
+    if result.status not in ("ok", "partial"):
+        line += f"  [{result.status}: {result.message}]"
+    click.echo(line)
+
+
+def echo_dispatch(result) -> None:
+    line = f"alerts  sent {result.sent}  pending {result.pending}  failed {result.failed}"
+    if not result.smtp_configured:
+        line += "  (SMTP not configured: alerts wait in the outbox; set [alerts.smtp] host)"
+    elif result.error:
+        line += f"  (will retry: {result.error})"
+    click.echo(line)
+
+
+@click.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@config_option()
+@click.option("--brand", help="Brand of every row (default: the row's brand column, else keyword match).")
+@friendly
+def import_(file: Path, config_path: Path, brand: str | None) -> None:
+    """Import mentions from a JSONL or CSV export, score them and queue alerts."""
+    from ..config import ImportSource
+    from ..jobs import run_import
+
+    app = open_app(config_path)
+    check_brand(app.config, brand, config_path)
+    c = run_import(app, ImportSource(name=f"file:{file.name}", path=file.resolve(), brand=brand))
+    click.echo(f"{file}: read {c.fetched}, new {c.new}, detractors {c.detractors}, "
+               f"not about a brand {c.skipped}, malformed {c.errors} (see the lines above)")
+    app.close()
+
+
+@click.command()
+@click.argument("source_name")
+@config_option()
+@click.option("--brand", help="Collect for this brand only.")
+@click.option("--once", is_flag=True, help="Collect once and exit (default: keep collecting at the source's interval).")
+@friendly
+def collect(source_name: str, config_path: Path, brand: str | None, once: bool) -> None:
+    """Collect from one source now (a source name, or its type: x, reddit, import)."""
+    app = open_app(config_path)
+    source = find_source(app.config, source_name, config_path)
+    check_brand(app.config, brand, config_path)
+    if not once:
+        from ..scheduler import build_scheduler
+
+        serve_scheduler(app, build_scheduler(app, only=source.name))
+        return
+    from ..jobs import run_source
+
+    with progress(expected_items(source, app.config, brand), f"collecting {source.name}") as update:
+        result = run_source(app, source, brand=brand, progress=update)
+    app.close()
+    if result.failed:
+        raise AscoltoError(result.message)
+    echo_source_run(result)
+
+
+def find_source(config, name: str, config_path: Path):
+    matches = [s for s in config.sources if s.name == name] or [s for s in config.sources if s.kind == name]
+    if len(matches) != 1:
+        known = ", ".join(f"{s.name} ({s.kind})" for s in config.sources) or "none"
+        raise AscoltoError(f"{config_path}: no single source named or of type {name!r}; sources: {known}")
+    return matches[0]
+
+
+def expected_items(source, config, brand) -> int:
+    brands = 1 if brand else len(config.brands)
+    if source.kind == "x":
+        return source.max_pages * source.max_results * brands
+    if source.kind == "reddit":
+        return source.limit * (brands + (1 if source.comments and source.subreddits else 0))
+    return sum(1 for _ in source.path.open(encoding="utf-8", errors="replace")) if source.path.is_file() else 0
+
+
+@click.command()
+@config_option()
+@friendly
+def sources(config_path: Path) -> None:
+    """Show each source's state: last run, its result, cursor, errors and next run."""
+    from ..status import source_states
+
+    app = open_app(config_path)
+    for state in source_states(app):
+        click.echo(f"{state.job}  every {state.interval_minutes:g} min  last run {state.last_run or 'never'}"
+                   f"  status {state.status or '-'}  next run {state.next_run or 'at start'}")
+        if state.message:
+            click.echo(f"    last message: {state.message}")
+        for query, value in state.cursors:
+            click.echo(f"    cursor {query}: {value}")
+    app.close()
+
+
+@click.command()
+@config_option()
+@click.option("--host", help="Address to listen on (default: [surveys] host).")
+@click.option("--port", type=int, help="Port (default: [surveys] port).")
+@friendly
+def serve(config_path: Path, host: str | None, port: int | None) -> None:
+    """Serve the survey answer page (and the orders endpoint) with waitress."""
+    from waitress import serve as waitress_serve
+
+    from ..web_server import survey_wsgi_app
+
+    app = open_app(config_path)
+    settings = surveys_settings(app, config_path)
+    app.db  # create and migrate the database before the first request
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"ascolto: survey page on http://{host}:{port} (public address {settings.base_url})", err=True)
+    waitress_serve(survey_wsgi_app(app), host=host, port=port, threads=4, ident="ascolto")
+
+
+COMMANDS = (run, import_, collect, sources, serve)
