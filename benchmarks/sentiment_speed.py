@@ -227,7 +227,7 @@ def end_to_end(runtime: str, count: int = 10_000) -> dict:
         app = App(load_config(folder / "bench.toml"))
         app.scorer.score(["warm up"])
         timings = {"write": 0.0, "score": 0.0}
-        save, score = pipeline.save_mentions, app.scorer.score
+        save, score = pipeline.insert_mentions, app.scorer.score
 
         def timed(key, function):
             def wrapper(*args, **kwargs):
@@ -238,11 +238,11 @@ def end_to_end(runtime: str, count: int = 10_000) -> dict:
                     timings[key] += time.perf_counter() - started
             return wrapper
 
-        pipeline.save_mentions, app.scorer.score = timed("write", save), timed("score", score)
+        pipeline.insert_mentions, app.scorer.score = timed("write", save), timed("score", score)
         started = time.perf_counter()
         counts = run_import(app, app.config.sources[0])
         total = time.perf_counter() - started
-        pipeline.save_mentions = save
+        pipeline.insert_mentions = save
         rows = app.db["mentions"].count
         app.close()
     return {"runtime": runtime, "mentions": counts.new, "rows": rows, "seconds": round(total, 1),

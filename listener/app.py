@@ -10,8 +10,8 @@ from functools import cached_property
 
 from surveys.timestamps import utc_now
 
+from .alerts.channels.email import SmtpMailer
 from .config import Config
-from .mailer import SmtpMailer
 from .store import open_db
 
 _DEFAULT = object()

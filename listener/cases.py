@@ -18,6 +18,12 @@ class CaseError(AscoltoError):
     """A case that does not exist, or a transition that is not allowed."""
 
 
+def open_case(db: sqlite_utils.Database, kind: str, subject_id: str, brand: str, due_at: str, now: str) -> int:
+    """Open the case of a detractor (once per subject); the caller holds the transaction."""
+    return db.execute("insert or ignore into cases (kind, subject_id, brand, status, due_at, created_at, updated_at) "
+                      "values (?, ?, ?, 'open', ?, ?, ?)", [kind, subject_id, brand, due_at, now, now]).rowcount
+
+
 def get_case(db: sqlite_utils.Database, case_id: int) -> dict:
     row = next(iter(db.query("select * from cases where id = ?", [case_id])), None)
     if row is None:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from surveys.timestamps import iso
 
+from .alerts.outbox import DIGEST_ALERT, enqueue
 from .app import App
 from .cases import list_cases
 from .report_format import html_report, text_report
 from .reporting import brand_report, default_period
-from .store import enqueue_alert
-
-DIGEST_ALERT = "digest"
 
 
 def overdue_lines(app: App) -> list[str]:
@@ -33,5 +31,5 @@ def queue_digest(app: App) -> bool:
         + "</pre></body>")
     week = f"{now.isocalendar().year}-W{now.isocalendar().week:02d}"
     with app.db.atomic():
-        return bool(enqueue_alert(app.db, DIGEST_ALERT, f"digest:{week}", settings.recipients, iso(now),
+        return bool(enqueue(app.db, DIGEST_ALERT, f"digest:{week}", settings.recipients, iso(now),
                                   details={"title": title, "body": body, "html": html}))

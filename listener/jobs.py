@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from surveys.timestamps import iso, parse_timestamp
 
+from .alerts.outbox import Dispatch, dispatch
 from .app import App
 from .collect import COLLECTORS
 from .config import Source
 from .errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
-from .outbox import Dispatch, dispatch
 from .pipeline import Counts
 from .runs import finish_run, start_run
 from .store import get_cursor, set_cursor

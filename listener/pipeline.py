@@ -13,7 +13,9 @@ import sqlite_utils
 
 from sentiment.nps import DETRACTOR, mention_class
 
-from .store import MentionRow, ScoredMention, known_ids, save_mentions
+from .alerts.outbox import DETRACTOR_ALERT, enqueue
+from .cases import open_case
+from .store import MentionRow, ScoredMention, insert_mentions, known_ids
 
 CHUNK = 256
 
@@ -55,12 +57,25 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, th
     counts = Counts(new=len(fresh))
     scored = score_rows(fresh, scorer, threshold) if fresh else []
     with db.atomic():
-        counts.alerts_enqueued = save_mentions(db, scored, recipients_for, now, case_due)
+        counts.alerts_enqueued = follow_up(db, insert_mentions(db, scored), recipients_for, now, case_due or now)
         if then is not None:
             then(db)
     counts.scored = len(scored)
     counts.detractors = sum(m.nps_class == DETRACTOR for m in scored)
     return counts
+
+
+def follow_up(db: sqlite_utils.Database, inserted: Sequence[ScoredMention],
+              recipients_for: Callable[[str], Sequence[str]], now: str, case_due: str) -> int:
+    """Every new detractor gets an alert and a follow-up case; returns the alerts queued."""
+    queued = 0
+    for mention in inserted:
+        if mention.nps_class == DETRACTOR:
+            row = mention.row
+            queued += enqueue(db, DETRACTOR_ALERT, row.id, recipients_for(row.brand), now, mention_id=row.id,
+                              brand=row.brand)
+            open_case(db, "mention", row.id, row.brand, case_due, now)
+    return queued
 
 
 def chunked(items: Iterable, size: int = CHUNK):

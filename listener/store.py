@@ -1,12 +1,12 @@
 """The SQLite store: schema (as registered migrations), connection settings, and writes.
 
 Datasette reads the same file while the bot writes, hence WAL and a busy timeout. Every write is
-idempotent: mentions are keyed ``source:native_id`` and an alert is unique per (kind, subject).
+idempotent: mentions are keyed ``source:native_id``, an alert is unique per (kind, subject) and a
+case per subject.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -103,11 +103,6 @@ def m006_corrections(db: sqlite_utils.Database) -> None:
     db["corrections"].create_index(["kind", "subject_id"])
 
 
-def open_case(db: sqlite_utils.Database, kind: str, subject_id: str, brand: str, due_at: str, now: str) -> int:
-    return db.execute("insert or ignore into cases (kind, subject_id, brand, status, due_at, created_at, updated_at) "
-                      "values (?, ?, ?, 'open', ?, ?, ?)", [kind, subject_id, brand, due_at, now, now]).rowcount
-
-
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -174,40 +169,16 @@ def known_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> set[str]:
     return found
 
 
-DETRACTOR_ALERT = "detractor_mention"
-RESPONSE_ALERT = "detractor_response"
-NOTICE_ALERT = "notice"
-
-
-def save_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention], recipients_for, now: str,
-                  case_due: str | None = None) -> int:
-    """Insert scored mentions and, for each detractor, its alert; the caller holds the transaction.
-
-    Returns the number of alerts enqueued. Existing rows are left as they are (``ignore``), so a
-    re-run changes nothing and never enqueues a second alert. Each detractor also opens a follow-up
-    case due at ``case_due``.
-    """
-    enqueued = 0
+def insert_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:
+    """Insert scored mentions, leaving existing rows as they are (a re-run changes nothing); returns
+    those inserted now. The caller holds the transaction."""
+    inserted = []
     for mention in mentions:
         record = mention.record()
         sql = f"insert or ignore into mentions ({', '.join(record)}) values ({', '.join('?' * len(record))})"
-        inserted = db.execute(sql, list(record.values())).rowcount
-        if inserted and mention.nps_class == "detractor":
-            enqueued += enqueue_alert(db, DETRACTOR_ALERT, mention.row.id, recipients_for(mention.row.brand), now,
-                                      mention_id=mention.row.id, brand=mention.row.brand)
-            open_case(db, "mention", mention.row.id, mention.row.brand, case_due or now, now)
-    return enqueued
-
-
-def enqueue_alert(db: sqlite_utils.Database, kind: str, subject: str, recipients: Iterable[str], now: str, *,
-                  mention_id: str | None = None, brand: str | None = None, details: dict | None = None) -> int:
-    """Queue an alert once per (kind, subject); returns 1 if queued now, 0 if it already was."""
-    return db.execute(
-        "insert or ignore into alerts (kind, subject, mention_id, brand, recipients, details, status, attempts, "
-        "next_attempt_at, created_at) values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-        [kind, subject, mention_id, brand, json.dumps(list(recipients)),
-         json.dumps(details, ensure_ascii=False) if details else None, now, now],
-    ).rowcount
+        if db.execute(sql, list(record.values())).rowcount:
+            inserted.append(mention)
+    return inserted
 
 
 def get_cursor(db: sqlite_utils.Database, source: str, query: str) -> str | None:

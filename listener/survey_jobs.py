@@ -15,9 +15,10 @@ from surveys.invitations import InvitationCounts
 from surveys.responses import save_score, unscored
 from surveys.timestamps import iso
 
+from .alerts.outbox import RESPONSE_ALERT, enqueue
 from .app import App
+from .cases import open_case
 from .runs import finish_run, start_run
-from .store import RESPONSE_ALERT, enqueue_alert, open_case
 
 
 def zones(app: App) -> dict:
@@ -69,5 +70,5 @@ def _follow_up(app: App, db, row: dict, now: str) -> int:
         "left join survey_invitations i on i.id = r.invitation_id where r.id = ?", [row["id"]])))
     details = {k: response[k] for k in ("score", "comment", "name", "email", "order_ref", "channel")}
     open_case(db, "response", str(row["id"]), row["brand"], iso(app.case_due()), now)
-    return enqueue_alert(db, RESPONSE_ALERT, f"response:{row['id']}", app.recipients_for(row["brand"]), now,
+    return enqueue(db, RESPONSE_ALERT, f"response:{row['id']}", app.recipients_for(row["brand"]), now,
                          brand=row["brand"], details=details)

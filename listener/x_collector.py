@@ -17,12 +17,13 @@ from datetime import datetime, timezone
 
 from surveys.timestamps import iso, parse_timestamp
 
+from .alerts.outbox import NOTICE_ALERT, enqueue
 from .brands import is_excluded
 from .config import Brand, XSource
 from .errors import BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
 from .importer import BadItem
 from .language import guess_language
-from .store import NOTICE_ALERT, MentionRow, enqueue_alert, get_cursor, set_cursor
+from .store import MentionRow, get_cursor, set_cursor
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def check_budget(db, source: XSource, now: datetime, recipients: Sequence[str]) 
                        f"{source.monthly_read_budget}. Collection from X resumes next month, or raise the budget "
                        f"in the configuration."}
     with db.atomic():
-        enqueue_alert(db, NOTICE_ALERT, f"x:{source.name}:budget:{month}", recipients, iso(now), details=details)
+        enqueue(db, NOTICE_ALERT, f"x:{source.name}:budget:{month}", recipients, iso(now), details=details)
     raise BudgetSpent(f"X read budget spent: {read} of {source.monthly_read_budget} tweets in {month}")
 
 

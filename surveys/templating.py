@@ -1,4 +1,8 @@
-"""Jinja2 templates of the surveys package, HTML auto-escaped (comments and names are user input)."""
+"""Jinja2 templates, HTML auto-escaped (comments, names and mention texts are user input).
+
+One environment per package that ships a ``templates`` folder: surveys' pages and emails here, and
+listener's alert messages, which use the same style.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from functools import lru_cache
 import jinja2
 
 
-@lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+@lru_cache(maxsize=None)
+def environment(package: str = "surveys") -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("surveys", "templates"),
+        loader=jinja2.PackageLoader(package, "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

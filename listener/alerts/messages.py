@@ -1,13 +1,14 @@
-"""The detractor alert email: plain text and HTML, in the brand's language."""
+"""Alert messages: plain text and HTML from the templates beside this module, in the brand's language."""
 
 from __future__ import annotations
 
 import hashlib
 from email.message import EmailMessage
 from email.utils import formataddr
-from html import escape
 
-from .config import Brand
+from surveys.templating import environment
+
+from ..config import Brand
 
 TEXT = {
     "it": {
@@ -113,28 +114,11 @@ def _alert_message(alert: dict, sender: str, lang: str, subject: str, intro: str
     msg["To"] = ", ".join(alert["recipients"])
     msg["Message-ID"] = message_id(alert["id"], alert["subject"], sender)
     msg["Content-Language"] = lang
-    msg.set_content(_plain(intro, quoted, facts, footer))
-    msg.add_alternative(_html(intro, quoted, facts, footer, url, lang), subtype="html")
+    # Only http(s) addresses become links: a mention's url is whatever its source said.
+    link = url if url and url.startswith(("https://", "http://")) else None
+    context = {"intro": intro, "text": quoted, "quoted": quoted.splitlines() or [""], "facts": facts,
+               "footer": footer, "link": link, "lang": lang}
+    templates = environment("listener.alerts")
+    msg.set_content(templates.get_template("alert.txt").render(context) + "\n")
+    msg.add_alternative(templates.get_template("alert.html").render(context), subtype="html")
     return msg
-
-
-def _plain(intro: str, text: str, facts: list[tuple[str, str]], footer: str) -> str:
-    quoted = "\n".join("> " + line for line in text.splitlines() or [""])
-    rows = "\n".join(f"{label}: {value}" for label, value in facts)
-    return f"{intro}\n\n{quoted}\n\n{rows}\n\n-- \n{footer}\n"
-
-
-def _html(intro: str, text: str, facts: list[tuple[str, str]], footer: str, url: str | None, lang: str) -> str:
-    rows = []
-    for label, value in facts:
-        shown = escape(value)
-        if url and value == url and url.startswith(("https://", "http://")):
-            shown = f'<a href="{escape(url, quote=True)}">{shown}</a>'
-        rows.append(f"<tr><th scope=\"row\" style=\"text-align:left;padding-right:1em\">{escape(label)}</th><td>{shown}</td></tr>")
-    return (
-        f'<!doctype html><html lang="{lang}"><body style="font-family:sans-serif">'
-        f"<p>{escape(intro)}</p>"
-        f'<blockquote style="border-left:4px solid #c0392b;margin:0;padding:.5em 1em">{escape(text)}</blockquote>'
-        f"<table>{''.join(rows)}</table>"
-        f'<p style="color:#666;font-size:small">{escape(footer)}</p></body></html>'
-    )

@@ -1,6 +1,7 @@
-"""Dispatching the alert outbox: send what is due, retry with back-off, never send twice.
+"""The alert outbox: queue an alert once per subject, send what is due, retry with back-off, never twice.
 
-An alert is marked sent in its own commit right after the server accepts it. Transient failures
+An alert is queued in the same transaction as what it is about (a detractor mention or answer, a
+spent budget, the weekly digest), so it exists exactly when its subject does. An alert is marked sent in its own commit right after the server accepts it. Transient failures
 (server down, 4xx) push the next attempt back, doubling up to a cap, for as long as it takes: an
 outage delays alerts, it never drops them. Permanent failures (5xx) stop retrying and stay visible
 as 'failed' with the server's reply.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,11 +20,28 @@ import sqlite_utils
 from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
 from surveys.timestamps import iso
 
-from .alert_email import detractor_email, notice_email, response_email
-from .config import Alerts, Brand
-from .store import RESPONSE_ALERT
+from ..config import Alerts, Brand
+from .messages import detractor_email, notice_email, response_email
 
 log = logging.getLogger(__name__)
+
+# The kinds of alert; `subject` makes an alert unique within its kind.
+DETRACTOR_ALERT = "detractor_mention"  # subject: the mention id
+RESPONSE_ALERT = "detractor_response"  # subject: "response:<id>"
+NOTICE_ALERT = "notice"  # an operational notice, e.g. "x:budget:2026-11"; its text is written when queued
+DIGEST_ALERT = "digest"  # the weekly digest, "digest:2026-W48"
+
+
+def enqueue(db: sqlite_utils.Database, kind: str, subject: str, recipients: Iterable[str], now: str, *,
+            mention_id: str | None = None, brand: str | None = None, details: dict | None = None) -> int:
+    """Queue an alert once per (kind, subject); returns 1 if queued now, 0 if it already was.
+    The caller holds the transaction."""
+    return db.execute(
+        "insert or ignore into alerts (kind, subject, mention_id, brand, recipients, details, status, attempts, "
+        "next_attempt_at, created_at) values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        [kind, subject, mention_id, brand, json.dumps(list(recipients)),
+         json.dumps(details, ensure_ascii=False) if details else None, now, now],
+    ).rowcount
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Alerts: the outbox, the messages, and the channels that deliver them."""

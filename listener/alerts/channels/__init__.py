@@ -1,0 +1,1 @@
+"""Delivery channels of the alert outbox; email (SMTP) is the first."""
