@@ -210,7 +210,7 @@ def end_to_end(runtime: str, count: int = 10_000) -> dict:
     import listener.pipeline as pipeline
     from listener.app import App
     from listener.config import load_config
-    from listener.jobs import run_import
+    from listener.jobs.collect import run_import
 
     texts = texts_from_shared(5000)
     with tempfile.TemporaryDirectory() as folder:

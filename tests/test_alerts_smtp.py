@@ -5,7 +5,8 @@ from conftest import FIXTURE_DIR, KeywordScorer, free_port, write_config
 from listener.app import App
 from surveys.timestamps import parse_timestamp
 from listener.config import ImportSource, load_config
-from listener.jobs import run_dispatch, run_import
+from listener.jobs.collect import run_import
+from listener.jobs.dispatch import run_dispatch
 
 
 def make_app(tmp_path, clock, port):

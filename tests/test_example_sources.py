@@ -3,7 +3,8 @@
 from conftest import EXAMPLE_CONFIG, KeywordScorer, fixture_json
 from listener.app import App
 from listener.config import load_config
-from listener.jobs import run_dispatch, run_source
+from listener.jobs.collect import run_source
+from listener.jobs.dispatch import run_dispatch
 
 
 def example_app(tmp_path, clock):

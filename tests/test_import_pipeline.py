@@ -8,7 +8,7 @@ from conftest import KeywordScorer, write_config
 from listener.app import App
 from listener.config import load_config
 from listener.importer import BadItem, RawItem, item_to_row
-from listener.jobs import run_import
+from listener.jobs.collect import run_import
 from listener.store import open_db
 
 FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "mentions_with_problems.jsonl"

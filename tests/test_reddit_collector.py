@@ -5,7 +5,7 @@ import pytest
 from conftest import KeywordScorer, fixture_json, write_config
 from listener.app import App
 from listener.config import load_config
-from listener.jobs import run_source
+from listener.jobs.collect import run_source
 from listener.reddit_collector import RedditCursor
 from listener.store import get_cursor
 

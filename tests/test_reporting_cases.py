@@ -13,9 +13,9 @@ from listener.app import App
 from listener.cases import CaseError, add_note, assign, list_cases, move
 from listener.cli.main import cli
 from listener.config import load_config
-from listener.datasette_setup import metadata_for
-from listener.digest import queue_digest
-from listener.reporting import Period, brand_report
+from listener.reports.datasette import metadata_for
+from listener.reports.digest import queue_digest
+from listener.reports.figures import Period, brand_report
 from sentiment.nps import nps
 
 BRAND = "Caffè Aurora"

@@ -3,7 +3,7 @@ from datetime import timedelta
 from conftest import KeywordScorer, write_config
 from listener.app import App
 from listener.config import load_config
-from listener.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, dispatch_job, source_job
+from listener.jobs.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, dispatch_job, source_job
 
 
 def test_jobs_have_explicit_ids_and_safe_defaults(tmp_path, clock):

@@ -15,8 +15,8 @@ import pytest
 from conftest import KeywordScorer, free_port, write_config
 from listener.app import App
 from listener.config import load_config
-from listener.survey_jobs import run_invitations, run_response_scoring
-from listener.web_server import survey_wsgi_app
+from listener.jobs.surveys import run_invitations, run_response_scoring
+from listener.web import survey_wsgi_app
 
 CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} "

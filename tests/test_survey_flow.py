@@ -9,9 +9,9 @@ from conftest import KeywordScorer, write_config
 from listener.app import App
 from listener.cli.main import cli
 from listener.config import load_config
-from listener.jobs import run_dispatch
-from listener.survey_jobs import run_invitations, run_response_scoring
-from listener.web_server import survey_wsgi_app
+from listener.jobs.dispatch import run_dispatch
+from listener.jobs.surveys import run_invitations, run_response_scoring
+from listener.web import survey_wsgi_app
 
 SECRET = "survey-secret-for-tests-0123456789"
 ORDERS_SECRET = "orders-secret-for-tests-0123456789"

@@ -7,7 +7,7 @@ from conftest import KeywordScorer, fixture_json, write_config
 from listener.app import App
 from listener.cli.main import cli
 from listener.config import load_config
-from listener.jobs import run_source
+from listener.jobs.collect import run_source
 from listener.store import get_cursor
 from listener.x_collector import XCursor, build_query
 

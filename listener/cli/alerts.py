@@ -20,7 +20,7 @@ def alerts() -> None:
 @friendly
 def alerts_send(config_path: Path) -> None:
     """Send the alerts that are due now."""
-    from ..jobs import run_dispatch
+    from ..jobs.dispatch import run_dispatch
 
     app = open_app(config_path)
     echo_dispatch(run_dispatch(app))

@@ -22,8 +22,8 @@ from .common import check_brand, config_option, friendly, open_app
 @friendly
 def report(config_path: Path, since, brand: str | None, html_file: Path | None) -> None:
     """NPS with its 95% interval, change against the previous period, response rate, mention tone."""
-    from ..report_format import html_report, text_report
-    from ..reporting import brand_report, default_period
+    from ..reports.figures import brand_report, default_period
+    from ..reports.page import html_report, text_report
 
     app = open_app(config_path)
     check_brand(app.config, brand, config_path)
@@ -47,7 +47,7 @@ def datasette(config_path: Path, metadata_file: Path | None, port: int) -> None:
     import importlib.util
 
     from ..config import load_config
-    from ..datasette_setup import write_metadata
+    from ..reports.datasette import write_metadata
 
     if importlib.util.find_spec("datasette") is None:
         raise AscoltoError("Datasette is not installed; install it with: pip install 'ascolto[datasette]'")

@@ -29,11 +29,11 @@ def run(config_path: Path, once: bool) -> None:
     if once:
         run_once(app)
         return
-    from ..scheduler import build_scheduler
+    from ..jobs.scheduler import build_scheduler
 
     server = None
     if app.config.surveys is not None:
-        from ..web_server import start_in_background
+        from ..web import start_in_background
 
         server = start_in_background(app)
         click.echo(f"ascolto: survey page on http://{app.config.surveys.host}:{app.config.surveys.port}", err=True)
@@ -61,7 +61,8 @@ def serve_scheduler(app, scheduler) -> None:
 
 
 def run_once(app) -> None:
-    from ..jobs import run_dispatch, run_source
+    from ..jobs.collect import run_source
+    from ..jobs.dispatch import run_dispatch
 
     for source in app.config.sources:
         echo_source_run(run_source(app, source))
@@ -73,7 +74,7 @@ def run_once(app) -> None:
 
 
 def run_surveys_once(app) -> None:
-    from ..survey_jobs import run_invitations, run_response_scoring
+    from ..jobs.surveys import run_invitations, run_response_scoring
 
     sent = run_invitations(app)
     line = (f"surveys  invited {sent.sent}  reminded {sent.reminded}  waiting {sent.waiting}  "
@@ -110,7 +111,7 @@ def echo_dispatch(result) -> None:
 def import_(file: Path, config_path: Path, brand: str | None) -> None:
     """Import mentions from a JSONL or CSV export, score them and queue alerts."""
     from ..config import ImportSource
-    from ..jobs import run_import
+    from ..jobs.collect import run_import
 
     app = open_app(config_path)
     check_brand(app.config, brand, config_path)
@@ -132,11 +133,11 @@ def collect(source_name: str, config_path: Path, brand: str | None, once: bool) 
     source = find_source(app.config, source_name, config_path)
     check_brand(app.config, brand, config_path)
     if not once:
-        from ..scheduler import build_scheduler
+        from ..jobs.scheduler import build_scheduler
 
         serve_scheduler(app, build_scheduler(app, only=source.name))
         return
-    from ..jobs import run_source
+    from ..jobs.collect import run_source
 
     with progress(expected_items(source, app.config, brand), f"collecting {source.name}") as update:
         result = run_source(app, source, brand=brand, progress=update)
@@ -168,7 +169,7 @@ def expected_items(source, config, brand) -> int:
 @friendly
 def sources(config_path: Path) -> None:
     """Show each source's state: last run, its result, cursor, errors and next run."""
-    from ..status import source_states
+    from ..jobs.status import source_states
 
     app = open_app(config_path)
     for state in source_states(app):
@@ -190,7 +191,7 @@ def serve(config_path: Path, host: str | None, port: int | None) -> None:
     """Serve the survey answer page (and the orders endpoint) with waitress."""
     from waitress import serve as waitress_serve
 
-    from ..web_server import survey_wsgi_app
+    from ..web import survey_wsgi_app
 
     app = open_app(config_path)
     settings = surveys_settings(app, config_path)

@@ -71,7 +71,7 @@ def surveys_import_replies(file: Path, config_path: Path, source: str) -> None:
 @friendly
 def surveys_send(config_path: Path) -> None:
     """Send the invitations and reminders the contact policy allows now."""
-    from ..survey_jobs import run_invitations
+    from ..jobs.surveys import run_invitations
 
     app = open_app(config_path)
     surveys_settings(app, config_path)

@@ -1,4 +1,4 @@
-"""The jobs the scheduler runs: collect from a source, dispatch the alert outbox.
+"""The collect job: run one source, record the run, and turn expected trouble into a status.
 
 A job gets the ``App`` and records itself in ``runs``. Expected trouble with a source (a missing
 credential, a refusal, a rate limit, a spent budget, an outage) ends that source's run with a status
@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 from surveys.timestamps import iso, parse_timestamp
 
-from .alerts.outbox import Dispatch, dispatch
-from .app import App
-from .collect import COLLECTORS
-from .config import Source
-from .errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
-from .pipeline import Counts
+from ..app import App
+from ..collect import COLLECTORS
+from ..config import Source
+from ..errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
+from ..pipeline import Counts
+from ..store import get_cursor, set_cursor
 from .runs import finish_run, start_run
-from .store import get_cursor, set_cursor
 
 RETRY_AFTER = "retry_after"  # cursor row holding the time a rate-limited source may be asked again
 
@@ -92,14 +91,3 @@ def run_import(app: App, source, chunk_size: int | None = None) -> Counts:
     if result.failed:
         raise AscoltoError(result.message)
     return result.counts
-
-
-def run_dispatch(app: App) -> Dispatch:
-    db = app.db
-    run_id = start_run(db, "alerts:dispatch", iso(app.now()))
-    result = dispatch(db, app.config.alerts, app.config.brand_by_name, app.config.detractor_confidence,
-                      app.mailer, app.now())
-    status = "ok" if not result.error else "partial"
-    finish_run(db, run_id, iso(app.now()), status, result.error, alerts_sent=result.sent,
-               alerts_pending=result.pending, errors=result.failed)
-    return result

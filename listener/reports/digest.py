@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from surveys.timestamps import iso
 
-from .alerts.outbox import DIGEST_ALERT, enqueue
-from .app import App
-from .cases import list_cases
-from .report_format import html_report, text_report
-from .reporting import brand_report, default_period
+from ..alerts.outbox import DIGEST_ALERT, enqueue
+from ..app import App
+from ..cases import list_cases
+from .figures import brand_report, default_period
+from .page import html_report, text_report
 
 
 def overdue_lines(app: App) -> list[str]:

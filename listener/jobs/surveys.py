@@ -15,9 +15,9 @@ from surveys.invitations import InvitationCounts
 from surveys.responses import save_score, unscored
 from surveys.timestamps import iso
 
-from .alerts.outbox import RESPONSE_ALERT, enqueue
-from .app import App
-from .cases import open_case
+from ..alerts.outbox import RESPONSE_ALERT, enqueue
+from ..app import App
+from ..cases import open_case
 from .runs import finish_run, start_run
 
 

@@ -14,8 +14,9 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .app import App
-from .jobs import job_name, run_dispatch, run_source
+from ..app import App
+from .collect import job_name, run_source
+from .dispatch import run_dispatch
 
 log = logging.getLogger(__name__)
 MISFIRE_GRACE_SECONDS = 60
@@ -31,7 +32,7 @@ def source_job(app: App, source_name: str) -> None:
 
 
 def surveys_job(app: App) -> None:
-    from .survey_jobs import run_invitations, run_response_scoring
+    from .surveys import run_invitations, run_response_scoring
 
     sent = run_invitations(app)
     if sent.error:
@@ -42,7 +43,7 @@ def surveys_job(app: App) -> None:
 
 
 def digest_job(app: App) -> None:
-    from .digest import queue_digest
+    from ..reports.digest import queue_digest
 
     if queue_digest(app):
         log.info("reports: weekly digest queued")

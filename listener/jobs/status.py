@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from surveys.timestamps import iso, parse_timestamp
 
-from .app import App
-from .jobs import job_name
+from ..app import App
+from .collect import job_name
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from html import escape
 
 from sentiment.nps import Nps
 
-from .reporting import MIN_SAMPLE, BrandReport
+from .figures import MIN_SAMPLE, BrandReport
 
 
 def _nps_text(value: Nps) -> str:

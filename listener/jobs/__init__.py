@@ -1,0 +1,1 @@
+"""The jobs: the scheduler, the job functions (collect, dispatch, surveys), their runs and status."""

@@ -1,0 +1,1 @@
+"""What marketers read: report figures, the report page, the weekly digest, Datasette wiring."""
