@@ -12,6 +12,7 @@ from surveys.timestamps import utc_now
 
 from .alerts.channels.email import SmtpMailer
 from .config import Config
+from .sources.registry import source_module
 from .store import open_db
 
 _DEFAULT = object()
@@ -49,13 +50,9 @@ class App:
         return SmtpMailer(smtp) if smtp else None
 
     def client_for(self, source):
-        """The API client of a social source (tweepy.Client, praw.Reddit), made once per process."""
+        """The API client of a source (tweepy.Client, praw.Reddit, ...), made once per process."""
         if source.name not in self._clients:
-            if source.kind == "x":
-                from .x_collector import make_client
-            else:
-                from .reddit_collector import make_reddit as make_client
-            self._clients[source.name] = make_client(source)
+            self._clients[source.name] = source_module(source.kind).make_client(source)
         return self._clients[source.name]
 
     def case_due(self) -> datetime:

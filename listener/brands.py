@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from .config import Brand
+from .settings import Brand
 
 
 @lru_cache(maxsize=256)

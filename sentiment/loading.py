@@ -27,15 +27,19 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ModelSettings:
     """``name``: 'auto', 'offline', a hub id or a local folder. ``head``: a linear head file, which turns
-    ``name`` into an encoder (mean pooled) rather than a classifier."""
+    ``name`` into an encoder (mean pooled) rather than a classifier.
+
+    The field metadata (bounds, choices, paths) tells the configuration reader how to check each key.
+    """
 
     name: str = AUTO
-    head: Path | None = None
+    head: Path | None = field(default=None, metadata={"path": True})
     label_map: Mapping[str, str] = field(default_factory=dict)
-    batch_size: int = DEFAULT_BATCH_SIZE
-    max_length: int = DEFAULT_MAX_LENGTH
-    cache_dir: Path | None = None
-    runtime: str = "torch"  # or "onnx" / "onnx-int8": the encoder on ONNX Runtime (offline model and heads)
+    batch_size: int = field(default=DEFAULT_BATCH_SIZE, metadata={"low": 1, "high": 1024})
+    max_length: int = field(default=DEFAULT_MAX_LENGTH, metadata={"low": 8, "high": 512})
+    cache_dir: Path | None = field(default=None, metadata={"path": True})
+    # or "onnx" / "onnx-int8": the encoder on ONNX Runtime (offline model and heads)
+    runtime: str = field(default="torch", metadata={"choices": RUNTIMES})
 
 
 def resolve_name(name: str) -> str:

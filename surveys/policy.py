@@ -7,7 +7,7 @@ daily cap, with one reminder at most, and never again after an unsubscribe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,13 +18,15 @@ LEGAL_BASES = ("consent", "legitimate_interest")
 
 @dataclass(frozen=True)
 class ContactPolicy:
-    delay_days: float = 3
-    min_days_between_surveys: float = 90
-    reminder_after_days: float = 4  # 0: no reminder
-    link_valid_days: float = 30
-    quiet_start_hour: int = 21  # local time: no email from 21:00 ...
+    """The [surveys] keys of the policy; the field metadata gives the configuration reader their bounds."""
+
+    delay_days: float = field(default=3, metadata={"low": 0})
+    min_days_between_surveys: float = field(default=90, metadata={"low": 0})
+    reminder_after_days: float = field(default=4, metadata={"low": 0})  # 0: no reminder
+    link_valid_days: float = field(default=30, metadata={"low": 1})
+    quiet_start_hour: int = 21  # local time: no email from 21:00 ... (the config's quiet_hours = [21, 9])
     quiet_end_hour: int = 9  # ... to 09:00
-    daily_cap: int = 200  # invitations and reminders per brand per local day
+    daily_cap: int = field(default=200, metadata={"low": 1})  # invitations and reminders per brand per local day
 
 
 @dataclass(frozen=True)

@@ -9,17 +9,25 @@ from .errors import MissingSecret
 from .policy import ContactPolicy
 
 
+def _url_problem(url: str) -> str | None:
+    return None if url.startswith(("https://", "http://")) else f"expected an http(s) URL, got {url!r}"
+
+
 @dataclass(frozen=True)
 class SurveySettings:
-    base_url: str  # where customers reach the answer page, e.g. https://feedback.example.com
+    """The [surveys] table; the field metadata (bounds, checks) tells the configuration reader how to
+    check each key."""
+
+    # where customers reach the answer page, e.g. https://feedback.example.com
+    base_url: str = field(metadata={"check": _url_problem})
     sender: str
     policy: ContactPolicy = field(default_factory=ContactPolicy)
     secret_env: str = "ASCOLTO_SURVEY_SECRET"  # signs the links
     orders_secret_env: str = "ASCOLTO_ORDERS_SECRET"  # shops call the orders endpoint with it
     host: str = "127.0.0.1"
-    port: int = 8080
-    interval_minutes: float = 10.0
-    max_comment_chars: int = 2000
+    port: int = field(default=8080, metadata={"low": 1, "high": 65535})
+    interval_minutes: float = field(default=10.0, metadata={"low": 0.1})
+    max_comment_chars: int = field(default=2000, metadata={"low": 1, "high": 20000})
 
     def secret(self) -> bytes:
         return _read(self.secret_env, "signing survey links").encode()

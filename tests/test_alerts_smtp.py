@@ -4,7 +4,8 @@
 from conftest import FIXTURE_DIR, KeywordScorer, free_port, write_config
 from listener.app import App
 from surveys.timestamps import parse_timestamp
-from listener.config import ImportSource, load_config
+from listener.config import load_config
+from listener.sources.files import Settings as ImportSource
 from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
 

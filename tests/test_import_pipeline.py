@@ -7,7 +7,8 @@ import pytest
 from conftest import KeywordScorer, write_config
 from listener.app import App
 from listener.config import load_config
-from listener.importer import BadItem, RawItem, item_to_row
+from listener.sources.base import BadItem, Query
+from listener.sources.files import RawItem, item_to_row
 from listener.jobs.collect import run_import
 from listener.store import open_db
 
@@ -23,9 +24,9 @@ def app(tmp_path, clock):
 
 
 def source_for(path, brand=None):
-    from listener.config import ImportSource
+    from listener.sources.files import Settings
 
-    return ImportSource(name="test", path=path, brand=brand)
+    return Settings(name="test", path=path, brand=brand)
 
 
 def table_counts(db):
@@ -99,10 +100,10 @@ def test_each_run_is_recorded(app):
 
 
 def test_item_to_row_is_pure_and_refuses_bad_sources(app):
-    item = RawItem(1, {"id": "1", "source": "X Twitter", "author": "a", "text": "Caffè Aurora",
-                       "created_at": "2026-11-20T10:00:00Z"})
+    item = RawItem("export.jsonl:1", {"id": "1", "source": "X Twitter", "author": "a", "text": "Caffè Aurora",
+                                      "created_at": "2026-11-20T10:00:00Z"})
     with pytest.raises(BadItem, match="short lower-case name"):
-        item_to_row(item, app.config.brands, None, "2026-11-23T09:00:00Z")
+        item_to_row(item, Query("export.jsonl"), app.config.brands, "2026-11-23T09:00:00Z")
 
 
 def test_database_file_is_wal_with_migrations_recorded(tmp_path):

@@ -6,7 +6,7 @@ from conftest import KeywordScorer, fixture_json, write_config
 from listener.app import App
 from listener.config import load_config
 from listener.jobs.collect import run_source
-from listener.reddit_collector import RedditCursor
+from listener.sources.reddit import Cursor as RedditCursor
 from listener.store import get_cursor
 
 TOKEN = "https://www.reddit.com/api/v1/access_token"

@@ -9,7 +9,8 @@ from listener.cli.main import cli
 from listener.config import load_config
 from listener.jobs.collect import run_source
 from listener.store import get_cursor
-from listener.x_collector import XCursor, build_query
+from listener.sources.x import Cursor as XCursor
+from listener.sources.x import build_query
 
 SEARCH = "https://api.twitter.com/2/tweets/search/recent"
 X_SOURCE = '[[sources]]\ntype = "x"\nname = "x"\nmax_results = 10\n'

@@ -8,7 +8,7 @@ from email.utils import formataddr
 
 from surveys.templating import environment
 
-from ..config import Brand
+from ..settings import Brand
 
 TEXT = {
     "it": {

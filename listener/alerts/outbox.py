@@ -20,7 +20,7 @@ import sqlite_utils
 from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
 from surveys.timestamps import iso
 
-from ..config import Alerts, Brand
+from ..settings import Alerts, Brand
 from .messages import detractor_email, notice_email, response_email
 
 log = logging.getLogger(__name__)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..errors import AscoltoError
+from ..sources.registry import source_module
 from .common import (
     check_brand,
     config_option,
@@ -110,12 +111,12 @@ def echo_dispatch(result) -> None:
 @friendly
 def import_(file: Path, config_path: Path, brand: str | None) -> None:
     """Import mentions from a JSONL or CSV export, score them and queue alerts."""
-    from ..config import ImportSource
     from ..jobs.collect import run_import
+    from ..sources import files
 
     app = open_app(config_path)
     check_brand(app.config, brand, config_path)
-    c = run_import(app, ImportSource(name=f"file:{file.name}", path=file.resolve(), brand=brand))
+    c = run_import(app, files.Settings(name=f"file:{file.name}", path=file.resolve(), brand=brand))
     click.echo(f"{file}: read {c.fetched}, new {c.new}, detractors {c.detractors}, "
                f"not about a brand {c.skipped}, malformed {c.errors} (see the lines above)")
     app.close()
@@ -139,7 +140,8 @@ def collect(source_name: str, config_path: Path, brand: str | None, once: bool) 
         return
     from ..jobs.collect import run_source
 
-    with progress(expected_items(source, app.config, brand), f"collecting {source.name}") as update:
+    brands = [app.config.brand(brand)] if brand else app.config.brands
+    with progress(source_module(source.kind).expected_items(source, brands), f"collecting {source.name}") as update:
         result = run_source(app, source, brand=brand, progress=update)
     app.close()
     if result.failed:
@@ -153,15 +155,6 @@ def find_source(config, name: str, config_path: Path):
         known = ", ".join(f"{s.name} ({s.kind})" for s in config.sources) or "none"
         raise AscoltoError(f"{config_path}: no single source named or of type {name!r}; sources: {known}")
     return matches[0]
-
-
-def expected_items(source, config, brand) -> int:
-    brands = 1 if brand else len(config.brands)
-    if source.kind == "x":
-        return source.max_pages * source.max_results * brands
-    if source.kind == "reddit":
-        return source.limit * (brands + (1 if source.comments and source.subreddits else 0))
-    return sum(1 for _ in source.path.open(encoding="utf-8", errors="replace")) if source.path.is_file() else 0
 
 
 @click.command()

@@ -1,25 +1,37 @@
-"""The collect job: run one source, record the run, and turn expected trouble into a status.
+"""The collect job: drive one source through its contract, save what it finds, record the run.
 
-A job gets the ``App`` and records itself in ``runs``. Expected trouble with a source (a missing
-credential, a refusal, a rate limit, a spent budget, an outage) ends that source's run with a status
-and a one-line message, and leaves the other sources alone.
+Every source is driven the same way (``listener.sources.base`` describes the contract): for each of
+its queries, load the cursor, ask for pages, turn items into rows, and commit each chunk of rows
+with its alerts, the cursor and the budget spent in one transaction. A cursor therefore never moves
+past rows that were not committed, and a crash neither skips nor repeats an item.
+
+Expected trouble with a source (a missing credential, a refusal, a rate limit, a spent budget, an
+outage) ends that source's run with a status and a one-line message, recorded in ``runs``, and
+leaves the other sources alone. Between chunks the job checks ``app.stopping``, so a signal ends a
+run after a commit, never inside one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import ModuleType
 
 from surveys.timestamps import iso, parse_timestamp
 
+from ..alerts.outbox import NOTICE_ALERT, enqueue
 from ..app import App
-from ..collect import COLLECTORS
-from ..config import Source
 from ..errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
-from ..pipeline import Counts
-from ..store import get_cursor, set_cursor
+from ..pipeline import CHUNK, Counts, chunked, save_chunk
+from ..settings import Brand
+from ..sources.base import BadItem, Budget, NotAboutBrand, Page, Query, SourceSettings
+from ..sources.registry import source_module
+from ..store import MentionRow, get_cursor, set_cursor
 from .runs import finish_run, start_run
 
+log = logging.getLogger(__name__)
+Progress = Callable[[int], None]
 RETRY_AFTER = "retry_after"  # cursor row holding the time a rate-limited source may be asked again
 
 
@@ -36,13 +48,13 @@ class SourceRun:
         return self.status in ("error", "skipped")
 
 
-def job_name(source: Source) -> str:
-    return f"{source.kind}:{source.name}"
+def job_name(source: SourceSettings) -> str:
+    return source.job
 
 
-def run_source(app: App, source: Source, *, brand: str | None = None,
-               progress: Callable[[int], None] = lambda n: None, **options) -> SourceRun:
-    job = job_name(source)
+def run_source(app: App, source: SourceSettings, *, brand: str | None = None,
+               progress: Progress = lambda n: None, chunk_size: int = CHUNK) -> SourceRun:
+    job = source.job
     db = app.db
     run_id = start_run(db, job, iso(app.now()))
     counts = Counts()
@@ -50,7 +62,7 @@ def run_source(app: App, source: Source, *, brand: str | None = None,
     status, message = "ok", None
     try:
         _check_retry_after(app, job)
-        COLLECTORS[source.kind](app, source, counts, brands, progress, **options)
+        collect(app, source, counts, brands, progress, chunk_size)
         if app.stopping.is_set():
             status, message = "interrupted", "stopped by a signal after a commit"
         elif counts.errors:
@@ -73,6 +85,14 @@ def run_source(app: App, source: Source, *, brand: str | None = None,
     return SourceRun(job, counts, status, message)
 
 
+def run_import(app: App, source: SourceSettings, chunk_size: int = CHUNK) -> Counts:
+    """An import source's run, raising on failure (the CLI's `import` and the tests use it)."""
+    result = run_source(app, source, chunk_size=chunk_size)
+    if result.failed:
+        raise AscoltoError(result.message)
+    return result.counts
+
+
 def _check_retry_after(app: App, job: str) -> None:
     value = get_cursor(app.db, job, RETRY_AFTER)
     if value and parse_timestamp(value) > app.now():
@@ -84,10 +104,102 @@ def _run_counts(counts: Counts) -> dict:
             "detractors": counts.detractors, "skipped": counts.skipped, "errors": counts.errors}
 
 
-def run_import(app: App, source, chunk_size: int | None = None) -> Counts:
-    """An import source's run, raising on failure (the CLI's `import` and the tests use it)."""
-    options = {"chunk_size": chunk_size} if chunk_size else {}
-    result = run_source(app, source, **options)
-    if result.failed:
-        raise AscoltoError(result.message)
-    return result.counts
+# ---- the one collection loop -------------------------------------------------------------------
+
+def collect(app: App, source: SourceSettings, counts: Counts, brands: Sequence[Brand], progress: Progress,
+            chunk_size: int = CHUNK) -> None:
+    module = source_module(source.kind)
+    client = app.client_for(source)
+    for query in module.queries(source, brands):
+        _collect_query(app, module, source, client, query, brands, counts, progress, chunk_size)
+        if app.stopping.is_set():
+            return
+
+
+def _collect_query(app: App, module: ModuleType, source: SourceSettings, client, query: Query,
+                   brands: Sequence[Brand], counts: Counts, progress: Progress, chunk_size: int) -> None:
+    cursor = module.Cursor.load(get_cursor(app.db, source.job, query.key))
+    pages = module.fetch(client, source, query, cursor, app.sleep)
+    while True:
+        if source.budget is not None:
+            check_budget(app, source, module.LABEL, source.budget)  # before asking for another page
+        page = next(pages, None)
+        if page is None:
+            return
+        counts.fetched += len(page.items)
+        progress(len(page.items))
+        rows = _rows(module, source, page.items, query, brands, iso(app.now()), counts)
+        if not _save_page(app, source, query, page, rows, counts, chunk_size):
+            return
+
+
+def _rows(module: ModuleType, source: SourceSettings, items: list, query: Query, brands: Sequence[Brand],
+          collected_at: str, counts: Counts) -> list[MentionRow]:
+    """The items' rows; malformed items are counted and logged, those about no brand counted."""
+    rows = []
+    for item in items:
+        where = getattr(item, "where", source.kind)
+        try:
+            rows.append(module.item_to_row(item, query, brands, collected_at))
+        except BadItem as exc:
+            counts.errors += 1
+            log.warning("%s: skipped: %s", where, exc)
+        except NotAboutBrand as exc:
+            counts.skipped += 1
+            log.info("%s: not kept: %s", where, exc)
+    return rows
+
+
+def _save_page(app: App, source: SourceSettings, query: Query, page: Page, rows: list[MentionRow], counts: Counts,
+               chunk_size: int) -> bool:
+    """Commit the page's rows chunk by chunk; the last chunk also moves the cursor and counts the
+    budget spent. False when a stop was requested (the page's cursor then stays where it was)."""
+    chunks = list(chunked(rows, chunk_size)) or [[]]
+    for index, chunk in enumerate(chunks):
+        last = index == len(chunks) - 1
+        counts.add(save_chunk(app.db, chunk, app.scorer, app.config.detractor_confidence, app.recipients_for,
+                              iso(app.now()), then=_page_done(app, source, query, page) if last else None,
+                              case_due=iso(app.case_due())))
+        if app.stopping.is_set():
+            return False
+    return True
+
+
+def _page_done(app: App, source: SourceSettings, query: Query, page: Page):
+    """What commits with the page's last rows: its cursor, and what it spent of the budget."""
+    now = app.now()
+
+    def commit(db) -> None:
+        if page.cursor is not None and (value := page.cursor.dump()) is not None:
+            set_cursor(db, source.job, query.key, value, iso(now))
+        if source.budget is not None and page.cost:
+            key = _budget_key(source.budget, now)
+            set_cursor(db, source.job, key, str(_spent(app, source, key) + page.cost), iso(now))
+
+    return commit
+
+
+def _budget_key(budget: Budget, now) -> str:
+    return f"budget:{budget.period_of(now)}"
+
+
+def _spent(app: App, source: SourceSettings, key: str) -> int:
+    value = get_cursor(app.db, source.job, key)
+    return int(value) if value else 0
+
+
+def check_budget(app: App, source: SourceSettings, label: str, budget: Budget) -> None:
+    """Raise BudgetSpent (and queue one notice per period) once the period's reads reach the budget."""
+    now = app.now()
+    period = budget.period_of(now)
+    spent = _spent(app, source, _budget_key(budget, now))
+    if spent < budget.limit:
+        return
+    details = {"title": f"{label} read budget for {period} spent: collection from {label} is paused",
+               "body": f"Source {source.name!r} has read {spent} {budget.unit} in {period}, its {budget.setting} "
+                       f"is {budget.limit}. Collection from {label} resumes {budget.next_period()}, or raise "
+                       f"the budget in the configuration."}
+    with app.db.atomic():
+        enqueue(app.db, NOTICE_ALERT, f"{source.job}:budget:{period}", app.config.alerts.recipients, iso(now),
+                details=details)
+    raise BudgetSpent(f"{label} read budget spent: {spent} of {budget.limit} {budget.unit} in {period}")

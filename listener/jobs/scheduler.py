@@ -85,7 +85,7 @@ def build_scheduler(app: App, start: datetime | None = None, only: str | None = 
                           args=[app], id="reports:digest", name="weekly digest", replace_existing=True,
                           **JOB_DEFAULTS)
     scheduler.add_job(dispatch_job, "interval", args=[app], id="alerts:dispatch", name="dispatch alerts",
-                      minutes=app.config.dispatch_interval_minutes,
+                      minutes=app.config.scheduler.dispatch_interval_minutes,
                       next_run_time=first + timedelta(seconds=5), replace_existing=True, **JOB_DEFAULTS)
     scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler

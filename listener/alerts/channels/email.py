@@ -8,7 +8,7 @@ from email.message import EmailMessage
 
 from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
 
-from ...config import Smtp
+from ...settings import Smtp
 
 
 def classify(exc: Exception) -> Exception:

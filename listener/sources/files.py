@@ -1,8 +1,9 @@
-"""The file import collector: brand mentions exported as JSON Lines or CSV.
+"""File import: brand mentions exported as JSON Lines or CSV (the "import" source type).
 
 Columns: id, source, author, text, created_at (ISO 8601 with a zone) are required; url, lang and
-brand are optional. ``read_items`` only reads; ``item_to_row`` is pure; the pipeline saves.
-A malformed row is reported with its line number and skipped; the rest of the file is saved.
+brand are optional. ``read_items`` only reads; ``item_to_row`` is pure; the collect job saves.
+A malformed row is reported with its line number and skipped; the rest of the file is saved. Files
+have no cursor: importing a file again finds every row already stored (by ``source:id``).
 """
 
 from __future__ import annotations
@@ -12,37 +13,80 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from surveys.timestamps import iso, parse_timestamp
 
-from .brands import is_excluded, match_brand
-from .config import Brand
-from .errors import AscoltoError
-from .language import guess_language
-from .store import MentionRow
+from ..brands import is_excluded, match_brand
+from ..errors import AscoltoError
+from ..language import guess_language
+from ..settings import Brand, setting
+from ..store import MentionRow
+from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
 
+TYPE = "import"
+LABEL = "File import"
 REQUIRED = ("id", "source", "author", "text", "created_at")
+PAGE_ITEMS = 256
 _SOURCE = re.compile(r"^[a-z0-9_.-]{1,32}$")
 
 
-class BadItem(ValueError):
-    """The item cannot become a mention (a malformed or incomplete row)."""
+@dataclass(frozen=True, kw_only=True)
+class Settings(SourceSettings):
+    """A JSONL or CSV export read at each run."""
+
+    kind = TYPE
+    path: Path = setting(path=True)
+    brand: str | None = setting(None)  # the brand of every row; else each row's brand, else keyword matching
+
+    def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
+        if self.brand is not None and self.brand not in {b.name for b in brands}:
+            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
 
 
-class NotAboutBrand(ValueError):
-    """The item is well-formed but about none of the configured brands (or excluded)."""
+def make_client(settings: Settings) -> None:
+    return None  # a file needs no client
+
+
+def queries(settings: Settings, brands: Sequence[Brand]) -> list[Query]:
+    brand = next((b for b in brands if b.name == settings.brand), None)
+    return [Query(str(settings.path), brand)]
+
+
+def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
+    if not settings.path.is_file():
+        return 0
+    with settings.path.open(encoding="utf-8", errors="replace") as handle:
+        return sum(1 for _ in handle)
+
+
+def fetch(client: None, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
+    items = read_items(settings.path)
+    while page := list(islice(items, PAGE_ITEMS)):
+        yield Page(page)
+
+
+class Cursor:
+    """Files keep no cursor: every run reads the whole file, and stored rows are recognised."""
+
+    @classmethod
+    def load(cls, value: str | None) -> Cursor:
+        return cls()
+
+    def dump(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)
 class RawItem:
-    line: int
+    where: str  # file:line, for messages
     data: dict
 
 
 @dataclass(frozen=True)
 class Problem:
-    line: int
+    where: str
     reason: str
 
 
@@ -54,37 +98,40 @@ def read_items(path: Path) -> Iterator[RawItem | Problem]:
         raise AscoltoError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         if path.suffix.lower() == ".csv":
-            yield from _csv_items(handle)
+            yield from _csv_items(handle, path)
         else:
-            yield from _jsonl_items(handle)
+            yield from _jsonl_items(handle, path)
 
 
-def _jsonl_items(handle) -> Iterator[RawItem | Problem]:
+def _jsonl_items(handle, path: Path) -> Iterator[RawItem | Problem]:
     for number, line in enumerate(handle, start=1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
             data = json.loads(line)
         except ValueError as exc:
-            yield Problem(number, f"not valid JSON ({exc.msg})")
+            yield Problem(where, f"not valid JSON ({exc.msg})")
             continue
-        yield RawItem(number, data) if isinstance(data, dict) else Problem(number, "not a JSON object")
+        yield RawItem(where, data) if isinstance(data, dict) else Problem(where, "not a JSON object")
 
 
-def _csv_items(handle) -> Iterator[RawItem | Problem]:
+def _csv_items(handle, path: Path) -> Iterator[RawItem | Problem]:
     reader = csv.DictReader(handle)
     try:
         for row in reader:
             if None in row:  # more cells than header columns
-                yield Problem(reader.line_num, "more cells than columns")
+                yield Problem(f"{path}:{reader.line_num}", "more cells than columns")
                 continue
-            yield RawItem(reader.line_num, {k: v for k, v in row.items() if v not in (None, "")})
+            yield RawItem(f"{path}:{reader.line_num}", {k: v for k, v in row.items() if v not in (None, "")})
     except csv.Error as exc:
-        yield Problem(reader.line_num, f"unreadable CSV ({exc})")
+        yield Problem(f"{path}:{reader.line_num}", f"unreadable CSV ({exc})")
 
 
-def item_to_row(item: RawItem, brands: Sequence[Brand], default_brand: Brand | None, collected_at: str) -> MentionRow:
-    data = item.data
+def item_to_row(item: RawItem | Problem, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
+    if isinstance(item, Problem):
+        raise BadItem(item.reason)
+    data, default_brand = item.data, query.brand
     fields = {}
     for name in REQUIRED:
         value = data.get(name)

@@ -1,4 +1,4 @@
-"""The X collector: recent search (API v2) per brand, through tweepy, with a crash-safe cursor.
+"""X: recent search (API v2) per brand, through tweepy, with a crash-safe cursor and a read budget.
 
 Cursor, per query, as JSON: ``since_id`` is the newest tweet of the last completed pass. While a
 pass pages back through older results it also stores ``newest_id`` (where the next pass will start)
@@ -10,26 +10,61 @@ when it reaches the end does ``since_id`` move to ``newest_id``.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from surveys.timestamps import iso, parse_timestamp
 
-from .alerts.outbox import NOTICE_ALERT, enqueue
-from .brands import is_excluded
-from .config import Brand, XSource
-from .errors import BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
-from .importer import BadItem
-from .language import guess_language
-from .store import MentionRow, get_cursor, set_cursor
+from ..brands import is_excluded
+from ..errors import RateLimited, SourceRefused, SourceUnavailable
+from ..language import guess_language
+from ..settings import Brand, read_secret, setting
+from ..store import MentionRow
+from .base import BadItem, Budget, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .retry import call_with_retries
 
-log = logging.getLogger(__name__)
-
+TYPE = "x"
+LABEL = "X"
 TWEET_FIELDS = ["created_at", "lang", "author_id", "conversation_id"]
 USER_FIELDS = ["username", "name"]
 MAX_QUERY_LENGTH = 512  # recent search on the Basic and Pro tiers
+
+
+def _language_codes_problem(codes: tuple[str, ...]) -> str | None:
+    bad = [c for c in codes if not (2 <= len(c) <= 3 and c.isalpha())]
+    return f"expected language codes such as it or en, got {bad[0]!r}" if bad else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(SourceSettings):
+    """Recent search on X (API v2) with an app bearer token."""
+
+    kind = TYPE
+    bearer_token_env: str = setting("X_BEARER_TOKEN")
+    languages: tuple[str, ...] = setting((), check=_language_codes_problem)  # empty: each brand's languages
+    include_retweets: bool = setting(False)
+    max_results: int = setting(100, low=10, high=100)  # per page
+    max_pages: int = setting(10, low=1, high=1000)  # per brand and run: bounds a backfill
+    monthly_read_budget: int | None = setting(None, low=1)  # tweets read per calendar month
+
+    @property
+    def budget(self) -> Budget | None:
+        if self.monthly_read_budget is None:
+            return None
+        return Budget(self.monthly_read_budget, "month", "tweets", "monthly_read_budget")
+
+
+def make_client(settings: Settings):
+    import tweepy
+
+    token = read_secret(settings.bearer_token_env, f"the X bearer token of source {settings.name!r}")
+    # return_type=dict: our transforms read the API's own JSON, the same shape as the recorded fixtures.
+    return tweepy.Client(bearer_token=token, return_type=dict, wait_on_rate_limit=False)
+
+
+def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
+    return settings.max_pages * settings.max_results * len(brands)
 
 
 # ---- the query (pure) -------------------------------------------------------------------------
@@ -54,9 +89,15 @@ def build_query(brand: Brand, languages: Sequence[str] = (), include_retweets: b
     return query
 
 
+def queries(settings: Settings, brands: Sequence[Brand]) -> list[Query]:
+    return [Query(build_query(brand, settings.languages, settings.include_retweets), brand) for brand in brands]
+
+
 # ---- one tweet -> one row (pure) --------------------------------------------------------------
 
-def tweet_to_row(tweet: dict, users: dict[str, dict], brand: Brand, collected_at: str) -> MentionRow:
+def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
+    """An item is a tweet with its author from the page's ``includes``: ``{"tweet": ..., "author": ...}``."""
+    tweet = item.get("tweet") if isinstance(item.get("tweet"), dict) else {}
     try:
         tweet_id, text, created = str(tweet["id"]), tweet["text"], tweet["created_at"]
         created_at = iso(parse_timestamp(created))
@@ -64,69 +105,83 @@ def tweet_to_row(tweet: dict, users: dict[str, dict], brand: Brand, collected_at
         raise BadItem(f"tweet {tweet.get('id', '?')}: malformed (missing or bad {exc})") from None
     if not isinstance(text, str) or not text.strip():
         raise BadItem(f"tweet {tweet_id}: no text")
-    user = users.get(str(tweet.get("author_id")), {})
+    if is_excluded(text, query.brand):
+        raise NotAboutBrand(f"tweet {tweet_id}: matches an exclusion of brand {query.brand.name!r}")
+    user = item.get("author") or {}
     username = user.get("username")
     url = f"https://x.com/{username}/status/{tweet_id}" if username else f"https://x.com/i/web/status/{tweet_id}"
     lang = tweet.get("lang") if tweet.get("lang") not in (None, "und", "zxx", "qme") else guess_language(text)
     raw = {"tweet": tweet, "author": user} if user else {"tweet": tweet}
     return MentionRow(
-        id=f"x:{tweet_id}", source="x", native_id=tweet_id, brand=brand.name,
+        id=f"x:{tweet_id}", source="x", native_id=tweet_id, brand=query.brand.name,
         author=username or tweet.get("author_id"), url=url, text=text, lang=lang, created_at=created_at,
         collected_at=collected_at, raw=json.dumps(raw, ensure_ascii=False, sort_keys=True),
     )
 
 
-def page_rows(page: dict, brand: Brand, collected_at: str,
-              on_bad: Callable[[str], None]) -> tuple[list[MentionRow], int]:
-    """The page's rows, and how many tweets an exclusion dropped; malformed tweets go to ``on_bad``."""
+def page_items(page: dict) -> list[dict]:
+    """The page's tweets, each with its author from ``includes.users``."""
     users = {str(u.get("id")): u for u in (page.get("includes") or {}).get("users", []) if isinstance(u, dict)}
-    rows, excluded = [], 0
-    for tweet in page.get("data") or []:
-        try:
-            row = tweet_to_row(tweet if isinstance(tweet, dict) else {}, users, brand, collected_at)
-        except BadItem as exc:
-            on_bad(str(exc))
-            continue
-        if is_excluded(row.text, brand):
-            excluded += 1
-        else:
-            rows.append(row)
-    return rows, excluded
+    return [{"tweet": tweet, "author": users.get(str(tweet.get("author_id"))) if isinstance(tweet, dict) else None}
+            for tweet in page.get("data") or []]
 
 
 # ---- the cursor --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class XCursor:
+class Cursor:
     since_id: str | None = None
     newest_id: str | None = None  # set while a pass is in progress
     until_id: str | None = None
 
     @classmethod
-    def load(cls, value: str | None) -> XCursor:
+    def load(cls, value: str | None) -> Cursor:
         return cls(**json.loads(value)) if value else cls()
 
     def dump(self) -> str:
         return json.dumps({"since_id": self.since_id, "newest_id": self.newest_id, "until_id": self.until_id})
 
-    def after_page(self, meta: dict) -> XCursor:
+    def after_page(self, meta: dict) -> Cursor:
         """The cursor once a page is committed; ``next_token`` absent means the pass is complete."""
         newest = self.newest_id or meta.get("newest_id") or self.since_id
         if not meta.get("next_token"):
-            return XCursor(since_id=newest)
-        return XCursor(since_id=self.since_id, newest_id=newest, until_id=meta.get("oldest_id") or self.until_id)
+            return Cursor(since_id=newest)
+        return Cursor(since_id=self.since_id, newest_id=newest, until_id=meta.get("oldest_id") or self.until_id)
 
 
 # ---- talking to X ------------------------------------------------------------------------------
 
-def make_client(source: XSource):
-    import tweepy
+def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
+    """Pages of one search, newest first, at most ``max_pages``.
 
-    # return_type=dict: our transforms read the API's own JSON, the same shape as the recorded fixtures.
-    return tweepy.Client(bearer_token=source.bearer_token(), return_type=dict, wait_on_rate_limit=False)
+    X's next_token belongs to the request that returned it: every page of this run is asked with the
+    since_id/until_id the run started from, while the cursor each page carries moves page by page.
+    """
+    asked, next_token = cursor, None
+    for _ in range(settings.max_pages):
+        page = translated(
+            lambda: call_with_retries(lambda: search_page(client, query.key, asked, next_token, settings),
+                                      transient=transient_errors(), what=f"X search for {query.brand.name}",
+                                      sleep=sleep),
+            lambda exc: translate_error(exc, settings))
+        meta = page.get("meta") or {}
+        cursor = cursor.after_page(meta)
+        items = page_items(page)
+        yield Page(items, cursor, cost=len(items))
+        next_token = meta.get("next_token")
+        if not next_token:
+            return
 
 
-def translate_error(exc: Exception, source: XSource) -> Exception:
+def search_page(client, query: str, cursor: Cursor, next_token: str | None, settings: Settings) -> dict:
+    return client.search_recent_tweets(
+        query, since_id=cursor.since_id, until_id=cursor.until_id, next_token=next_token,
+        max_results=settings.max_results, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
+        user_fields=USER_FIELDS,
+    )
+
+
+def translate_error(exc: Exception, settings: Settings) -> Exception:
     import requests
     import tweepy
 
@@ -137,11 +192,11 @@ def translate_error(exc: Exception, source: XSource) -> Exception:
                            resume)
     if isinstance(exc, tweepy.Unauthorized):
         return SourceRefused(f"X refused the bearer token (401 Unauthorized): check the token in "
-                             f"{source.bearer_token_env} (sources {source.name!r})")
+                             f"{settings.bearer_token_env} (sources {settings.name!r})")
     if isinstance(exc, tweepy.Forbidden):
         return SourceRefused(f"X refused recent search (403 Forbidden): the app's API tier likely has no search "
                              f"access (the Free tier has none; Basic or higher does); token from "
-                             f"{source.bearer_token_env} (sources {source.name!r})")
+                             f"{settings.bearer_token_env} (sources {settings.name!r})")
     if isinstance(exc, tweepy.BadRequest):
         return SourceRefused(f"X rejected the request (400): {'; '.join(exc.api_messages) or exc}")
     if isinstance(exc, (tweepy.TwitterServerError, requests.RequestException)):
@@ -160,44 +215,3 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     import tweepy
 
     return (tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout)
-
-
-def search_page(client, query: str, cursor: XCursor, next_token: str | None, source: XSource) -> dict:
-    return client.search_recent_tweets(
-        query, since_id=cursor.since_id, until_id=cursor.until_id, next_token=next_token,
-        max_results=source.max_results, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
-        user_fields=USER_FIELDS,
-    )
-
-
-# ---- the monthly read budget -------------------------------------------------------------------
-
-def budget_key(now: datetime) -> str:
-    return f"budget:{now:%Y-%m}"
-
-
-def tweets_read(db, source: XSource, now: datetime) -> int:
-    value = get_cursor(db, f"x:{source.name}", budget_key(now))
-    return int(value) if value else 0
-
-
-def check_budget(db, source: XSource, now: datetime, recipients: Sequence[str]) -> None:
-    """Raise BudgetSpent (and queue one notice a month) once the month's reads reach the budget."""
-    if source.monthly_read_budget is None:
-        return
-    read = tweets_read(db, source, now)
-    if read < source.monthly_read_budget:
-        return
-    month = f"{now:%Y-%m}"
-    details = {"title": f"X read budget for {month} spent: collection from X is paused",
-               "body": f"Source {source.name!r} has read {read} tweets in {month}, its monthly_read_budget is "
-                       f"{source.monthly_read_budget}. Collection from X resumes next month, or raise the budget "
-                       f"in the configuration."}
-    with db.atomic():
-        enqueue(db, NOTICE_ALERT, f"x:{source.name}:budget:{month}", recipients, iso(now), details=details)
-    raise BudgetSpent(f"X read budget spent: {read} of {source.monthly_read_budget} tweets in {month}")
-
-
-def count_reads(db, source: XSource, now: datetime, tweets: int) -> None:
-    if source.monthly_read_budget is not None and tweets:
-        set_cursor(db, f"x:{source.name}", budget_key(now), str(tweets_read(db, source, now) + tweets), iso(now))

@@ -1,4 +1,4 @@
-"""The Reddit collector: submissions found by search, comments of named subreddits, through praw.
+"""Reddit: submissions found by search, comments of named subreddits, through praw (read-only).
 
 Reddit's API has no comment search, so comments come from the newest comments of the configured
 subreddits and are matched to brands here. Listings come newest first; each query keeps a cursor of
@@ -11,31 +11,79 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from surveys.timestamps import iso
 
-from .brands import is_excluded, match_brand
-from .config import Brand, RedditSource
-from .errors import RateLimited, SourceRefused, SourceUnavailable
-from .importer import BadItem, NotAboutBrand
-from .language import guess_language
-from .store import MentionRow
+from ..brands import is_excluded, match_brand
+from ..errors import RateLimited, SourceRefused, SourceUnavailable
+from ..language import guess_language
+from ..settings import Brand, read_secret, setting
+from ..store import MentionRow
+from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 
+TYPE = "reddit"
+LABEL = "Reddit"
 log = logging.getLogger(__name__)
 GONE = ("[deleted]", "[removed]")
 
 
+def _subreddit_name(name: str) -> str:
+    return name.removeprefix("r/")
+
+
+def _subreddits_problem(names: tuple[str, ...]) -> str | None:
+    bad = [n for n in names if not n.replace("_", "").isalnum()]
+    return f"expected subreddit names such as italy, got {bad[0]!r}" if bad else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(SourceSettings):
+    """Read-only Reddit (app-only OAuth) search of submissions, and comments of named subreddits."""
+
+    kind = TYPE
+    client_id_env: str = setting("REDDIT_CLIENT_ID")
+    client_secret_env: str = setting("REDDIT_CLIENT_SECRET")
+    user_agent: str = setting("ascolto/0.1 (self-hosted social listening)")
+    subreddits: tuple[str, ...] = setting((), convert=lambda names: tuple(map(_subreddit_name, names)),
+                                          check=_subreddits_problem)  # empty: all of Reddit (submissions only)
+    comments: bool = setting(True)
+    limit: int = setting(250, low=1, high=1000)  # newest items read per query and run
+
+    def credentials(self) -> tuple[str, str]:
+        needed_for = f"the Reddit app of source {self.name!r}"
+        return read_secret(self.client_id_env, needed_for), read_secret(self.client_secret_env, needed_for)
+
+
+def queries(settings: Settings, brands: Sequence[Brand]) -> list[Query]:
+    found = [Query(f"search:{brand.name}", brand) for brand in brands]
+    if settings.comments and settings.subreddits:
+        found.append(Query("comments"))  # matched to brands by keyword, item by item
+    return found
+
+
+def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
+    return settings.limit * len(queries(settings, brands))
+
+
+def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
+    """One page: every item newer than the cursor (praw pages the listing itself, and spaces its
+    requests by Reddit's rate-limit headers)."""
+    listing = submissions(client, settings, query.brand) if query.brand else comments(client, settings)
+    items = translated(lambda: new_items(listing, cursor, settings.limit), lambda exc: translate_error(exc, settings))
+    yield Page(items, cursor.advanced(items))
+
+
 # ---- talking to Reddit -------------------------------------------------------------------------
 
-def make_reddit(source: RedditSource):
+def make_client(settings: Settings):
     import praw
 
-    client_id, client_secret = source.credentials()
+    client_id, client_secret = settings.credentials()
     # check_for_updates would ask PyPI on start; an app-only client (no username) is read-only.
-    return praw.Reddit(client_id=client_id, client_secret=client_secret, user_agent=source.user_agent,
+    return praw.Reddit(client_id=client_id, client_secret=client_secret, user_agent=settings.user_agent,
                        check_for_updates=False, check_for_async=False)
 
 
@@ -43,13 +91,13 @@ def search_query(brand: Brand) -> str:
     return " OR ".join('"' + k.lstrip("@#").replace('"', "") + '"' for k in brand.keywords)
 
 
-def submissions(reddit, source: RedditSource, brand: Brand) -> Iterable:
-    where = "+".join(source.subreddits) or "all"
-    return reddit.subreddit(where).search(search_query(brand), sort="new", time_filter="week", limit=source.limit)
+def submissions(reddit, settings: Settings, brand: Brand) -> Iterable:
+    where = "+".join(settings.subreddits) or "all"
+    return reddit.subreddit(where).search(search_query(brand), sort="new", time_filter="week", limit=settings.limit)
 
 
-def comments(reddit, source: RedditSource) -> Iterable:
-    return reddit.subreddit("+".join(source.subreddits)).comments(limit=source.limit)
+def comments(reddit, settings: Settings) -> Iterable:
+    return reddit.subreddit("+".join(settings.subreddits)).comments(limit=settings.limit)
 
 
 def item_data(item) -> dict:
@@ -62,20 +110,20 @@ def item_data(item) -> dict:
     return data
 
 
-def translate_error(exc: Exception, source: RedditSource) -> Exception:
+def translate_error(exc: Exception, settings: Settings) -> Exception:
     import prawcore
 
     if isinstance(exc, prawcore.TooManyRequests):
         return RateLimited("Reddit rate limit reached (429); collection resumes at the next run")
     if isinstance(exc, prawcore.OAuthException) or (
             isinstance(exc, prawcore.ResponseException) and exc.response.status_code == 401):
-        return SourceRefused(f"Reddit refused the app credentials (401): check {source.client_id_env} and "
-                             f"{source.client_secret_env} (sources {source.name!r})")
+        return SourceRefused(f"Reddit refused the app credentials (401): check {settings.client_id_env} and "
+                             f"{settings.client_secret_env} (sources {settings.name!r})")
     if isinstance(exc, prawcore.Forbidden):
-        return SourceRefused(f"Reddit refused access (403): is one of {', '.join(source.subreddits) or 'r/all'} "
-                             f"private or banned? (sources {source.name!r})")
+        return SourceRefused(f"Reddit refused access (403): is one of {', '.join(settings.subreddits) or 'r/all'} "
+                             f"private or banned? (sources {settings.name!r})")
     if isinstance(exc, (prawcore.NotFound, prawcore.Redirect)):
-        return SourceRefused(f"a subreddit in sources {source.name!r} does not exist: {', '.join(source.subreddits)}")
+        return SourceRefused(f"a subreddit in sources {settings.name!r} does not exist: {', '.join(settings.subreddits)}")
     if isinstance(exc, (prawcore.ServerError, prawcore.RequestException)):
         first_line = (str(exc).strip().splitlines() or [""])[0]
         return SourceUnavailable(f"Reddit is unavailable after retries: {type(exc).__name__}: {first_line}")
@@ -84,7 +132,8 @@ def translate_error(exc: Exception, source: RedditSource) -> Exception:
 
 # ---- one item -> one row (pure) ----------------------------------------------------------------
 
-def item_to_row(data: dict, brands: Sequence[Brand], search_brand: Brand | None, collected_at: str) -> MentionRow:
+def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
+    data, search_brand = item, query.brand
     try:
         fullname, created = str(data["name"]), float(data["created_utc"])
     except (KeyError, TypeError, ValueError) as exc:
@@ -111,12 +160,12 @@ def item_to_row(data: dict, brands: Sequence[Brand], search_brand: Brand | None,
 # ---- the cursor --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RedditCursor:
+class Cursor:
     after: float = 0.0  # created_utc of the newest item committed
     seen: frozenset[str] = field(default_factory=frozenset)  # ids committed at exactly that second
 
     @classmethod
-    def load(cls, value: str | None) -> RedditCursor:
+    def load(cls, value: str | None) -> Cursor:
         if not value:
             return cls()
         doc = json.loads(value)
@@ -129,17 +178,17 @@ class RedditCursor:
         created = float(data.get("created_utc") or 0)
         return created > self.after or (created == self.after and data.get("name") not in self.seen)
 
-    def advanced(self, items: Sequence[dict]) -> RedditCursor:
+    def advanced(self, items: Sequence[dict]) -> Cursor:
         if not items:
             return self
         newest = max(float(d.get("created_utc") or 0) for d in items)
         if newest < self.after:
             return self
         at_newest = {d.get("name") for d in items if float(d.get("created_utc") or 0) == newest}
-        return RedditCursor(newest, frozenset(at_newest | (self.seen if newest == self.after else set())))
+        return Cursor(newest, frozenset(at_newest | (self.seen if newest == self.after else set())))
 
 
-def new_items(listing: Iterable, cursor: RedditCursor, limit: int) -> list[dict]:
+def new_items(listing: Iterable, cursor: Cursor, limit: int) -> list[dict]:
     """Items newer than the cursor, reading the newest-first listing until it reaches the cursor."""
     found, read = [], 0
     for item in listing:

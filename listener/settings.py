@@ -1,0 +1,115 @@
+"""The settings the configuration file fills in: dataclasses whose fields hold their own defaults.
+
+Each default, bound and choice is written once, in the field (``setting(...)``); ``listener.config``
+reads any of these classes generically from a TOML table and reports a bad value as one line that
+names the file and the key. The field metadata keys are plain strings, so that ``sentiment`` and
+``surveys``, which may not import this module, describe their settings the same way:
+
+- ``low`` / ``high``: bounds of a number;
+- ``choices``: the allowed values of a string, or of every string of a list;
+- ``path``: a file or folder, relative to the configuration file;
+- ``check``: a function of the value returning a problem (text) or None;
+- ``convert``: a function applied to the value read, before ``check``;
+- ``expected``: how to describe the expected value in a message.
+
+Secrets are never settings: a setting names the environment variable that holds one, and
+``read_secret`` reads it when it is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import zoneinfo
+from dataclasses import dataclass, field
+
+from .errors import MissingCredential
+
+LANGUAGES = ("it", "en")
+DEFAULT_TIMEZONE = "Europe/Rome"
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+def setting(default=dataclasses.MISSING, **metadata):
+    """A dataclass field with its default (none: the key is required) and how to check it."""
+    if isinstance(default, list):
+        default = tuple(default)
+    return field(default=default, metadata=metadata)
+
+
+def read_secret(variable: str, needed_for: str) -> str:
+    """The value of an environment variable holding a secret; MissingCredential names it if unset."""
+    value = os.environ.get(variable, "")
+    if not value.strip():
+        raise MissingCredential(variable, needed_for)
+    return value
+
+
+def time_zone_problem(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"expected an IANA time zone such as {DEFAULT_TIMEZONE}, got {name!r}"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Brand:
+    name: str = setting()
+    keywords: tuple[str, ...] = setting(expected="a list of words, handles and hashtags")
+    exclude: tuple[str, ...] = setting(())  # phrases that mean something else ("aurora boreale")
+    languages: tuple[str, ...] = setting(LANGUAGES, choices=LANGUAGES)
+    alert_language: str = setting("it", choices=LANGUAGES)
+    recipients: tuple[str, ...] = setting(())  # extra recipients for this brand's alerts
+    timezone: str = setting(DEFAULT_TIMEZONE, check=time_zone_problem)  # quiet hours, daily caps are local
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Smtp:
+    host: str = setting("")  # empty: alerts wait in the outbox
+    port: int = setting(587, low=1, high=65535)
+    security: str = setting("starttls", choices=SMTP_SECURITY)
+    username: str = setting("")
+    password_env: str = setting("")  # the environment variable holding the password
+    timeout_seconds: float = setting(20.0, low=1)
+
+    def password(self) -> str:
+        if not self.password_env:
+            return ""
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise MissingCredential(self.password_env, "alerts.smtp")
+        return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alerts:
+    sender: str = setting("ascolto@localhost")
+    recipients: tuple[str, ...] = setting(())
+    smtp: Smtp | None = setting(None, table=True)
+    retry_seconds: float = setting(60.0, low=1)  # first retry; doubles per attempt
+    max_retry_seconds: float = setting(3600.0, low=1)
+    case_due_hours: float = setting(48.0, low=0)  # a detractor's follow-up case is due this long after it arrives
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reports:
+    """The weekly digest to marketers."""
+
+    recipients: tuple[str, ...] = setting()
+    weekday: str = setting("mon", choices=WEEKDAYS)
+    hour: int = setting(9, low=0, high=23)
+    timezone: str = setting(DEFAULT_TIMEZONE, check=time_zone_problem)
+    period_days: int = setting(28, low=1, high=366)  # NPS moves slowly: 4 weeks, compared with the 4 before
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scheduler:
+    dispatch_interval_minutes: float = setting(1.0, low=0.1)

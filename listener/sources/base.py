@@ -1,0 +1,105 @@
+"""The contract every source module keeps, and the few things sources share.
+
+A source module exports:
+
+- ``TYPE``: its name in ``[[sources]] type``; ``LABEL``: its name for people ("X", "Reddit");
+- ``Settings``: a frozen dataclass derived from ``SourceSettings``, its fields read from TOML;
+- ``make_client(settings)``: its API client, credentials from the environment (``read_secret``);
+- ``queries(settings, brands)``: what one run asks, each a ``Query`` with its own cursor;
+- ``fetch(client, settings, query, cursor, sleep)``: network only; yields ``Page``s of raw items and
+  raises our errors (``RateLimited``, ``SourceRefused``, ``SourceUnavailable``), never the client's;
+- ``item_to_row(item, query, brands, collected_at)``: pure; a ``MentionRow``, or ``BadItem`` /
+  ``NotAboutBrand``;
+- ``Cursor``: ``Cursor.load(text or None)`` and ``cursor.dump()``; a page carries the cursor that
+  holds once the page is committed;
+- ``expected_items(settings, brands)``: an estimate of the items one run reads, for progress bars.
+
+The collect job (``listener.jobs.collect``) drives every source the same way: it loads the cursor,
+asks for pages, turns items into rows, and commits each chunk of rows with its alerts, the cursor
+and the budget spent in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+
+from ..settings import Brand, setting
+
+T = TypeVar("T")
+Sleep = Callable[[float], None]
+
+
+class BadItem(ValueError):
+    """The item cannot become a mention (malformed or incomplete); it is logged and skipped."""
+
+
+class NotAboutBrand(ValueError):
+    """The item is well-formed but about none of the configured brands (or excluded, or removed)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceSettings:
+    """What every ``[[sources]]`` table has; each source type adds its own fields."""
+
+    kind: ClassVar[str] = ""  # the module's TYPE
+    name: str = setting()
+    interval_minutes: float = setting(15.0, low=0.1)
+
+    @property
+    def job(self) -> str:
+        """The name of this source's runs, cursors and budget: ``x:x``, ``import:sample``."""
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def budget(self) -> Budget | None:
+        """The source's spending limit, if it has one (X posts read, YouTube quota units)."""
+        return None
+
+    def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
+        """(key, problem) for settings that are wrong together or against the brands."""
+        return iter(())
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A limit on what a source may read per calendar period (UTC), counted in the database."""
+
+    limit: int
+    period: str  # "month" or "day"
+    unit: str  # what is counted, e.g. "tweets"
+    setting: str  # the setting that sets it, for the notice
+
+    def period_of(self, now: datetime) -> str:
+        return f"{now:%Y-%m}" if self.period == "month" else f"{now:%Y-%m-%d}"
+
+    def next_period(self) -> str:
+        return "next month" if self.period == "month" else "tomorrow"
+
+
+@dataclass(frozen=True)
+class Query:
+    """One thing a run asks for, with its own cursor: a brand's search, a subreddit's comments, a file."""
+
+    key: str  # the cursor's query key
+    brand: Brand | None = None  # the brand asked about; None: rows are matched to brands by keyword
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    cursor: Any = None  # the cursor once this page is committed; None: the stored cursor stays
+    cost: int = 0  # what this page spent of the source's budget
+
+
+def translated(call: Callable[[], T], translate: Callable[[Exception], Exception]) -> T:
+    """``call()``, with an API client's exceptions turned into ours (unknown ones pass unchanged)."""
+    try:
+        return call()
+    except Exception as exc:
+        ours = translate(exc)
+        if ours is exc:
+            raise
+        raise ours from None
