@@ -1,27 +1,25 @@
 """Alerts through a real SMTP server on loopback (aiosmtpd), and through its absence."""
 
 
-from conftest import FIXTURE_DIR, KeywordScorer, free_port, write_config
-from listener.app import App
-from surveys.timestamps import parse_timestamp
-from listener.config import load_config
-from listener.sources.files import Settings as ImportSource
+from helpers.net import free_port
+from helpers.paths import FIXTURE_DIR
 from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
+from listener.sources.files import Settings as ImportSource
+from surveys.timestamps import parse_timestamp
 
 
-def make_app(tmp_path, clock, port):
-    config = load_config(write_config(tmp_path, smtp=f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"'))
-    return App(config, now=clock, scorer=KeywordScorer())
+def smtp_app(make_app, port):
+    return make_app(smtp=f'host = "127.0.0.1"\nport = {port}\nsecurity = "none"')
 
 
 def import_fixture(app):
     run_import(app, ImportSource(name="t", path=FIXTURE_DIR / "mentions_with_problems.jsonl"))
 
 
-def test_detractor_alert_arrives_with_its_content(tmp_path, clock, smtp_server):
+def test_detractor_alert_arrives_with_its_content(make_app, smtp_server):
     controller, inbox = smtp_server()
-    app = make_app(tmp_path, clock, controller.port)
+    app = smtp_app(make_app, controller.port)
     import_fixture(app)
     result = run_dispatch(app)
     assert (result.sent, result.pending, result.failed) == (2, 0, 0)
@@ -45,9 +43,9 @@ def test_detractor_alert_arrives_with_its_content(tmp_path, clock, smtp_server):
     assert len(inbox.envelopes) == 2
 
 
-def test_text_is_escaped_in_the_html_part(tmp_path, clock, smtp_server):
+def test_text_is_escaped_in_the_html_part(tmp_path, make_app, smtp_server):
     controller, inbox = smtp_server()
-    app = make_app(tmp_path, clock, controller.port)
+    app = smtp_app(make_app, controller.port)
     export = tmp_path / "evil.jsonl"
     export.write_text('{"id": "9", "source": "x", "author": "<b>mallory</b>", "text": "Caffè Aurora pessimo '
                       '<script>alert(1)</script>", "created_at": "2026-11-20T10:00:00Z", '
@@ -60,9 +58,9 @@ def test_text_is_escaped_in_the_html_part(tmp_path, clock, smtp_server):
     assert 'href="javascript' not in html  # only http(s) links become links
 
 
-def test_smtp_down_then_up_delivers_each_alert_exactly_once(tmp_path, clock, smtp_server):
+def test_smtp_down_then_up_delivers_each_alert_exactly_once(make_app, clock, smtp_server):
     port = free_port()  # nothing listens here yet
-    app = make_app(tmp_path, clock, port)
+    app = smtp_app(make_app, port)
     import_fixture(app)
 
     down = run_dispatch(app)
@@ -85,8 +83,8 @@ def test_smtp_down_then_up_delivers_each_alert_exactly_once(tmp_path, clock, smt
     assert {a["status"] for a in app.db["alerts"].rows} == {"sent"}
 
 
-def test_backoff_doubles_up_to_its_cap(tmp_path, clock):
-    app = make_app(tmp_path, clock, free_port())
+def test_backoff_doubles_up_to_its_cap(make_app, clock):
+    app = smtp_app(make_app, free_port())
     import_fixture(app)
     waits = []
     for _ in range(6):
@@ -106,9 +104,9 @@ class RefusingInbox:
         return "550 5.1.1 No such user here"
 
 
-def test_permanent_refusal_is_failed_with_the_reply_not_retried(tmp_path, clock, smtp_server):
+def test_permanent_refusal_is_failed_with_the_reply_not_retried(make_app, smtp_server):
     controller, _ = smtp_server(handler=RefusingInbox())
-    app = make_app(tmp_path, clock, controller.port)
+    app = smtp_app(make_app, controller.port)
     import_fixture(app)
     result = run_dispatch(app)
     assert (result.sent, result.failed, result.pending) == (0, 2, 0)
@@ -116,9 +114,8 @@ def test_permanent_refusal_is_failed_with_the_reply_not_retried(tmp_path, clock,
     assert alert["status"] == "failed" and "550" in alert["last_error"]
 
 
-def test_without_smtp_alerts_wait_in_the_outbox(tmp_path, clock):
-    config = load_config(write_config(tmp_path, smtp='host = ""'))
-    app = App(config, now=clock, scorer=KeywordScorer())
+def test_without_smtp_alerts_wait_in_the_outbox(make_app):
+    app = make_app(smtp='host = ""')
     import_fixture(app)
     result = run_dispatch(app)
     assert (result.smtp_configured, result.sent, result.pending) == (False, 0, 2)

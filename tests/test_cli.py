@@ -11,7 +11,7 @@ import pytest
 import sqlite_utils
 from click.testing import CliRunner
 
-from conftest import EXAMPLE_CONFIG
+from helpers.paths import EXAMPLE_CONFIG
 from listener.cli.main import cli
 
 

@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLE_CONFIG, write_config
+from helpers.apps import write_config
+from helpers.paths import EXAMPLE_CONFIG
 from listener.config import load_config
 from listener.errors import ConfigError
 

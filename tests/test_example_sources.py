@@ -1,25 +1,23 @@
 """The shipped example configuration, with fake credentials: X and Reddit end to end into SQLite and alerts."""
 
-from conftest import EXAMPLE_CONFIG, KeywordScorer, fixture_json
-from listener.app import App
-from listener.config import load_config
+from helpers.paths import EXAMPLE_CONFIG, fixture_json
 from listener.jobs.collect import run_source
 from listener.jobs.dispatch import run_dispatch
 
 
-def example_app(tmp_path, clock):
+def example_app(tmp_path, make_app):
     text = EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', f'path = "{tmp_path / "a.db"}"')
     config_file = tmp_path / "example.toml"
     config_file.write_text(text.replace("sample_mentions.jsonl", str(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl")),
                            encoding="utf-8")
-    return App(load_config(config_file), now=clock, scorer=KeywordScorer(), mailer=None, sleep=lambda s: None)
+    return make_app(config=config_file, mailer=None, sleep=lambda s: None)
 
 
-def test_both_collectors_from_the_example_config(tmp_path, clock, monkeypatch, recorded_http, no_sleep):
+def test_both_collectors_from_the_example_config(tmp_path, make_app, monkeypatch, recorded_http, no_sleep):
     monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
     monkeypatch.setenv("REDDIT_CLIENT_ID", "fixture-client-id")
     monkeypatch.setenv("REDDIT_CLIENT_SECRET", "fixture-client-secret")
-    app = example_app(tmp_path, clock)
+    app = example_app(tmp_path, make_app)
     recorded_http.get("https://api.twitter.com/2/tweets/search/recent", json=fixture_json("x", "search_page1.json"))
     recorded_http.get("https://api.twitter.com/2/tweets/search/recent", json=fixture_json("x", "search_page2.json"))
     recorded_http.post("https://www.reddit.com/api/v1/access_token", json=fixture_json("reddit", "access_token.json"))
@@ -35,10 +33,10 @@ def test_both_collectors_from_the_example_config(tmp_path, clock, monkeypatch, r
     assert app.db["alerts"].count == 4 and run_dispatch(app).pending == 4  # no SMTP in the example
 
 
-def test_without_credentials_social_sources_are_skipped_and_the_import_still_runs(tmp_path, clock, monkeypatch):
+def test_without_credentials_social_sources_are_skipped_and_the_import_still_runs(tmp_path, make_app, monkeypatch):
     for variable in ("X_BEARER_TOKEN", "REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET"):
         monkeypatch.delenv(variable, raising=False)
-    app = example_app(tmp_path, clock)
+    app = example_app(tmp_path, make_app)
     runs = {s.name: run_source(app, s) for s in app.config.sources}
     assert runs["sample"].counts.new == 50
     assert runs["x"].status == runs["reddit"].status == "skipped"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import blank_scorer
+from helpers.models import blank_scorer
 from sentiment.datasets import LabelledTexts
 from sentiment.errors import BadDataset
 from sentiment.finetune import adapted_folder, adapter_arrays, attach, finetune, load_adapter, merge, save_adapter

@@ -4,28 +4,20 @@ import json
 
 import pytest
 
-from conftest import KeywordScorer, write_config
-from listener.app import App
-from listener.config import load_config
-from listener.sources.base import BadItem, Query
-from listener.sources.files import RawItem, item_to_row
 from listener.jobs.collect import run_import
+from listener.sources.base import BadItem, Query
+from listener.sources.files import RawItem, Settings, item_to_row
 from listener.store import open_db
 
 FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "mentions_with_problems.jsonl"
 
 
 @pytest.fixture
-def app(tmp_path, clock):
-    config = load_config(write_config(tmp_path, smtp='host = ""'))
-    application = App(config, now=clock, scorer=KeywordScorer(), mailer=None)
-    yield application
-    application.close()
+def app(make_app):
+    return make_app(mailer=None)
 
 
 def source_for(path, brand=None):
-    from listener.sources.files import Settings
-
     return Settings(name="test", path=path, brand=brand)
 
 

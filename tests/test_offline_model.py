@@ -7,7 +7,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from conftest import SHARED
+from helpers.paths import SHARED
 from sentiment.e5_folder import package_dir
 from sentiment.loading import load_offline_encoder
 

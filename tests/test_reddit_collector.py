@@ -2,9 +2,7 @@
 
 import pytest
 
-from conftest import KeywordScorer, fixture_json, write_config
-from listener.app import App
-from listener.config import load_config
+from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.reddit import Cursor as RedditCursor
 from listener.store import get_cursor
@@ -18,13 +16,10 @@ REDDIT_SOURCE = ('[[sources]]\ntype = "reddit"\nname = "reddit"\nsubreddits = ["
 
 
 @pytest.fixture
-def app(tmp_path, clock, monkeypatch, no_sleep):
+def app(make_app, monkeypatch, no_sleep):
     monkeypatch.setenv("REDDIT_CLIENT_ID", "fixture-client-id")
     monkeypatch.setenv("REDDIT_CLIENT_SECRET", "fixture-client-secret")
-    config = load_config(write_config(tmp_path, smtp='host = ""', sources=REDDIT_SOURCE))
-    application = App(config, now=clock, scorer=KeywordScorer(), mailer=None)
-    yield application
-    application.close()
+    return make_app(sources=REDDIT_SOURCE, mailer=None)
 
 
 def record_run(http, search="search_caffe_aurora.json", token=True):

@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import REPO, KeywordScorer, write_config
-from listener.app import App
+from helpers.paths import REPO
 from listener.cases import CaseError, add_note, assign, list_cases, move
 from listener.cli.main import cli
-from listener.config import load_config
 from listener.reports.datasette import metadata_for
 from listener.reports.digest import queue_digest
 from listener.reports.figures import Period, brand_report
@@ -27,9 +25,8 @@ def at(days_ago: float, clock) -> str:
 
 
 @pytest.fixture
-def app(tmp_path, clock):
-    application = App(load_config(write_config(tmp_path, smtp='host = ""', extra=REPORTS)), now=clock,
-                      scorer=KeywordScorer(), mailer=None)
+def app(make_app, clock):
+    application = make_app(extra=REPORTS, mailer=None)
     db = application.db
     responses = []
     # This period (28 days): 20 promoters, 10 passives, 10 detractors -> NPS +25.
@@ -53,8 +50,7 @@ def app(tmp_path, clock):
     for i, due in enumerate((-10, -1, 30)):  # two overdue, one not
         db["cases"].insert({"kind": "mention", "subject_id": f"x:{i * 3}", "brand": BRAND, "status": "open",
                             "due_at": at(-due, clock) if due > 0 else at(-due, clock), "created_at": at(12 - i, clock)})
-    yield application
-    application.close()
+    return application
 
 
 def query(app, name, **params):

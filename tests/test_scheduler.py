@@ -1,16 +1,12 @@
 from datetime import timedelta
 
-from conftest import KeywordScorer, write_config
-from listener.app import App
-from listener.config import load_config
 from listener.jobs.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, dispatch_job, source_job
 
 
-def test_jobs_have_explicit_ids_and_safe_defaults(tmp_path, clock):
+def test_jobs_have_explicit_ids_and_safe_defaults(make_app, clock):
     sources = ('[[sources]]\ntype = "import"\nname = "shop"\npath = "shop.jsonl"\ninterval_minutes = 30\n'
                '[[sources]]\ntype = "x"\nname = "x"\n[[sources]]\ntype = "reddit"\nname = "reddit"\n')
-    app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=sources)), now=clock,
-              scorer=KeywordScorer(), mailer=None)
+    app = make_app(sources=sources, mailer=None)
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"import:shop", "x:x", "reddit:reddit", "alerts:dispatch"}
@@ -25,13 +21,12 @@ def test_jobs_have_explicit_ids_and_safe_defaults(tmp_path, clock):
     assert scheduler._executors["default"]._pool._max_workers == 1  # one writer
 
 
-def test_job_functions_run_and_record_their_runs(tmp_path, clock):
+def test_job_functions_run_and_record_their_runs(tmp_path, make_app):
     export = tmp_path / "shop.jsonl"
     export.write_text('{"id": "1", "source": "x", "author": "a", "text": "Caffè Aurora pessimo", '
                       '"created_at": "2026-11-20T10:00:00Z"}\n', encoding="utf-8")
     sources = '[[sources]]\ntype = "import"\nname = "shop"\npath = "shop.jsonl"\n'
-    app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=sources)), now=clock,
-              scorer=KeywordScorer(), mailer=None)
+    app = make_app(sources=sources, mailer=None)
     source_job(app, "shop")
     dispatch_job(app)
     runs = [(r["job"], r["status"]) for r in app.db["runs"].rows]

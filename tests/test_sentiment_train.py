@@ -5,10 +5,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from conftest import KeywordScorer, write_config
-from listener.app import App
 from listener.cli.main import cli
-from listener.config import load_config
 from sentiment.head import LinearHead
 
 pytestmark = pytest.mark.model
@@ -26,12 +23,12 @@ def write(path, rows):
     return path
 
 
-def test_train_with_corrections_compares_before_and_after(tmp_path, clock):
+def test_train_with_corrections_compares_before_and_after(tmp_path, make_app):
     rows = [(t, "negative") for t in NEGATIVE] + [(t, "neutral") for t in NEUTRAL] + [(t, "positive") for t in POSITIVE]
     train = write(tmp_path / "train.jsonl", rows[0::2])
     val = write(tmp_path / "val.jsonl", rows[1::2])
-    config = write_config(tmp_path, smtp='host = ""')
-    app = App(load_config(config), now=clock, scorer=KeywordScorer())
+    app = make_app()
+    config = app.config.path
     app.db["mentions"].insert({"id": "x:1", "source": "x", "native_id": "1", "brand": "Caffè Aurora", "text":
                                "Caffè Aurora, altro che 'ottimo servizio'...", "created_at": "2026-11-20T10:00:00Z",
                                "collected_at": "2026-11-20T10:00:00Z", "sentiment": "positive"})

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from conftest import blank_scorer
+from helpers.models import blank_scorer
 from sentiment.finetune import adapted_folder, adapter_arrays, adapter_blocks, attach, merge, save_adapter, truncate
 from sentiment.student import stack
 

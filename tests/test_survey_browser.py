@@ -12,9 +12,7 @@ import threading
 
 import pytest
 
-from conftest import KeywordScorer, free_port, write_config
-from listener.app import App
-from listener.config import load_config
+from helpers.net import free_port
 from listener.jobs.surveys import run_invitations, run_response_scoring
 from listener.web import survey_wsgi_app
 
@@ -27,24 +25,21 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
-def served(tmp_path, clock, smtp_server, monkeypatch):
+def served(make_app, smtp_server, monkeypatch):
     from waitress import create_server
 
     monkeypatch.setenv("ASCOLTO_SURVEY_SECRET", "browser-test-secret-0123456789")
     controller, inbox = smtp_server()
     port = free_port()
     surveys = f'[surveys]\nbase_url = "http://127.0.0.1:{port}"\nsender = "sondaggi@example.com"\n'
-    config = write_config(tmp_path, smtp=f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"',
-                          extra=surveys)
-    app = App(load_config(config), now=clock, scorer=KeywordScorer())
+    app = make_app(smtp=f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"', extra=surveys)
     app.db  # migrate before the server's first request
     server = create_server(survey_wsgi_app(app), host="127.0.0.1", port=port, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield app, inbox, config
+    yield app, inbox, app.config.path
     server.close()
     thread.join(timeout=5)
-    app.close()
 
 
 def test_customer_answers_in_a_real_browser(served, tmp_path):

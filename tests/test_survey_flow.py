@@ -5,10 +5,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from conftest import KeywordScorer, write_config
-from listener.app import App
 from listener.cli.main import cli
-from listener.config import load_config
 from listener.jobs.dispatch import run_dispatch
 from listener.jobs.surveys import run_invitations, run_response_scoring
 from listener.web import survey_wsgi_app
@@ -35,20 +32,19 @@ ORDERS = (
 
 
 @pytest.fixture
-def survey_app(tmp_path, clock, smtp_server, monkeypatch):
+def survey_app(tmp_path, make_app, smtp_server, monkeypatch):
     monkeypatch.setenv("ASCOLTO_SURVEY_SECRET", SECRET)
     monkeypatch.setenv("ASCOLTO_ORDERS_SECRET", ORDERS_SECRET)
     controller, inbox = smtp_server()
     smtp = f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"'
-    config = write_config(tmp_path, smtp=smtp, extra=SURVEYS)
-    app = App(load_config(config), now=clock, scorer=KeywordScorer())
+    app = make_app(smtp=smtp, extra=SURVEYS)
+    config = app.config.path
     app.inbox, app.config_file = inbox, config
     (tmp_path / "orders.csv").write_text(ORDERS, encoding="utf-8")
     result = CliRunner().invoke(cli, ["surveys", "import-orders", str(tmp_path / "orders.csv"), "--config", str(config)])
     assert result.exit_code == 0, result.output
     app.import_output = result.output
-    yield app
-    app.close()
+    return app
 
 
 def links_of(message):

@@ -3,28 +3,25 @@
 import pytest
 from click.testing import CliRunner
 
-from conftest import KeywordScorer, fixture_json, write_config
-from listener.app import App
+from helpers.apps import write_config
+from helpers.paths import fixture_json
 from listener.cli.main import cli
-from listener.config import load_config
 from listener.jobs.collect import run_source
-from listener.store import get_cursor
 from listener.sources.x import Cursor as XCursor
 from listener.sources.x import build_query
+from listener.store import get_cursor
 
 SEARCH = "https://api.twitter.com/2/tweets/search/recent"
 X_SOURCE = '[[sources]]\ntype = "x"\nname = "x"\nmax_results = 10\n'
 
 
 @pytest.fixture
-def app(tmp_path, clock, monkeypatch):
+def app(make_app, monkeypatch):
     monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
     sleeps = []
-    config = load_config(write_config(tmp_path, smtp='host = ""', sources=X_SOURCE))
-    application = App(config, now=clock, scorer=KeywordScorer(), mailer=None, sleep=sleeps.append)
+    application = make_app(sources=X_SOURCE, mailer=None, sleep=sleeps.append)
     application.sleeps = sleeps
-    yield application
-    application.close()
+    return application
 
 
 def run_aurora(app):
@@ -155,11 +152,10 @@ def test_refusals_explain_the_likely_cause_and_name_the_setting(app, recorded_ht
     assert "\n" not in result.message
 
 
-def test_monthly_budget_stops_collection_and_alerts_once(tmp_path, clock, monkeypatch, recorded_http):
+def test_monthly_budget_stops_collection_and_alerts_once(make_app, monkeypatch, recorded_http):
     monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
     source = X_SOURCE + "monthly_read_budget = 3\n"
-    app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=source)), now=clock,
-              scorer=KeywordScorer(), mailer=None)
+    app = make_app(sources=source, mailer=None)
     recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))  # 3 tweets: the budget
     first = run_aurora(app)
     assert first.status == "budget_spent" and "3 of 3 tweets in 2026-11" in first.message
@@ -169,14 +165,13 @@ def test_monthly_budget_stops_collection_and_alerts_once(tmp_path, clock, monkey
     assert len(notices) == 1 and notices[0]["subject"] == "x:x:budget:2026-11"
 
 
-def test_missing_token_names_the_variable_and_other_sources_keep_working(tmp_path, clock, monkeypatch):
+def test_missing_token_names_the_variable_and_other_sources_keep_working(tmp_path, make_app, monkeypatch):
     monkeypatch.delenv("X_BEARER_TOKEN", raising=False)
     export = tmp_path / "e.jsonl"
     export.write_text('{"id": "1", "source": "x", "author": "a", "text": "Caffè Aurora ok", '
                       '"created_at": "2026-11-20T10:00:00Z"}\n', encoding="utf-8")
     sources = X_SOURCE + '[[sources]]\ntype = "import"\nname = "file"\npath = "e.jsonl"\n'
-    app = App(load_config(write_config(tmp_path, smtp='host = ""', sources=sources)), now=clock,
-              scorer=KeywordScorer(), mailer=None)
+    app = make_app(sources=sources, mailer=None)
     x_run = run_source(app, app.config.source("x"))
     assert x_run.status == "skipped"
     assert x_run.message == "environment variable X_BEARER_TOKEN is not set (needed for the X bearer token of source 'x')"

@@ -1,0 +1,1 @@
+"""Test helpers and fixture modules; tests/conftest.py registers the fixtures."""

@@ -1,0 +1,102 @@
+"""Models for tests: a keyword stand-in, tiny transformers built on the spot, the real offline model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "great", "love", "bad", "awful", "hate", "ok", "the", "it",
+         "ottimo", "pessimo", "servizio", "is", "was", "not"]
+
+
+class KeywordScorer:
+    """A stand-in for the model in pipeline tests, where what matters is what happens to a score."""
+
+    name = "test:keywords"
+    NEGATIVE = ("pessimo", "vergognoso", "joke", "worst", "rotto", "never")
+    POSITIVE = ("adoro", "love", "great", "ottimo")
+
+    def __init__(self):
+        self.calls = []
+
+    def score(self, texts):
+        from sentiment.scores import Score
+
+        self.calls.append(list(texts))
+        out = []
+        for text in texts:
+            low = text.lower()
+            if any(w in low for w in self.NEGATIVE):
+                out.append(Score("negative", 0.9, 0.9, 0.07, 0.03))
+            elif any(w in low for w in self.POSITIVE):
+                out.append(Score("positive", 0.8, 0.05, 0.15, 0.8))
+            else:
+                out.append(Score("neutral", 0.7, 0.15, 0.7, 0.15))
+        return out
+
+
+def build_tiny_tokenizer(folder: Path):
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {w: i for i, w in enumerate(WORDS)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                                   cls_token="[CLS]", sep_token="[SEP]", model_max_length=64)
+    fast.save_pretrained(folder)
+    return fast
+
+
+def tiny_bert_config(**extra):
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=len(WORDS), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=32, max_position_embeddings=64, pad_token_id=0, **extra)
+
+
+def blank_scorer(folder):
+    """The tiny encoder (hidden size 16) with a zero head and no prefix: a host for adapters."""
+    import numpy as np
+
+    from sentiment.head import LinearHead
+    from sentiment.models import EncoderHeadScorer
+
+    return EncoderHeadScorer(folder, LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}))
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_dir(tmp_path_factory) -> Path:
+    """A 3-class BERT classifier with LABEL_n names (as many hub models have), random weights."""
+    import torch
+    from transformers import BertForSequenceClassification
+
+    folder = tmp_path_factory.mktemp("tiny-classifier")
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(tiny_bert_config(num_labels=3))
+    model.save_pretrained(folder)
+    build_tiny_tokenizer(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory) -> Path:
+    import torch
+    from transformers import BertModel
+
+    folder = tmp_path_factory.mktemp("tiny-encoder")
+    torch.manual_seed(1)
+    BertModel(tiny_bert_config(), add_pooling_layer=False).save_pretrained(folder)
+    build_tiny_tokenizer(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def offline_scorer():
+    """The real offline default (e5-small + committed head), built into the user's cache once."""
+    from sentiment.loading import ModelSettings, load_scorer
+
+    return load_scorer(ModelSettings(name="offline"))
