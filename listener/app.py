@@ -12,6 +12,7 @@ from surveys.timestamps import utc_now
 
 from .alerts.channels.email import SmtpMailer
 from .config import Config
+from .pipeline import AlertRules
 from .sources.registry import source_module
 from .store import open_db
 
@@ -54,6 +55,12 @@ class App:
         if source.name not in self._clients:
             self._clients[source.name] = source_module(source.kind).make_client(source)
         return self._clients[source.name]
+
+    @cached_property
+    def alert_rules(self) -> AlertRules:
+        brands = self.config.brands
+        return AlertRules(self.config.detractor_confidence, {b.name: b.alert_preset for b in brands},
+                          {b.name: b.low_rating_alerts for b in brands})
 
     def case_due(self) -> datetime:
         return self.now() + timedelta(hours=self.config.alerts.case_due_hours)

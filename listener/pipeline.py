@@ -1,17 +1,21 @@
-"""New mentions -> sentiment -> class -> SQLite, with an alert for every detractor.
+"""New mentions -> sentiment and the unhappy-customer detector -> class -> SQLite, with an alert and a
+follow-up case for every detractor.
 
 Rows arrive in chunks; each chunk is scored in one batch and committed in one transaction together
-with the alerts of its detractors, so an alert exists exactly when its mention does.
+with the alerts of its detractors, so an alert exists exactly when its mention does. Whether a
+mention alerts is ``sentiment.detector.judge``: a 1-2 star rating, else the detector at the brand's
+preset and the mention's language, else (a model without a detector) a confident negative.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import sqlite_utils
 
-from sentiment.nps import DETRACTOR, mention_class
+from sentiment.detector import DEFAULT_PRESET, Verdict, judge
+from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER
 
 from .alerts.outbox import DETRACTOR_ALERT, enqueue
 from .cases import open_case
@@ -35,16 +39,37 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-def score_rows(rows: Sequence[MentionRow], scorer, threshold: float) -> list[ScoredMention]:
+@dataclass(frozen=True)
+class AlertRules:
+    """How a brand wants to be alerted: the detector's preset per brand, whether a 1-2 star rating
+    alerts by itself, and the confidence a sentiment needs to count (promoters, and detractors for a
+    model without a detector)."""
+
+    min_confidence: float
+    presets: Mapping[str, str] = field(default_factory=dict)  # brand -> preset
+    low_rating_alerts: Mapping[str, bool] = field(default_factory=dict)  # brand -> on/off
+
+    def classify(self, row: MentionRow, score, detector) -> tuple[str, Verdict]:
+        verdict = judge(score, row.lang, detector, self.presets.get(row.brand, DEFAULT_PRESET), self.min_confidence,
+                        row.rating, self.low_rating_alerts.get(row.brand, True))
+        if verdict.alert:
+            return DETRACTOR, verdict
+        confident = score.confidence >= self.min_confidence
+        return (PROMOTER if score.label == "positive" and confident else PASSIVE), verdict
+
+
+def score_rows(rows: Sequence[MentionRow], scorer, rules: AlertRules) -> list[ScoredMention]:
     scores = scorer.score([row.text for row in rows])
-    return [
-        ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
-                      mention_class(s.label, s.confidence, threshold))
-        for row, s in zip(rows, scores, strict=True)
-    ]
+    detector = getattr(scorer, "detector", None)
+    scored = []
+    for row, s in zip(rows, scores, strict=True):
+        nps_class, verdict = rules.classify(row, s, detector)
+        scored.append(ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
+                                    nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None))
+    return scored
 
 
-def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, threshold: float,
+def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, rules: AlertRules,
                recipients_for: Callable[[str], Sequence[str]], now: str,
                then: Callable[[sqlite_utils.Database], None] | None = None, case_due: str | None = None) -> Counts:
     """Score the rows not yet stored and commit them with their alerts in one transaction.
@@ -55,7 +80,7 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, th
     seen = known_ids(db, [r.id for r in rows])
     fresh = list({r.id: r for r in rows if r.id not in seen}.values())  # also drops in-chunk repeats
     counts = Counts(new=len(fresh))
-    scored = score_rows(fresh, scorer, threshold) if fresh else []
+    scored = score_rows(fresh, scorer, rules) if fresh else []
     with db.atomic():
         counts.alerts_enqueued = follow_up(db, insert_mentions(db, scored), recipients_for, now, case_due or now)
         if then is not None:

@@ -23,6 +23,8 @@ import os
 import zoneinfo
 from dataclasses import dataclass, field
 
+from sentiment.detector import DEFAULT_PRESET, PRESETS
+
 from .errors import MissingCredential
 
 LANGUAGES = ("it", "en")
@@ -62,6 +64,9 @@ class Brand:
     alert_language: str = setting("it", choices=LANGUAGES)
     recipients: tuple[str, ...] = setting(())  # extra recipients for this brand's alerts
     timezone: str = setting(DEFAULT_TIMEZONE, check=time_zone_problem)  # quiet hours, daily caps are local
+    # How readily a mention raises an alert: sensitive, balanced or strict (the detector's presets).
+    alert_preset: str = setting(DEFAULT_PRESET, choices=tuple(PRESETS))
+    low_rating_alerts: bool = setting(True)  # a 1-2 star review alerts whatever its text says
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

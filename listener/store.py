@@ -103,6 +103,15 @@ def m006_corrections(db: sqlite_utils.Database) -> None:
     db["corrections"].create_index(["kind", "subject_id"])
 
 
+@migrations()
+def m007_detector_and_ratings(db: sqlite_utils.Database) -> None:
+    # p_unhappy: the detector's calibrated probability that the author is an unhappy customer;
+    # alert_rule: why the mention alerted (detector, sentiment, rating); rating: stars, where a source has them.
+    db["mentions"].add_column("p_unhappy", float)
+    db["mentions"].add_column("alert_rule", str)
+    db["mentions"].add_column("rating", int)
+
+
 def open_db(path: str | Path) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -141,6 +150,7 @@ class MentionRow:
     created_at: str
     collected_at: str
     raw: str  # the item as received, JSON
+    rating: int | None = None  # 1-5 stars, for sources that have them (reviews)
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,8 @@ class ScoredMention:
     p_positive: float
     model: str
     nps_class: str
+    p_unhappy: float | None = None
+    alert_rule: str | None = None
 
     def record(self) -> dict:
         fields = asdict(self)

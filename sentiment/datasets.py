@@ -1,4 +1,5 @@
-"""Labelled text files: JSON Lines rows of ``{"text": ..., "label": ...}``."""
+"""Labelled text files, JSON Lines: ``{"text", "label"}`` (sentiment) and, for the unhappy-customer
+detector, ``{"text", "complaint": true|false}`` or a sentiment label read as unhappy = negative."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import BadDataset, BadLabels
-from .labels import normalise_label
+from .labels import UNHAPPY_LABELS, normalise_label
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,27 @@ class LabelledTexts:
 
 
 def read_labelled(path: Path) -> LabelledTexts:
+    """Sentiment rows: ``{"text", "label"}`` with negative, neutral or positive (or their aliases)."""
+    def label_of(row: dict) -> str:
+        return normalise_label(str(row["label"]))
+
+    return _read(path, label_of, '{"text", "label"} with a sentiment label')
+
+
+def read_unhappy(path: Path) -> LabelledTexts:
+    """Detector rows, labelled other/unhappy: ``complaint`` (true/false) where a row has it, else its
+    sentiment label (negative = unhappy): a negative review sentence is an unhappy customer."""
+    def label_of(row: dict) -> str:
+        if "complaint" in row:
+            if not isinstance(row["complaint"], bool):
+                raise TypeError("complaint must be true or false")
+            return UNHAPPY_LABELS[row["complaint"]]
+        return UNHAPPY_LABELS[normalise_label(str(row["label"])) == "negative"]
+
+    return _read(path, label_of, '{"text", "complaint": true|false} or {"text", "label"}')
+
+
+def _read(path: Path, label_of, expected: str) -> LabelledTexts:
     texts, labels = [], []
     try:
         # split("\n"), not splitlines(): texts may hold U+0085 or U+2028, which are not row breaks here.
@@ -33,9 +55,9 @@ def read_labelled(path: Path) -> LabelledTexts:
             continue
         try:
             row = json.loads(line)
-            text, label = row["text"], normalise_label(str(row["label"]))
+            text, label = row["text"], label_of(row)
         except (ValueError, KeyError, TypeError, BadLabels) as exc:
-            raise BadDataset(f"{path}:{number}: expected {{\"text\", \"label\"}} with a sentiment label ({exc})") from None
+            raise BadDataset(f"{path}:{number}: expected {expected} ({exc})") from None
         texts.append(str(text))
         labels.append(label)
     if not texts:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from .errors import BadLabels
 
 LABELS = ("negative", "neutral", "positive")
+# The detector's classes: is the author an unhappy customer who should get an answer?
+UNHAPPY_LABELS = ("other", "unhappy")
 
 # Names models use for our labels, lower-cased; LABEL_n ids are only mapped when configured.
 _ALIASES = {

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .detector import Detector
 from .head import LinearHead
 from .models import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH
 
@@ -60,12 +61,13 @@ def load_scorer(settings: ModelSettings = ModelSettings()):
         from .e5_folder import e5_folder
 
         head_file = Path(settings.head or DEFAULT_HEAD)
-        head = LinearHead.load(head_file)
+        head, detector = LinearHead.load(head_file), Detector.load(head_file)
         label = OFFLINE_NAME if settings.head is None else f"offline:e5-small+{head_file.name}"
         return _encoder_scorer(encoder_folder(e5_folder(settings.cache_dir), head, head_file), head, label,
-                               settings.runtime, sizes)
+                               settings.runtime, sizes, detector)
     if settings.head is not None:
-        return _encoder_scorer(name, LinearHead.load(settings.head), name, settings.runtime, sizes)
+        return _encoder_scorer(name, LinearHead.load(settings.head), name, settings.runtime, sizes,
+                               Detector.load(settings.head))
     if settings.runtime != "torch":
         log.warning("runtime %s serves encoder + head models only; %s runs on torch", settings.runtime, name)
     return ClassifierScorer(name, label_map=settings.label_map, **sizes)
@@ -80,7 +82,7 @@ def encoder_folder(base: Path, head: LinearHead, head_file: Path) -> Path:
     return adapted_folder(base, head_file.parent / head.info["adapter"])
 
 
-def _encoder_scorer(source, head: LinearHead, name: str, runtime: str, sizes: dict):
+def _encoder_scorer(source, head: LinearHead, name: str, runtime: str, sizes: dict, detector=None):
     from .errors import ModelUnavailable
     from .models import EncoderHeadScorer
 
@@ -88,10 +90,11 @@ def _encoder_scorer(source, head: LinearHead, name: str, runtime: str, sizes: di
         try:
             from .onnx_encoder import OnnxEncoderHeadScorer
 
-            return OnnxEncoderHeadScorer(source, head, name=f"{name}:{runtime}", runtime=runtime, **sizes)
+            return OnnxEncoderHeadScorer(source, head, name=f"{name}:{runtime}", runtime=runtime, detector=detector,
+                                         **sizes)
         except (ModelUnavailable, ImportError, OSError, RuntimeError) as exc:
             log.warning("ONNX runtime unavailable (%s); falling back to torch", str(exc).splitlines()[0])
-    return EncoderHeadScorer(source, head, name=name, **sizes)
+    return EncoderHeadScorer(source, head, name=name, detector=detector, **sizes)
 
 
 def load_offline_encoder(cache_dir: Path | None = None, *, batch_size: int = DEFAULT_BATCH_SIZE,

@@ -27,9 +27,11 @@ class Report:
     binary: bool  # a file without neutral rows is scored as negative-vs-positive
 
 
-def evaluate(name: str, gold: Sequence[str], predicted: Sequence[str]) -> Report:
-    labels = [label for label in LABELS if label in set(gold)] if "neutral" not in gold else list(LABELS)
-    classes = [_class_report(label, gold, predicted) for label in labels]
+def evaluate(name: str, gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str] = LABELS) -> Report:
+    """Per-class and macro figures over ``labels``; a file without neutral rows is scored on the
+    labels it has (sentiment: negative vs positive)."""
+    present = [label for label in labels if label in set(gold)] if "neutral" not in gold else list(labels)
+    classes = [_class_report(label, gold, predicted) for label in present]
     accuracy = sum(g == p for g, p in zip(gold, predicted, strict=True)) / len(gold)
     macro = sum(c.f1 for c in classes) / len(classes)
     return Report(name, len(gold), accuracy, macro, classes, binary="neutral" not in gold)

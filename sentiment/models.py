@@ -106,14 +106,18 @@ class ClassifierScorer(TransformerScorer):
 
 
 class EncoderHeadScorer(TransformerScorer):
-    """A sentence encoder (mean pooling, L2-normalised) followed by a linear softmax head."""
+    """A sentence encoder (mean pooling, L2-normalised) followed by a linear softmax head, and by the
+    unhappy-customer detector's head where the model has one (the same embedding feeds both)."""
+
+    detector = None
 
     def __init__(self, source: str | Path, head: LinearHead, *, name: str | None = None,
-                 batch_size: int = DEFAULT_BATCH_SIZE, max_length: int = DEFAULT_MAX_LENGTH):
+                 batch_size: int = DEFAULT_BATCH_SIZE, max_length: int = DEFAULT_MAX_LENGTH, detector=None):
         torch, tf = load_transformers()
         tokenizer = _from_pretrained(tf.AutoTokenizer, str(source))
         self.encoder = _from_pretrained(tf.AutoModel, str(source), add_pooling_layer=False).eval()
         self.head = head
+        self.detector = detector
         prefix = head.info.get("prefix", "query: ")
         super().__init__(name or str(source), tokenizer, prefix=prefix, batch_size=batch_size,
                          max_length=max_length)
@@ -133,4 +137,10 @@ class EncoderHeadScorer(TransformerScorer):
         return list(torch.nn.functional.normalize(pooled, dim=-1).numpy())
 
     def _batch_outputs(self, batch):
-        return list(self.head.probabilities(np.asarray(self._embed_batch(batch))))
+        embeddings = np.asarray(self._embed_batch(batch))
+        probabilities = self.head.probabilities(embeddings)
+        if self.detector is not None:
+            from .detector import raw_probability
+
+            probabilities = np.column_stack([probabilities, raw_probability(self.detector.head, embeddings)])
+        return list(probabilities)

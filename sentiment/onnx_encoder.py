@@ -147,7 +147,7 @@ class OnnxEncoderHeadScorer(EncoderHeadScorer):
     """EncoderHeadScorer whose encoder runs on ONNX Runtime; the torch model is never loaded."""
 
     def __init__(self, source: str | Path, head, *, name: str | None = None, batch_size: int, max_length: int,
-                 runtime: str = "onnx", threads: int | None = None):
+                 runtime: str = "onnx", threads: int | None = None, detector=None):
         import onnxruntime
         from transformers import AutoTokenizer
 
@@ -158,6 +158,7 @@ class OnnxEncoderHeadScorer(EncoderHeadScorer):
                                                     providers=["CPUExecutionProvider"])
         tokenizer = AutoTokenizer.from_pretrained(str(source))
         self.head = head
+        self.detector = detector
         # Skip EncoderHeadScorer.__init__: it would load the torch encoder this class replaces.
         super(EncoderHeadScorer, self).__init__(name or f"{source}:{runtime}", tokenizer,
                                                 prefix=head.info.get("prefix", "query: "),

@@ -14,13 +14,14 @@ class Score:
     negative: float
     neutral: float
     positive: float
+    unhappy: float | None = None  # the detector's P(unhappy customer), before calibration; None: no detector
 
     @classmethod
     def from_probabilities(cls, probs) -> Score:
-        """From P(negative), P(neutral), P(positive), in that order."""
+        """From P(negative), P(neutral), P(positive), in that order, and P(unhappy) fourth if known."""
         values = [float(p) for p in probs]
         best = max(range(3), key=values.__getitem__)
-        return cls(LABELS[best], values[best], *values)
+        return cls(LABELS[best], values[best], *values[:3], *values[3:4])
 
     @property
     def probabilities(self) -> dict[str, float]:

@@ -157,7 +157,7 @@ def _save_page(app: App, source: SourceSettings, query: Query, page: Page, rows:
     chunks = list(chunked(rows, chunk_size)) or [[]]
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
-        counts.add(save_chunk(app.db, chunk, app.scorer, app.config.detractor_confidence, app.recipients_for,
+        counts.add(save_chunk(app.db, chunk, app.scorer, app.alert_rules, app.recipients_for,
                               iso(app.now()), then=_page_done(app, source, query, page) if last else None,
                               case_due=iso(app.case_due())))
         if app.stopping.is_set():
