@@ -9,6 +9,9 @@ preset and the mention's language, else (a model without a detector) a confident
 
 from __future__ import annotations
 
+import functools
+import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +25,7 @@ from .cases import open_case
 from .store import MentionRow, ScoredMention, insert_mentions, known_ids
 
 CHUNK = 256
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -75,19 +79,52 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
     """Score the rows not yet stored and commit them with their alerts in one transaction.
 
     ``then`` runs inside that transaction: collectors advance their cursor there, so a cursor
-    never moves past rows that were not committed.
+    never moves past rows that were not committed. The counts say what this call inserted: another
+    process importing the same rows at the same time inserts the rest. A row the database refuses
+    is logged and skipped, and the others are saved.
     """
     seen = known_ids(db, [r.id for r in rows])
     fresh = list({r.id: r for r in rows if r.id not in seen}.values())  # also drops in-chunk repeats
-    counts = Counts(new=len(fresh))
     scored = score_rows(fresh, scorer, rules) if fresh else []
-    with db.atomic():
-        counts.alerts_enqueued = follow_up(db, insert_mentions(db, scored), recipients_for, now, case_due or now)
+    store = functools.partial(_store, recipients_for=recipients_for, now=now, case_due=case_due or now)
+    try:
+        with db.atomic():
+            inserted, alerts = store(db, scored)
+            if then is not None:
+                then(db)
+        failed = 0
+    except ROW_ERRORS:
+        inserted, alerts, failed = _store_one_by_one(db, scored, store)
         if then is not None:
-            then(db)
-    counts.scored = len(scored)
-    counts.detractors = sum(m.nps_class == DETRACTOR for m in scored)
-    return counts
+            with db.atomic():
+                then(db)
+    return Counts(new=len(inserted), scored=len(scored), detractors=sum(m.nps_class == DETRACTOR for m in inserted),
+                  errors=failed, alerts_enqueued=alerts)
+
+
+# What a single bad row can raise on insert (an unencodable character, a number too big for SQLite);
+# "database is locked" and I/O errors are not among them: they concern every row.
+ROW_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError)
+
+
+def _store(db, scored: Sequence[ScoredMention], *, recipients_for, now: str, case_due: str):
+    inserted = insert_mentions(db, scored)
+    return inserted, follow_up(db, inserted, recipients_for, now, case_due)
+
+
+def _store_one_by_one(db, scored: Sequence[ScoredMention], store) -> tuple[list[ScoredMention], int, int]:
+    inserted, alerts, failed = [], 0, 0
+    for mention in scored:
+        try:
+            with db.atomic():
+                rows, queued = store(db, [mention])
+        except ROW_ERRORS as exc:
+            failed += 1
+            log.warning("%s: not saved: %s: %s", mention.row.id, type(exc).__name__, exc)
+            continue
+        inserted += rows
+        alerts += queued
+    return inserted, alerts, failed
 
 
 def follow_up(db: sqlite_utils.Database, inserted: Sequence[ScoredMention],
