@@ -1,20 +1,29 @@
-"""What every job needs, built once per process: configuration, database, scorer, mailer, clock."""
+"""What every job needs, built once per process: configuration, database, scorer, mailer, alert
+channels, API clients, clock."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
 
+from surveys.errors import MissingSecret
+from surveys.settings import link_secret
 from surveys.timestamps import utc_now
 
+from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
+from .alerts.messages import Context
+from .alerts.routing import Route, channels, routes
 from .config import Config
 from .pipeline import AlertRules
 from .sources.registry import source_module
 from .store import open_db
+
+log = logging.getLogger(__name__)
 
 _DEFAULT = object()
 
@@ -62,12 +71,42 @@ class App:
         return AlertRules(self.config.detractor_confidence, {b.name: b.alert_preset for b in brands},
                           {b.name: b.low_rating_alerts for b in brands})
 
+    @cached_property
+    def channels(self) -> tuple:
+        return channels(self.config.alerts, self.config.reports)
+
+    @cached_property
+    def senders(self) -> dict:
+        """Alert channel name -> the channel that sends (None: an email channel without SMTP)."""
+        from .alerts.channels.apprise import AppriseChannel
+        from .alerts.channels.email import EmailChannel
+
+        def sender(channel):
+            if channel.type == "apprise":
+                return AppriseChannel(channel)
+            return EmailChannel(self.mailer, self.config.alerts.sender) if self.mailer else None
+
+        return {channel.name: sender(channel) for channel in self.channels}
+
+    def routes_for(self, kind: str, brand: str | None = None, source: str | None = None,
+                   lang: str | None = None) -> list[Route]:
+        return routes(self.channels, kind, self.config.brand_by_name.get(brand or ""), source, lang)
+
+    def message_context(self) -> Context:
+        """Brands, the sender, and signed action links where [web] and its secret are set."""
+        web, alerts = self.config.web, self.config.alerts
+        links = None
+        if web is not None:
+            try:
+                secret = link_secret(web.secret_env)
+            except MissingSecret as exc:
+                log.warning("alerts go out without action links: %s", exc)
+            else:
+                links = action_links(web.base_url, secret, self.now(), alerts.action_link_days)
+        return Context(self.config.brand_by_name, alerts.sender, links, alerts.datasette_url)
+
     def case_due(self) -> datetime:
         return self.now() + timedelta(hours=self.config.alerts.case_due_hours)
-
-    def recipients_for(self, brand: str) -> list[str]:
-        extra = self.config.brand(brand).recipients
-        return list(dict.fromkeys([*self.config.alerts.recipients, *extra]))
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -1,7 +1,8 @@
 """Close the loop: every detractor has a case, followed from open to resolved (or lost).
 
-Transitions: open -> contacted -> resolved | lost, and open -> resolved | lost directly. Resolved
-and lost are final. Notes accumulate with their time and author; nothing is ever overwritten.
+Transitions: open -> contacted -> resolved | lost, and open -> resolved | lost directly; open or
+contacted -> dismissed when the alert was wrong ("not a complaint"). Resolved, lost and dismissed
+are final. Notes accumulate with their time and author; nothing is ever overwritten.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import sqlite_utils
 
 from .errors import AscoltoError
 
-STATUSES = ("open", "contacted", "resolved", "lost")
-NEXT = {"open": {"contacted", "resolved", "lost"}, "contacted": {"resolved", "lost"}, "resolved": set(), "lost": set()}
+STATUSES = ("open", "contacted", "resolved", "lost", "dismissed")
+NEXT = {"open": {"contacted", "resolved", "lost", "dismissed"}, "contacted": {"resolved", "lost", "dismissed"},
+        "resolved": set(), "lost": set(), "dismissed": set()}
+TASK_LABELS = {"sentiment": ("negative", "neutral", "positive"), "detector": ("unhappy", "other")}
 
 
 class CaseError(AscoltoError):
@@ -75,15 +78,21 @@ def list_cases(db: sqlite_utils.Database, *, status: str | None = None, overdue_
     return list(db.query(sql, args))
 
 
-def correct_label(db: sqlite_utils.Database, kind: str, subject_id: str, label: str, author: str, now: str) -> dict:
-    """Store a person's sentiment label for a mention or a survey comment (the model's stays as it was)."""
+def correct_label(db: sqlite_utils.Database, kind: str, subject_id: str, label: str, author: str, now: str, *,
+                  task: str = "sentiment", via: str = "cli") -> dict:
+    """Store a person's label for a mention or a survey comment, beside the model's (which stays as it
+    was): a sentiment (negative, neutral, positive) or the detector's (unhappy, other)."""
+    if label not in TASK_LABELS[task]:
+        raise CaseError(f"label {label!r}: expected {' or '.join(TASK_LABELS[task])}")
     if kind == "mention":
-        row = db.execute("select text, sentiment from mentions where id = ?", [subject_id]).fetchone()
+        row = db.execute("select text, sentiment, nps_class from mentions where id = ?", [subject_id]).fetchone()
     else:
-        row = db.execute("select comment, sentiment from survey_responses where id = ?", [subject_id]).fetchone()
+        row = db.execute("select comment, sentiment, nps_class from survey_responses where id = ?",
+                         [subject_id]).fetchone()
     if row is None or not row[0]:
         raise CaseError(f"no {kind} {subject_id!r} with a text to label")
+    model_label = row[1] if task == "sentiment" else ("unhappy" if row[2] == "detractor" else "other")
     with db.atomic():
-        db["corrections"].insert({"kind": kind, "subject_id": subject_id, "text": row[0], "model_label": row[1],
-                                  "label": label, "author": author, "created_at": now})
-    return {"text": row[0], "model_label": row[1], "label": label}
+        db["corrections"].insert({"kind": kind, "subject_id": subject_id, "text": row[0], "model_label": model_label,
+                                  "label": label, "author": author, "created_at": now, "task": task, "via": via})
+    return {"text": row[0], "model_label": model_label, "label": label}

@@ -24,7 +24,7 @@ from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
 
 from .errors import ConfigError
-from .settings import Alerts, Brand, Reports, Scheduler, Smtp
+from .settings import Alerts, Brand, Channel, Reports, Scheduler, Smtp, Web
 from .sources.base import SourceSettings
 from .sources.registry import SOURCES
 
@@ -43,6 +43,7 @@ class Config:
     scheduler: Scheduler = Scheduler()
     surveys: SurveySettings | None = None
     reports: Reports | None = None
+    web: Web | None = None
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -62,7 +63,7 @@ class Table:
         self.read: set[str] = set()
 
     def key(self, name: str) -> str:
-        return f"{self.prefix}.{name}" if self.prefix else name
+        return f"{self.prefix}.{name}" if self.prefix and name else self.prefix or name
 
     def problem(self, name: str, text: str) -> ConfigError:
         return ConfigError(self.path, self.key(name), text)
@@ -101,6 +102,12 @@ class Table:
     def strings(self, name: str, default: Any = ..., expected: str = "a list of strings") -> tuple[str, ...]:
         value = self.get(name, list, default, expected)
         if not all(isinstance(v, str) for v in value):
+            raise self.problem(name, f"expected {expected}")
+        return tuple(value)
+
+    def integers(self, name: str, default: Any = ..., expected: str = "a list of whole numbers") -> tuple[int, ...]:
+        value = self.get(name, list, default, expected)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise self.problem(name, f"expected {expected}")
         return tuple(value)
 
@@ -175,6 +182,8 @@ def _read_value(table: Table, spec: dataclasses.Field, hint: Any, default: Any) 
         value = table.number(name, default, meta.get("low"), meta.get("high"), whole=kind is int)
     elif kind is Path:
         value = table.path_value(name, default)
+    elif typing.get_origin(kind) is tuple and typing.get_args(kind)[0] is int:
+        value = table.integers(name, default, meta.get("expected", "a list of whole numbers"))
     elif typing.get_origin(kind) is tuple:
         value = table.strings(name, default, meta.get("expected", "a list of strings"))
     elif kind is str:
@@ -222,6 +231,8 @@ def load_config(path: str | Path, *, require_secrets: bool = True) -> Config:
         raise ConfigError(path, "", f"cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not UTF-8 text (save the file as UTF-8)") from None
     config = _read(path, Table(path, "", data))
     if require_secrets and config.alerts.smtp:
         _check_secret(path, config.alerts.smtp)
@@ -245,15 +256,17 @@ def _read(path: Path, root: Table) -> Config:
     by_name = {b.name: b for b in brands}
     if len(by_name) != len(brands):
         raise ConfigError(path, "brands", "brand names must be unique")
-    alerts = _read_alerts(root.table("alerts"))
+    alerts = _read_alerts(root.table("alerts"), by_name)
     sources = tuple(_read_source(t, brands) for t in root.tables("sources"))
     if len({s.name for s in sources}) != len(sources):
         raise ConfigError(path, "sources", "source names must be unique")
     scheduler = _optional(root.table("scheduler"), lambda t: read_fields(t, Scheduler), Scheduler())
-    surveys = _optional(root.table("surveys"), lambda t: _read_surveys(t, alerts), None)
+    web = _optional(root.table("web"), lambda t: read_fields(t, Web), None)
+    surveys = _optional(root.table("surveys"), lambda t: _read_surveys(t, alerts, web), None)
     reports = _optional(root.table("reports"), lambda t: read_fields(t, Reports), None)
     root.done()
-    return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, by_name)
+    return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, web,
+                  by_name)
 
 
 def _done(table: Table, value):
@@ -278,11 +291,29 @@ def _read_model(table: Table | None) -> tuple[ModelSettings, float]:
     return settings, threshold
 
 
-def _read_alerts(table: Table | None) -> Alerts:
+def _read_alerts(table: Table | None, brands: Mapping[str, Brand]) -> Alerts:
     if table is None:
         return Alerts()
     smtp_table = table.table("smtp")
-    return _done(table, read_fields(table, Alerts, given={"smtp": _read_smtp(smtp_table) if smtp_table else None}))
+    channels = tuple(_read_channel(t, brands) for t in table.tables("channels"))
+    if len({c.name for c in channels}) != len(channels):
+        raise table.problem("channels", "channel names must be unique")
+    return _done(table, read_fields(table, Alerts, given={"smtp": _read_smtp(smtp_table) if smtp_table else None,
+                                                          "channels": channels}))
+
+
+def _read_channel(table: Table, brands: Mapping[str, Brand]) -> Channel:
+    channel = read_fields(table, Channel)
+    if channel.type == "apprise" and not channel.url_env:
+        raise table.problem("url_env", "is required for an apprise channel (the environment variable holding "
+                                       "its URL, e.g. ASCOLTO_SLACK_URL)")
+    if channel.type == "email" and channel.url_env:
+        raise table.problem("url_env", "is for apprise channels; an email channel has recipients")
+    unknown = [b for b in channel.brands if b not in brands]
+    if unknown:
+        raise table.problem("brands", f"no brand named {unknown[0]!r} in [[brands]]")
+    table.done()
+    return channel
 
 
 def _read_smtp(table: Table) -> Smtp | None:
@@ -294,13 +325,24 @@ def _read_smtp(table: Table) -> Smtp | None:
     return smtp if smtp.host else None  # an empty host means: alerts stay in the outbox
 
 
-def _read_surveys(table: Table, alerts: Alerts) -> SurveySettings:
+# [surveys] keys that moved to [web] when the page began to serve alert actions too.
+MOVED_TO_WEB = ("base_url", "host", "port", "secret_env")
+
+
+def _read_surveys(table: Table, alerts: Alerts, web: Web | None) -> SurveySettings:
+    for key in MOVED_TO_WEB:
+        if key in table.data:
+            raise table.problem(key, f"moved to [web] {key} (the page serves alert actions too)")
+    if web is None:
+        raise table.problem("", "needs a [web] table with base_url, the public address of the survey page")
     start, end = ContactPolicy.quiet_start_hour, ContactPolicy.quiet_end_hour
     quiet = table.get("quiet_hours", list, [start, end], "[start hour, end hour], e.g. [21, 9]")
     if len(quiet) != 2 or not all(isinstance(h, int) and not isinstance(h, bool) and 0 <= h <= 23 for h in quiet):
         raise table.problem("quiet_hours", f"expected [start hour, end hour] from 0 to 23, got {quiet!r}")
     policy = read_fields(table, ContactPolicy, given={"quiet_start_hour": quiet[0], "quiet_end_hour": quiet[1]})
-    return read_fields(table, SurveySettings, given={"policy": policy}, defaults={"sender": alerts.sender})
+    given = {"policy": policy, "base_url": web.base_url, "host": web.host, "port": web.port,
+             "secret_env": web.secret_env}
+    return read_fields(table, SurveySettings, given=given, defaults={"sender": alerts.sender})
 
 
 def _read_source(table: Table, brands: Sequence[Brand]) -> SourceSettings:

@@ -18,6 +18,20 @@ _WORDS = {
 _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
+# Codes sources use for "no language": X's qst (very short), qht (hashtags only), qam (mentions only),
+# qme (media links only), zxx (no linguistic content), und (undetermined), art (artificial).
+NOT_A_LANGUAGE = {"und", "zxx", "qme", "qst", "qht", "qam", "art", "mul", "mis"}
+
+
+def language_code(value) -> str | None:
+    """A source's language tag as a plain code (``it``, ``en``; ``it-IT`` -> ``it``), or None for a
+    tag that names no language."""
+    if not isinstance(value, str):
+        return None
+    code = value.strip().lower().replace("_", "-").split("-")[0]
+    return code if code.isalpha() and 2 <= len(code) <= 3 and code not in NOT_A_LANGUAGE else None
+
+
 def guess_language(text: str, allowed: Sequence[str] = ("it", "en")) -> str | None:
     words = [w.casefold() for w in _TOKEN.findall(text)]
     counts = {lang: sum(w in _WORDS[lang] for w in words) for lang in allowed if lang in _WORDS}

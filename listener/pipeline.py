@@ -21,6 +21,7 @@ from sentiment.detector import DEFAULT_PRESET, Verdict, judge
 from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER
 
 from .alerts.outbox import DETRACTOR_ALERT, enqueue
+from .alerts.routing import Route
 from .cases import open_case
 from .store import MentionRow, ScoredMention, insert_mentions, known_ids
 
@@ -68,13 +69,14 @@ def score_rows(rows: Sequence[MentionRow], scorer, rules: AlertRules) -> list[Sc
     scored = []
     for row, s in zip(rows, scores, strict=True):
         nps_class, verdict = rules.classify(row, s, detector)
+        why = {"rule": verdict.rule, "threshold": verdict.threshold, "preset": rules.presets.get(row.brand, DEFAULT_PRESET)}
         scored.append(ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
-                                    nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None))
+                                    nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None, why))
     return scored
 
 
 def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, rules: AlertRules,
-               recipients_for: Callable[[str], Sequence[str]], now: str,
+               routes_for: Callable[..., Sequence[Route]], now: str,
                then: Callable[[sqlite_utils.Database], None] | None = None, case_due: str | None = None) -> Counts:
     """Score the rows not yet stored and commit them with their alerts in one transaction.
 
@@ -86,7 +88,7 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
     seen = known_ids(db, [r.id for r in rows])
     fresh = list({r.id: r for r in rows if r.id not in seen}.values())  # also drops in-chunk repeats
     scored = score_rows(fresh, scorer, rules) if fresh else []
-    store = functools.partial(_store, recipients_for=recipients_for, now=now, case_due=case_due or now)
+    store = functools.partial(_store, routes_for=routes_for, now=now, case_due=case_due or now)
     try:
         with db.atomic():
             inserted, alerts = store(db, scored)
@@ -107,9 +109,9 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
 ROW_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 
 
-def _store(db, scored: Sequence[ScoredMention], *, recipients_for, now: str, case_due: str):
+def _store(db, scored: Sequence[ScoredMention], *, routes_for, now: str, case_due: str):
     inserted = insert_mentions(db, scored)
-    return inserted, follow_up(db, inserted, recipients_for, now, case_due)
+    return inserted, follow_up(db, inserted, routes_for, now, case_due)
 
 
 def _store_one_by_one(db, scored: Sequence[ScoredMention], store) -> tuple[list[ScoredMention], int, int]:
@@ -128,14 +130,14 @@ def _store_one_by_one(db, scored: Sequence[ScoredMention], store) -> tuple[list[
 
 
 def follow_up(db: sqlite_utils.Database, inserted: Sequence[ScoredMention],
-              recipients_for: Callable[[str], Sequence[str]], now: str, case_due: str) -> int:
+              routes_for: Callable[..., Sequence[Route]], now: str, case_due: str) -> int:
     """Every new detractor gets an alert and a follow-up case; returns the alerts queued."""
     queued = 0
     for mention in inserted:
         if mention.nps_class == DETRACTOR:
             row = mention.row
-            queued += enqueue(db, DETRACTOR_ALERT, row.id, recipients_for(row.brand), now, mention_id=row.id,
-                              brand=row.brand)
+            queued += enqueue(db, DETRACTOR_ALERT, row.id, routes_for(DETRACTOR_ALERT, row.brand, row.source, row.lang),
+                              now, mention_id=row.id, brand=row.brand, details=mention.alert_details)
             open_case(db, "mention", row.id, row.brand, case_due, now)
     return queued
 

@@ -10,9 +10,10 @@ case per subject.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import sqlite_utils
@@ -147,6 +148,60 @@ class Database(sqlite_utils.Database):
             raise
 
 
+@migrations()
+def m008_run_owners(db: sqlite_utils.Database) -> None:
+    # Which process runs a job: a run still 'running' whose process is gone was interrupted.
+    db["runs"].add_column("pid", int)
+    db["runs"].add_column("host", str)
+
+
+@migrations()
+def m009_deliveries(db: sqlite_utils.Database) -> None:
+    # An alert is the event; a delivery is its way to one target of one channel (an email address, or
+    # an Apprise channel), with its own attempts, back-off and error: a failing channel or a refused
+    # address never holds up another, and (alert, channel, target) is unique, so nothing goes twice.
+    db["deliveries"].create(
+        {"id": int, "alert_id": int, "channel": str, "target": str, "mode": str, "status": str, "attempts": int,
+         "last_error": str, "next_attempt_at": str, "sent_at": str, "message_id": str, "bundle": str,
+         "created_at": str},
+        pk="id", not_null={"alert_id", "channel", "target", "mode", "status", "attempts", "next_attempt_at",
+                           "created_at"},
+        defaults={"status": "pending", "attempts": 0}, foreign_keys=[("alert_id", "alerts", "id")],
+    )
+    db["deliveries"].create_index(["alert_id", "channel", "target"], unique=True)
+    db["deliveries"].create_index(["status", "next_attempt_at"])
+    db["deliveries"].create_index(["channel", "target", "sent_at"])
+    for alert in db.query("select * from alerts"):  # each recipient of an older alert: one email delivery
+        for recipient in json.loads(alert["recipients"] or "[]"):
+            db["deliveries"].insert({
+                "alert_id": alert["id"], "channel": "email", "target": recipient, "mode": "immediate",
+                "status": alert["status"], "attempts": alert["attempts"], "last_error": alert["last_error"],
+                "next_attempt_at": alert["next_attempt_at"] or alert["created_at"], "sent_at": alert["sent_at"],
+                "message_id": alert["message_id"], "bundle": "single", "created_at": alert["created_at"]})
+    db.execute("drop view detractor_mentions")
+    db.execute("drop index if exists idx_alerts_status_next_attempt_at")
+    db["alerts"].transform(drop={"recipients", "status", "attempts", "last_error", "next_attempt_at", "sent_at",
+                                 "message_id"})
+    db.create_view("detractor_mentions", """
+        select m.id, m.brand, m.source, m.author, m.text, m.url, m.created_at, m.p_unhappy, m.alert_rule,
+               (select case when sum(d.status = 'pending') then 'pending' when sum(d.status = 'failed') then 'failed'
+                            else 'sent' end from deliveries d where d.alert_id = a.id) as alert_status,
+               (select max(d.sent_at) from deliveries d where d.alert_id = a.id) as alert_sent_at
+        from mentions m left join alerts a on a.mention_id = m.id and a.kind = 'detractor_mention'
+        where m.nps_class = 'detractor'""")
+
+
+@migrations()
+def m010_actions_and_feedback(db: sqlite_utils.Database) -> None:
+    # A link in an alert acts once: its form's nonce is recorded when used, so a replay is refused.
+    db["action_nonces"].create({"nonce": str, "delivery_id": int, "action": str, "used_at": str}, pk="nonce",
+                               foreign_keys=[("delivery_id", "deliveries", "id")])
+    # What a person said of a label: the sentiment (negative/neutral/positive) or the detector's
+    # (unhappy/other), from the command line or a link in an alert.
+    db["corrections"].add_column("task", str, not_null_default="sentiment")
+    db["corrections"].add_column("via", str)
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     path = Path(path)
@@ -216,9 +271,11 @@ class ScoredMention:
     nps_class: str
     p_unhappy: float | None = None
     alert_rule: str | None = None
+    alert_details: dict | None = field(default=None, compare=False)  # why it alerted, for the alert (not a column)
 
     def record(self) -> dict:
         fields = asdict(self)
+        fields.pop("alert_details")
         return {**fields.pop("row"), **fields}
 
 

@@ -1,26 +1,38 @@
-"""Serving the survey answer page: the WSGI app wired to our database, and waitress to serve it."""
+"""The web pages: survey answers and the orders endpoint (surveys), and the actions of alert links,
+in one WSGI app served by waitress."""
 
 from __future__ import annotations
 
 import threading
 
+from surveys.settings import link_secret
+
 from .app import App
+from .errors import AscoltoError
 from .store import connect
 
 
-def survey_wsgi_app(app: App):
+def wsgi_app(app: App):
     from surveys.web import create_app
 
-    path = app.config.database
-    return create_app(app.config.surveys, lambda: connect(path), [b.name for b in app.config.brands], now=app.now)
+    from .alerts.actions import actions_blueprint
+
+    path, web = app.config.database, app.config.web
+    open_db = lambda: connect(path)  # noqa: E731 - one connection per request
+    actions = actions_blueprint(open_db, lambda: link_secret(web.secret_env), app.config.brand_by_name, app.now,
+                                app.case_due)
+    return create_app(app.config.surveys, open_db, [b.name for b in app.config.brands], now=app.now,
+                      blueprints=[actions])
 
 
 def start_in_background(app: App):
     """Serve in a daemon thread beside the scheduler (``ascolto run``); returns the server to close."""
     from waitress import create_server
 
-    settings = app.config.surveys
-    server = create_server(survey_wsgi_app(app), host=settings.host, port=settings.port, threads=4,
-                           ident="ascolto")
-    threading.Thread(target=server.run, name="survey-web", daemon=True).start()
+    web = app.config.web
+    try:
+        server = create_server(wsgi_app(app), host=web.host, port=web.port, threads=4, ident="ascolto")
+    except OSError as exc:
+        raise AscoltoError(f"cannot listen on {web.host}:{web.port}: {exc.strerror or exc}") from None
+    threading.Thread(target=server.run, name="web", daemon=True).start()
     return server

@@ -48,8 +48,9 @@ class Detector:
         a, b = self.calibration[self._language(raw, lang)]
         return _sigmoid(a * _logit(raw) + b)
 
-    def threshold(self, preset: str, lang: str | None) -> float:
-        return self.thresholds[preset][self._language(None, lang, preset)]
+    def threshold(self, preset: str, lang: str | None, raw: float | None = None) -> float:
+        """The preset's threshold for ``lang`` (for an unknown language, the one ``is_unhappy`` uses)."""
+        return self.thresholds[preset][self._language(raw, lang, preset)]
 
     def is_unhappy(self, raw: float, lang: str | None, preset: str = DEFAULT_PRESET) -> bool:
         language = self._language(raw, lang, preset)
@@ -167,6 +168,7 @@ class Verdict:
     alert: bool
     p_unhappy: float | None  # calibrated; None without a detector
     rule: str  # "detector", "sentiment" (no detector: a confident negative) or "rating"
+    threshold: float | None = None  # what p_unhappy (detector) or the confidence (sentiment) had to reach
 
 
 def judge(score: Score, lang: str | None, detector: Detector | None, preset: str, min_confidence: float,
@@ -178,5 +180,6 @@ def judge(score: Score, lang: str | None, detector: Detector | None, preset: str
     if low_rating_alerts and rating is not None and rating <= 2:
         return Verdict(True, p_unhappy, "rating")
     if p_unhappy is not None:
-        return Verdict(detector.is_unhappy(score.unhappy, lang, preset), p_unhappy, "detector")
-    return Verdict(score.label == "negative" and score.confidence >= min_confidence, None, "sentiment")
+        return Verdict(detector.is_unhappy(score.unhappy, lang, preset), p_unhappy, "detector",
+                       detector.threshold(preset, lang, score.unhappy))
+    return Verdict(score.label == "negative" and score.confidence >= min_confidence, None, "sentiment", min_confidence)

@@ -48,28 +48,37 @@ def sent_today(db: sqlite_utils.Database, brand: str, now: datetime, zone: ZoneI
 
 def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], now: datetime,
          counts: InvitationCounts) -> None:
-    """Create a pending invitation for every order the policy allows now; record final refusals."""
+    """Create a pending invitation for every order the policy allows now; record final refusals.
+
+    One query reads the orders with their customers; the day's counts are read once per brand and
+    kept up to date here, so planning is linear in the number of orders."""
     orders = list(db.query(
         "select o.order_ref, o.brand, o.purchased_at, c.id as customer_id, c.lang, c.legal_basis, "
-        "c.unsubscribed_at from orders o join customers c on c.id = o.customer_id "
+        "c.unsubscribed_at, c.last_surveyed_at from orders o join customers c on c.id = o.customer_id "
         "where not exists (select 1 from survey_invitations i where i.order_ref = o.order_ref) "
         "order by o.purchased_at"))
-    planned_today: dict[str, int] = {}
+    today: dict[str, int] = {}  # invitations sent, reminded or pending today, per brand
+    surveyed: dict[int, datetime | None] = {}  # last survey per customer, as this run changes it
     for order in orders:
-        zone = zones[order["brand"]]
-        last = db.execute("select last_surveyed_at from customers where id = ?", [order["customer_id"]]).fetchone()[0]
-        today = planned_today.setdefault(order["brand"], sent_today(db, order["brand"], now, zone) + _pending(db, order["brand"]))
+        brand, zone, customer = order["brand"], zones[order["brand"]], order["customer_id"]
+        if brand not in today:
+            today[brand] = sent_today(db, brand, now, zone) + _pending(db, brand)
+        if customer not in surveyed:
+            last = order["last_surveyed_at"]
+            surveyed[customer] = parse_timestamp(last) if last else None
         decision = may_invite(
             legal_basis=order["legal_basis"], unsubscribed=order["unsubscribed_at"] is not None,
-            purchased_at=parse_timestamp(order["purchased_at"]), last_surveyed_at=parse_timestamp(last) if last else None,
-            sent_today=today, now=now, zone=zone, policy=settings.policy)
+            purchased_at=parse_timestamp(order["purchased_at"]), last_surveyed_at=surveyed[customer],
+            sent_today=today[brand], now=now, zone=zone, policy=settings.policy)
         if decision.send or decision.final:
             with db.atomic():
                 _create(db, order, settings, now, "pending" if decision.send else "skipped",
                         None if decision.send else decision.reason)
             counts.created += decision.send
             counts.skipped += not decision.send
-            planned_today[order["brand"]] += decision.send
+            if decision.send:
+                today[brand] += 1
+                surveyed[customer] = now
         else:
             counts.waiting += 1
 

@@ -15,6 +15,7 @@ import sqlite_utils
 
 from .errors import BadRow, SurveyError
 from .policy import LEGAL_BASES
+from .textfiles import one_line, open_lines, undecodable, undecodable_problem
 from .timestamps import iso, parse_timestamp
 
 LANGUAGES = ("it", "en")
@@ -33,9 +34,11 @@ class Order:
 
 
 def order_from_row(row: Mapping, brands: Sequence[str]) -> Order:
+    """An order from a CSV row or the shop's JSON; names are made header-safe (they go into the
+    invitation's To:), text that cannot be stored is refused."""
     def text(name: str, required: bool = True) -> str | None:
         value = row.get(name)
-        value = value.strip() if isinstance(value, str) else value
+        value = one_line(value) if isinstance(value, str) else value
         if required and not value:
             raise BadRow(f"missing {name}")
         if value is not None and not isinstance(value, str):
@@ -43,7 +46,7 @@ def order_from_row(row: Mapping, brands: Sequence[str]) -> Order:
         return value or None
 
     ref, email = text("order_ref"), text("email").lower()
-    if not _EMAIL.match(email) or len(email) > 254:
+    if not _EMAIL.match(email) or len(email) > 254 or "\ufffd" in email:
         raise BadRow(f"email {email!r} is not an address")
     lang = (text("language", required=False) or "it").lower()[:2]
     if lang not in LANGUAGES:
@@ -61,15 +64,24 @@ def order_from_row(row: Mapping, brands: Sequence[str]) -> Order:
     return Order(ref, email, text("name", required=False), lang, purchased_at, basis, brand)
 
 
-def read_csv(path: Path) -> Iterator[tuple[int, dict]]:
+def read_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
+    """(line number, row) per CSV row, or (line number, BadRow) for a row that cannot be read: bytes
+    that are not UTF-8, a NUL byte. UTF-8 (with or without BOM), UTF-16 and legacy Windows files."""
     try:
-        handle = Path(path).open(encoding="utf-8-sig", newline="")
+        lines, _encoding = open_lines(Path(path))
     except OSError as exc:
         raise SurveyError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        for row in reader:
-            yield reader.line_num, row
+    reader = csv.DictReader(lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, BadRow(f"unreadable CSV ({exc})")
+            continue
+        bad = next((v for v in row.values() if isinstance(v, str) and undecodable(v)), None)
+        yield reader.line_num, BadRow(undecodable_problem(bad)) if bad else row
 
 
 def save_order(db: sqlite_utils.Database, order: Order, now: str, channel: str) -> bool:

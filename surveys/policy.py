@@ -40,8 +40,12 @@ OK = Decision(True, "ok")
 
 
 def in_quiet_hours(now: datetime, zone: ZoneInfo, policy: ContactPolicy) -> bool:
+    return quiet_at(now, zone, policy.quiet_start_hour, policy.quiet_end_hour)
+
+
+def quiet_at(now: datetime, zone: ZoneInfo, start: int, end: int) -> bool:
+    """Is it between ``start`` and ``end`` o'clock (e.g. 21 to 9, across midnight) in ``zone``?"""
     hour = now.astimezone(zone).hour
-    start, end = policy.quiet_start_hour, policy.quiet_end_hour
     return (start <= hour or hour < end) if start > end else (start <= hour < end)
 
 

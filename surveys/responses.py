@@ -15,6 +15,7 @@ import sqlite_utils
 from sentiment.nps import PROMOTER, nps_class
 
 from .errors import BadRow
+from .textfiles import clean
 from .timestamps import iso, parse_timestamp
 
 
@@ -75,7 +76,7 @@ def reply_from_row(row: Mapping, brands: Sequence[str]) -> ImportedReply:
     if brand not in brands:
         raise BadRow(f"brand {brand!r} is not configured")
     return ImportedReply(ref, email, order, brand, parse_score(row.get("score")),
-                         (row.get("comment") or "").strip() or None, answered)
+                         clean(row.get("comment") or "").strip() or None, answered)
 
 
 def save_reply(db: sqlite_utils.Database, reply: ImportedReply, source: str) -> bool:

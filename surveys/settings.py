@@ -30,13 +30,18 @@ class SurveySettings:
     max_comment_chars: int = field(default=2000, metadata={"low": 1, "high": 20000})
 
     def secret(self) -> bytes:
-        return _read(self.secret_env, "signing survey links").encode()
+        return link_secret(self.secret_env)
 
     def orders_secret(self) -> bytes:
         return _read(self.orders_secret_env, "the orders endpoint").encode()
 
     def link(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
+
+
+def link_secret(variable: str) -> bytes:
+    """The secret that signs every link Ascolto sends (surveys, unsubscribe, alert actions)."""
+    return _read(variable, "signing the links in surveys and alerts").encode()
 
 
 def _read(variable: str, needed_for: str) -> str:

@@ -12,9 +12,11 @@ import jinja2
 
 
 @lru_cache(maxsize=None)
-def environment(package: str = "surveys") -> jinja2.Environment:
+def environment(*packages: str) -> jinja2.Environment:
+    """Templates of ``packages`` (first match wins; default surveys), so that another package's
+    page can extend surveys' ``base.html``."""
     return jinja2.Environment(
-        loader=jinja2.PackageLoader(package, "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader(p, "templates") for p in packages or ("surveys",)]),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -19,9 +19,15 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+EARLIEST, LATEST = 1970, 2100  # a purchase, a post or an answer outside these years is a typo
+
+
 def parse_timestamp(value: str) -> datetime:
-    """ISO 8601 with a zone ('Z' or an offset); a naive time is refused rather than guessed."""
+    """ISO 8601 with a zone ('Z' or an offset); a naive time is refused rather than guessed, and so is
+    a year outside 1970-2100 (it would not sort, nor make sense, as a purchase or a post)."""
     moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone (add Z or an offset such as +01:00)")
+    if not EARLIEST <= moment.year <= LATEST or not EARLIEST <= moment.astimezone(timezone.utc).year <= LATEST:
+        raise ValueError(f"timestamp {value!r} is not between {EARLIEST} and {LATEST}")
     return moment

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
-from flask import Flask, Response, request
+from flask import Blueprint, Flask, Response, request
 
 from .errors import BadRow, MissingSecret
 from .orders import order_from_row, save_order
@@ -90,7 +90,7 @@ SECURITY_HEADERS = {
 }
 
 
-class _Refusal(Exception):
+class Refusal(Exception):
     """Ends a request with a ready page (bad or expired link)."""
 
     def __init__(self, response: Response):
@@ -98,64 +98,98 @@ class _Refusal(Exception):
         self.response = response
 
 
-def _language() -> str:
+def best_language() -> str:
     best = request.accept_languages.best_match(["it", "en"])
     return best or "it"
 
 
-def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
-               now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> Flask:
-    """The WSGI app. ``open_db`` gives a database connection for one request (SQLite, WAL)."""
-    app = Flask("surveys")
+def verified(token_text: str, secret: bytes, now: datetime, kind: str) -> Token:
+    """The token of a link; a forged, tampered or expired one ends the request with a friendly page."""
+    try:
+        return verify(token_text, secret, now, kind)
+    except TokenExpired:
+        raise Refusal(message("expired", 410, best_language())) from None
+    except TokenError:
+        raise Refusal(message("bad", 400, best_language())) from None
+
+
+def create_app(settings: SurveySettings | None, open_db: Callable, brands: list[str],
+               now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+               blueprints: Sequence[Blueprint] = ()) -> Flask:
+    """The WSGI app: the survey pages (where surveys are configured), the orders endpoint, and the
+    ``blueprints`` of other packages (listener's alert actions), all with the same security headers.
+    ``open_db`` gives a database connection for one request (SQLite, WAL)."""
+    app = Flask("ascolto")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    limit = settings.max_comment_chars if settings else SurveySettings.max_comment_chars
 
-    def page(template: str, status: int, lang: str, **context) -> Response:
-        text = PAGE_TEXT[lang]
-        body = render(template, t=text, lang=lang, **context)
-        return Response(body, status=status, headers=SECURITY_HEADERS, content_type="text/html; charset=utf-8")
+    @app.errorhandler(Refusal)
+    def refused(refusal: Refusal):
+        return refusal.response
 
-    def message(kind: str, status: int, lang: str, **fields) -> Response:
-        text = PAGE_TEXT[lang]
-        return page("message.html", status, lang, title=text[f"{kind}_title"], body=text[kind].format(**fields))
+    @app.errorhandler(413)
+    def too_large(_error):
+        if request.path.startswith("/api/"):
+            return _json({"error": f"request body over {MAX_BODY_BYTES // 1024} kB"}, 413)
+        return message("too_long", 413, best_language(), limit=limit)
+
+    @app.after_request
+    def secure(response: Response) -> Response:
+        """Every answer, pages, JSON and Flask's own 404/405 alike: no framing, no caching, no referrer."""
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    @app.errorhandler(MissingSecret)
+    def not_configured(error):
+        app.logger.error("%s", error)
+        return Response("Links are not configured on this server.\n", status=503, content_type="text/plain")
+
+    @app.get("/healthz")
+    def health():
+        return Response("ok\n", content_type="text/plain")
+
+    if settings is not None:
+        app.register_blueprint(_survey_routes(settings, open_db, brands, now))
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+    return app
+
+
+def page(template: str, status: int, lang: str, **context) -> Response:
+    text = PAGE_TEXT[lang]
+    body = render(template, t=text, lang=lang, **context)
+    return Response(body, status=status, headers=SECURITY_HEADERS, content_type="text/html; charset=utf-8")
+
+
+def message(kind: str, status: int, lang: str, **fields) -> Response:
+    text = PAGE_TEXT[lang]
+    return page("message.html", status, lang, title=text[f"{kind}_title"], body=text[kind].format(**fields))
+
+
+def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str], now: Callable[[], datetime]):
+    app = Blueprint("surveys", __name__)
 
     def load(token_text: str, kind: str):
         """(token, invitation, db) for a genuine, unexpired token; else the request ends with a page."""
-        try:
-            token = verify(token_text, settings.secret(), now(), kind)
-        except TokenExpired:
-            raise _Refusal(message("expired", 410, _language())) from None
-        except TokenError:
-            raise _Refusal(message("bad", 400, _language())) from None
+        token = verified(token_text, settings.secret(), now(), kind)
         db = open_db()
         invitation = next(iter(db.query(
             "select i.*, c.unsubscribed_at from survey_invitations i join customers c on c.id = i.customer_id "
             "where i.public_id = ?", [token.public_id])), None)
         if invitation is None:  # a genuine token for a deleted invitation
             db.close()
-            raise _Refusal(message("bad", 404, _language()))
+            raise Refusal(message("bad", 404, best_language()))
         return token, invitation, db
-
-    @app.errorhandler(_Refusal)
-    def refused(refusal: _Refusal):
-        return refusal.response
-
-    @app.errorhandler(413)
-    def too_large(_error):
-        return message("too_long", 413, _language(), limit=settings.max_comment_chars)
-
-    @app.errorhandler(MissingSecret)
-    def not_configured(error):
-        app.logger.error("%s", error)
-        return Response("Survey links are not configured on this server.\n", status=503, content_type="text/plain")
-
-    @app.get("/healthz")
-    def health():
-        return Response("ok\n", content_type="text/plain")
 
     @app.get("/s/<token_text>")
     def survey_page(token_text: str):
         token, invitation, db = load(token_text, "s")
-        score = int(token.value)
+        try:
+            score = parse_score(token.value)  # signed by us, so always 0-10; an old or odd link is refused
+        except BadRow:
+            db.close()
+            return message("bad", 400, invitation["lang"])
         with db.atomic():
             db.execute("update survey_invitations set opened_at = coalesce(opened_at, ?), opened_score = ?, "
                        "status = case when status = 'sent' then 'opened' else status end where id = ?",
@@ -227,8 +261,8 @@ def create_app(settings: SurveySettings, open_db: Callable, brands: list[str],
     @app.post("/api/orders")
     def orders_endpoint():
         expected = settings.orders_secret()
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
-        if not hmac.compare_digest(given, expected):
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme != "Bearer" or not hmac.compare_digest(given.encode(), expected):
             return _json({"error": "unauthorized"}, 401)
         try:
             order = order_from_row(request.get_json(force=True, silent=False) or {}, brands)

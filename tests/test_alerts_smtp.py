@@ -1,4 +1,8 @@
-"""Alerts through a real SMTP server on loopback (aiosmtpd), and through its absence."""
+"""Alerts through a real SMTP server on loopback (aiosmtpd), and through its absence.
+
+Each recipient gets a message of their own (a delivery per alert and address): a refused address
+fails alone, and the links in a message are signed for the person who receives it.
+"""
 
 
 from helpers.net import free_port
@@ -22,9 +26,9 @@ def test_detractor_alert_arrives_with_its_content(make_app, smtp_server):
     app = smtp_app(make_app, controller.port)
     import_fixture(app)
     result = run_dispatch(app)
-    assert (result.sent, result.pending, result.failed) == (2, 0, 0)
-    messages = {m["To"]: m for m in inbox.messages()}
-    italian = messages["cm@example.com"]
+    assert (result.sent, result.messages, result.pending, result.failed) == (3, 3, 0, 0)
+    messages = {(m["To"], m["Content-Language"]): m for m in inbox.messages()}
+    italian = messages["cm@example.com", "it"]
     assert italian["Subject"] == "[Ascolto] Cliente scontento su x: giulia (Caffè Aurora)"
     assert italian["From"] == "Ascolto <ascolto@example.com>"
     assert italian.is_multipart() and italian.get_content_type() == "multipart/alternative"
@@ -34,13 +38,19 @@ def test_detractor_alert_arrives_with_its_content(make_app, smtp_server):
                      "negativo 90%", "confidenza 90% (soglia 60%)", "x:100"):
         assert expected in text
     assert '<a href="https://x.com/giulia/status/100">' in html and 'lang="it"' in html
-    english = messages["cm@example.com, wool@example.com"]
-    assert english["Subject"] == "[Ascolto] Unhappy customer on reddit: eve (Lanificio Vento)"
+    english = messages["cm@example.com", "en"]  # the brand's own recipient gets the same alert separately
+    assert english["Subject"] == messages["wool@example.com", "en"]["Subject"] == \
+        "[Ascolto] Unhappy customer on reddit: eve (Lanificio Vento)"
     assert "negative sentiment with confidence 90%" in english.get_body(("plain",)).get_content()
-    rows = {a["mention_id"]: a for a in app.db["alerts"].rows}
-    assert rows["x:100"]["status"] == "sent" and rows["x:100"]["sent_at"] == "2026-11-23T09:00:00Z"
-    assert rows["x:100"]["message_id"] == italian["Message-ID"]
-    assert len(inbox.envelopes) == 2
+    row = delivery(app, "x:100", "cm@example.com")
+    assert (row["status"], row["sent_at"], row["attempts"]) == ("sent", "2026-11-23T09:00:00Z", 1)
+    assert row["message_id"] == italian["Message-ID"]
+    assert len(inbox.envelopes) == 3 and all(len(e.rcpt_tos) == 1 for e in inbox.envelopes)
+
+
+def delivery(app, mention_id, target="cm@example.com"):
+    return next(app.db.query("select d.* from deliveries d join alerts a on a.id = d.alert_id "
+                             "where a.mention_id = ? and d.target = ?", [mention_id, target]))
 
 
 def test_text_is_escaped_in_the_html_part(tmp_path, make_app, smtp_server):
@@ -64,11 +74,11 @@ def test_smtp_down_then_up_delivers_each_alert_exactly_once(make_app, clock, smt
     import_fixture(app)
 
     down = run_dispatch(app)
-    assert (down.sent, down.retrying, down.pending) == (0, 2, 2)
-    alert = app.db["alerts"].get(1)
-    assert alert["attempts"] == 1
-    assert alert["last_error"].startswith("ConnectionRefusedError")
-    assert alert["next_attempt_at"] == "2026-11-23T09:01:00Z"  # retry_seconds = 60
+    assert (down.sent, down.retrying, down.pending) == (0, 3, 3)
+    first = app.db["deliveries"].get(1)
+    assert first["attempts"] == 1
+    assert first["last_error"].startswith("ConnectionRefusedError")
+    assert first["next_attempt_at"] == "2026-11-23T09:01:00Z"  # retry_seconds = 60
 
     controller, inbox = smtp_server(port=port)
     early = run_dispatch(app)  # not due yet: the back-off is respected
@@ -76,11 +86,11 @@ def test_smtp_down_then_up_delivers_each_alert_exactly_once(make_app, clock, smt
 
     clock.advance(seconds=61)
     up = run_dispatch(app)
-    assert (up.sent, up.pending) == (2, 0)
+    assert (up.sent, up.pending) == (3, 0)
     clock.advance(hours=1)
     assert run_dispatch(app).sent == 0
-    assert len(inbox.envelopes) == 2
-    assert {a["status"] for a in app.db["alerts"].rows} == {"sent"}
+    assert len(inbox.envelopes) == 3
+    assert {d["status"] for d in app.db["deliveries"].rows} == {"sent"}
 
 
 def test_backoff_doubles_up_to_its_cap(make_app, clock):
@@ -89,12 +99,12 @@ def test_backoff_doubles_up_to_its_cap(make_app, clock):
     waits = []
     for _ in range(6):
         run_dispatch(app)
-        due = app.db["alerts"].get(1)["next_attempt_at"]
+        due = app.db["deliveries"].get(1)["next_attempt_at"]
         waits.append(due)
         clock.moment = parse_timestamp(due)
     assert waits[:5] == ["2026-11-23T09:01:00Z", "2026-11-23T09:03:00Z", "2026-11-23T09:07:00Z",
                          "2026-11-23T09:15:00Z", "2026-11-23T09:25:00Z"]  # 60, 120, 240, 480, then 600 cap
-    assert app.db["alerts"].get(1)["status"] == "pending"  # an outage never drops an alert
+    assert app.db["deliveries"].get(1)["status"] == "pending"  # an outage never drops an alert
 
 
 class RefusingInbox:
@@ -109,14 +119,14 @@ def test_permanent_refusal_is_failed_with_the_reply_not_retried(make_app, smtp_s
     app = smtp_app(make_app, controller.port)
     import_fixture(app)
     result = run_dispatch(app)
-    assert (result.sent, result.failed, result.pending) == (0, 2, 0)
-    alert = app.db["alerts"].get(1)
-    assert alert["status"] == "failed" and "550" in alert["last_error"]
+    assert (result.sent, result.failed, result.pending) == (0, 3, 0)
+    first = app.db["deliveries"].get(1)
+    assert first["status"] == "failed" and "550" in first["last_error"]
 
 
 def test_without_smtp_alerts_wait_in_the_outbox(make_app):
     app = make_app(smtp='host = ""')
     import_fixture(app)
     result = run_dispatch(app)
-    assert (result.smtp_configured, result.sent, result.pending) == (False, 0, 2)
-    assert {a["status"] for a in app.db["alerts"].rows} == {"pending"}
+    assert (result.smtp_configured, result.sent, result.pending) == (False, 0, 3)
+    assert {d["status"] for d in app.db["deliveries"].rows} == {"pending"}

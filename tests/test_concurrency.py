@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from helpers.net import free_port
-from listener.web import survey_wsgi_app
+from listener.web import wsgi_app
 
 ORDERS_SECRET = "orders-secret-for-tests-0123456789"
 CLIENTS, ORDERS_EACH, MENTIONS = 8, 40, 600
@@ -33,15 +33,15 @@ def served(tmp_path, make_app, monkeypatch):
     from waitress import create_server
 
     monkeypatch.setenv("ASCOLTO_ORDERS_SECRET", ORDERS_SECRET)
-    monkeypatch.setenv("ASCOLTO_SURVEY_SECRET", "survey-secret-for-tests-0123456789")
+    monkeypatch.setenv("ASCOLTO_SECRET", "survey-secret-for-tests-0123456789")
     (tmp_path / "many.jsonl").write_text("".join(
         json.dumps({"id": str(i), "source": "x", "author": f"u{i}", "text": f"Caffè Aurora pessimo n. {i}",
                     "created_at": "2026-11-20T10:00:00Z"}) + "\n" for i in range(MENTIONS)), encoding="utf-8")
     port = free_port()
-    app = make_app(extra=f'[surveys]\nbase_url = "http://127.0.0.1:{port}"\nsender = "s@example.com"\n',
+    app = make_app(extra=f'[web]\nbase_url = "http://127.0.0.1:{port}"\n[surveys]\nsender = "s@example.com"\n',
                    sources='[[sources]]\ntype = "import"\nname = "many"\npath = "many.jsonl"\n')
     app.db  # create and migrate before the server's first request
-    server = create_server(survey_wsgi_app(app), host="127.0.0.1", port=port, threads=CLIENTS)
+    server = create_server(wsgi_app(app), host="127.0.0.1", port=port, threads=CLIENTS)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield app, f"http://127.0.0.1:{port}"

@@ -53,8 +53,11 @@ def test_every_detractor_has_exactly_one_alert_with_its_brand_recipients(app):
     run_import(app, source_for(FIXTURE))
     alerts = {a["mention_id"]: a for a in app.db["alerts"].rows}
     assert set(alerts) == {"x:100", "reddit:104"}
-    assert json.loads(alerts["reddit:104"]["recipients"]) == ["cm@example.com", "wool@example.com"]
-    assert alerts["x:100"]["status"] == "pending" and alerts["x:100"]["attempts"] == 0
+    deliveries = {(d["alert_id"], d["channel"], d["target"]): d for d in app.db["deliveries"].rows}
+    assert set(deliveries) == {(alerts["x:100"]["id"], "email", "cm@example.com"),
+                               (alerts["reddit:104"]["id"], "email", "cm@example.com"),
+                               (alerts["reddit:104"]["id"], "email", "wool@example.com")}  # the brand's own
+    assert {(d["status"], d["attempts"], d["mode"]) for d in deliveries.values()} == {("pending", 0, "immediate")}
 
 
 def test_reimporting_the_same_file_changes_nothing(app):

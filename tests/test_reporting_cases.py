@@ -136,7 +136,7 @@ def test_case_transitions_notes_and_overdue(app, clock):
         move(app.db, 1, "contacted", now)
     with pytest.raises(CaseError, match="closed cases are not reassigned"):
         assign(app.db, 1, "marco", now)
-    with pytest.raises(CaseError, match="can move to contacted, lost, resolved, not open"):
+    with pytest.raises(CaseError, match="can move to contacted, dismissed, lost, resolved, not open"):
         move(app.db, 2, "open", now)
     assert move(app.db, 2, "lost", now)["status"] == "lost"
     assert [c["id"] for c in list_cases(app.db, overdue_at=now)] == []
@@ -162,8 +162,10 @@ def test_sentiment_corrections_are_stored_beside_the_model_label(app):
 
 def test_weekly_digest_is_queued_once_with_charts_and_overdue_cases(app):
     assert queue_digest(app) is True and queue_digest(app) is False
-    alert = app.db.execute("select kind, subject, recipients, details from alerts").fetchone()
-    details = json.loads(alert[3])
-    assert (alert[0], alert[1], json.loads(alert[2])) == ("digest", "digest:2026-W48", ["marketing@example.com"])
+    alert = app.db.execute("select kind, subject, details, id from alerts").fetchone()
+    details = json.loads(alert[2])
+    assert (alert[0], alert[1]) == ("digest", "digest:2026-W48")
+    targets = app.db.execute("select channel, target from deliveries where alert_id = ?", [alert[3]]).fetchall()
+    assert targets == [("reports", "marketing@example.com")]  # marketers, not the community managers
     assert "Overdue cases:\n#1 Caffè Aurora mention x:0" in details["body"]
     assert details["html"].count("<svg") == 2

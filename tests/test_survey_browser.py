@@ -14,7 +14,7 @@ import pytest
 
 from helpers.net import free_port
 from listener.jobs.surveys import run_invitations, run_response_scoring
-from listener.web import survey_wsgi_app
+from listener.web import wsgi_app
 
 CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} "
@@ -28,13 +28,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 def served(make_app, smtp_server, monkeypatch):
     from waitress import create_server
 
-    monkeypatch.setenv("ASCOLTO_SURVEY_SECRET", "browser-test-secret-0123456789")
+    monkeypatch.setenv("ASCOLTO_SECRET", "browser-test-secret-0123456789")
     controller, inbox = smtp_server()
     port = free_port()
-    surveys = f'[surveys]\nbase_url = "http://127.0.0.1:{port}"\nsender = "sondaggi@example.com"\n'
+    surveys = f'[web]\nbase_url = "http://127.0.0.1:{port}"\n[surveys]\nsender = "sondaggi@example.com"\n'
     app = make_app(smtp=f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"', extra=surveys)
     app.db  # migrate before the server's first request
-    server = create_server(survey_wsgi_app(app), host="127.0.0.1", port=port, threads=2)
+    server = create_server(wsgi_app(app), host="127.0.0.1", port=port, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     yield app, inbox, app.config.path

@@ -8,13 +8,15 @@ from click.testing import CliRunner
 from listener.cli.main import cli
 from listener.jobs.dispatch import run_dispatch
 from listener.jobs.surveys import run_invitations, run_response_scoring
-from listener.web import survey_wsgi_app
+from listener.web import wsgi_app
 
 SECRET = "survey-secret-for-tests-0123456789"
 ORDERS_SECRET = "orders-secret-for-tests-0123456789"
 SURVEYS = '''
-[surveys]
+[web]
 base_url = "https://feedback.example.com"
+
+[surveys]
 sender = "sondaggi@example.com"
 delay_days = 3
 reminder_after_days = 4
@@ -33,7 +35,7 @@ ORDERS = (
 
 @pytest.fixture
 def survey_app(tmp_path, make_app, smtp_server, monkeypatch):
-    monkeypatch.setenv("ASCOLTO_SURVEY_SECRET", SECRET)
+    monkeypatch.setenv("ASCOLTO_SECRET", SECRET)
     monkeypatch.setenv("ASCOLTO_ORDERS_SECRET", ORDERS_SECRET)
     controller, inbox = smtp_server()
     smtp = f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"'
@@ -93,7 +95,7 @@ def test_invitations_follow_the_policy_and_carry_eleven_signed_links(survey_app)
 def test_opening_a_link_is_not_an_answer_submitting_is(survey_app):
     _, messages = invite_giulia(survey_app)
     link = links_of(messages["Giulia <giulia@example.com>"])[0]
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     page = web.get(path(link))  # what a mail scanner does
     assert page.status_code == 200
     body = page.get_data(as_text=True)
@@ -121,7 +123,7 @@ def survey_survey_count(app):
 def test_answering_again_updates_the_one_response(survey_app):
     _, messages = invite_giulia(survey_app)
     links = links_of(messages["Giulia <giulia@example.com>"])
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     for score in (6, 9):
         body = web.get(path(links[score])).get_data(as_text=True)
         token = re.search(r'name="form_token" value="([^"]+)"', body).group(1)
@@ -132,7 +134,7 @@ def test_answering_again_updates_the_one_response(survey_app):
 def test_forged_tampered_and_expired_links_get_a_friendly_page(survey_app, clock):
     _, messages = invite_giulia(survey_app)
     link = path(links_of(messages["Giulia <giulia@example.com>"])[3])
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     forged = web.get(link[:-3] + ("abc" if not link.endswith("abc") else "xyz"), headers={"Accept-Language": "en"})
     assert forged.status_code == 400 and "This link is not valid" in forged.get_data(as_text=True)
     assert web.get("/s/nonsense", headers={"Accept-Language": "it"}).status_code == 400
@@ -144,7 +146,7 @@ def test_forged_tampered_and_expired_links_get_a_friendly_page(survey_app, clock
 def test_comments_are_escaped_and_oversized_input_refused(survey_app):
     _, messages = invite_giulia(survey_app)
     link = path(links_of(messages["Giulia <giulia@example.com>"])[2])
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     body = web.get(link).get_data(as_text=True)
     token = re.search(r'name="form_token" value="([^"]+)"', body).group(1)
     evil = '</textarea><script>alert("x")</script>'
@@ -163,7 +165,7 @@ def test_comments_are_escaped_and_oversized_input_refused(survey_app):
 def test_honeypot_submissions_are_thanked_and_dropped(survey_app):
     _, messages = invite_giulia(survey_app)
     link = path(links_of(messages["Giulia <giulia@example.com>"])[10])
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     token = re.search(r'name="form_token" value="([^"]+)"', web.get(link).get_data(as_text=True)).group(1)
     bot = web.post(link, data={"score": "10", "comment": "buy now", "website": "http://spam", "form_token": token})
     assert bot.status_code == 200 and survey_app.db["survey_responses"].count == 0
@@ -172,7 +174,7 @@ def test_honeypot_submissions_are_thanked_and_dropped(survey_app):
 def test_unsubscribe_needs_a_click_or_a_one_click_post_and_is_for_good(survey_app, clock):
     _, messages = invite_giulia(survey_app)
     unsubscribe = messages["Tom <tom@example.com>"]["List-Unsubscribe"].strip("<>")
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     assert web.get(path(unsubscribe)).status_code == 200  # a scanner's GET changes nothing
     assert survey_app.db.execute("select unsubscribed_at from customers where email = 'tom@example.com'").fetchone()[0] is None
     done = web.post(path(unsubscribe), data={"List-Unsubscribe": "One-Click"})
@@ -191,7 +193,7 @@ def test_unsubscribe_needs_a_click_or_a_one_click_post_and_is_for_good(survey_ap
 
 
 def test_orders_endpoint_needs_the_shared_secret_and_is_idempotent(survey_app):
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     order = {"order_ref": "W-1", "email": "web@example.com", "name": "Web", "language": "en",
              "purchased_at": "2026-11-20T10:00:00Z", "legal_basis": "consent"}
     assert web.post("/api/orders", json=order).status_code == 401
@@ -206,7 +208,7 @@ def test_orders_endpoint_needs_the_shared_secret_and_is_idempotent(survey_app):
 
 def test_detractor_answer_is_scored_alerted_and_opens_a_case(survey_app):
     _, messages = invite_giulia(survey_app)
-    web = survey_wsgi_app(survey_app).test_client()
+    web = wsgi_app(survey_app).test_client()
     for who, score, comment in (("Giulia <giulia@example.com>", 3, "Servizio pessimo"),
                                 ("Tom <tom@example.com>", 10, "Great coffee, love it")):
         link = path(links_of(messages[who])[score])

@@ -30,20 +30,35 @@ def alerts_send(config_path: Path) -> None:
 @alerts.command(name="list")
 @config_option()
 @click.option("--status", type=click.Choice(["pending", "sent", "failed", "all"]), default="pending",
-              show_default=True, help="Which alerts to show.")
+              show_default=True, help="Which deliveries to show.")
+@click.option("--channel", help="One channel only.")
 @friendly
-def alerts_list(config_path: Path, status: str) -> None:
-    """List alerts with their mention, attempts and last error."""
+def alerts_list(config_path: Path, status: str, channel: str | None) -> None:
+    """List alert deliveries per channel and target, with attempts and last error."""
     app = open_app(config_path)
-    where = "" if status == "all" else "where a.status = ?"
+    where, args = [], []
+    if status != "all":
+        where.append("d.status = ?")
+        args.append(status)
+    if channel:
+        where.append("d.channel = ?")
+        args.append(channel)
     rows = app.db.query(
-        f"select a.id, a.status, a.attempts, a.last_error, m.brand, m.author, substr(m.text, 1, 60) as text "
-        f"from alerts a join mentions m on m.id = a.mention_id {where} order by a.id",
-        [] if status == "all" else [status])
+        "select d.id, d.channel, d.target, d.mode, d.status, d.attempts, d.last_error, d.next_attempt_at, d.bundle, "
+        "a.kind, a.brand, coalesce(m.author, json_extract(a.details, '$.name'), '') as who, "
+        "substr(coalesce(m.text, json_extract(a.details, '$.comment'), json_extract(a.details, '$.title'), ''), 1, 60)"
+        " as text from deliveries d join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id"
+        + (" where " + " and ".join(where) if where else "") + " order by d.channel, d.target, d.id", args)
+    current = None
     for row in rows:
+        if (row["channel"], row["target"]) != current:
+            current = (row["channel"], row["target"])
+            click.echo(f"{row['channel']} -> {row['target']} ({row['mode']})")
+        when = f", next try {row['next_attempt_at']}" if row["status"] == "pending" and row["attempts"] else ""
+        bundle = f" in a {row['bundle']}" if row["bundle"] not in (None, "single") else ""
         error = f"  last error: {row['last_error']}" if row["last_error"] else ""
-        click.echo(f"#{row['id']} {row['status']} ({row['attempts']} attempts) {row['brand']} "
-                   f"{row['author']}: {row['text']}{error}")
+        click.echo(f"  #{row['id']} {row['status']}{bundle} ({row['attempts']} attempts{when}) {row['kind']} "
+                   f"{row['brand'] or ''} {row['who']}: {row['text']}{error}")
     app.close()
 
 

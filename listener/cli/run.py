@@ -16,7 +16,6 @@ from .common import (
     friendly,
     open_app,
     progress,
-    surveys_settings,
 )
 
 
@@ -33,11 +32,11 @@ def run(config_path: Path, once: bool) -> None:
     from ..jobs.scheduler import build_scheduler
 
     server = None
-    if app.config.surveys is not None:
+    if app.config.web is not None:
         from ..web import start_in_background
 
-        server = start_in_background(app)
-        click.echo(f"ascolto: survey page on http://{app.config.surveys.host}:{app.config.surveys.port}", err=True)
+        server = start_in_background(app)  # raises AscoltoError when the port is taken
+        click.echo(f"ascolto: web pages on http://{app.config.web.host}:{app.config.web.port}", err=True)
     try:
         serve_scheduler(app, build_scheduler(app))
     finally:
@@ -62,16 +61,24 @@ def serve_scheduler(app, scheduler) -> None:
 
 
 def run_once(app) -> None:
+    """Every job once, a summary line each; a source that failed (not one merely not set up yet)
+    makes the command fail after the summary, so that cron and systemd notice."""
     from ..jobs.collect import run_source
     from ..jobs.dispatch import run_dispatch
 
+    failed = []
     for source in app.config.sources:
-        echo_source_run(run_source(app, source))
+        result = run_source(app, source)
+        echo_source_run(result)
+        if result.status == "error":
+            failed.append(f"{result.job} ({result.message})")
     if app.config.surveys is not None:
         run_surveys_once(app)
     echo_dispatch(run_dispatch(app))
     click.echo(f"database  {app.config.database}")
     app.close()
+    if failed:
+        raise AscoltoError(f"{len(failed)} source{'s' if len(failed) > 1 else ''} failed: {'; '.join(failed)}")
 
 
 def run_surveys_once(app) -> None:
@@ -177,21 +184,26 @@ def sources(config_path: Path) -> None:
 
 @click.command()
 @config_option()
-@click.option("--host", help="Address to listen on (default: [surveys] host).")
-@click.option("--port", type=int, help="Port (default: [surveys] port).")
+@click.option("--host", help="Address to listen on (default: [web] host).")
+@click.option("--port", type=int, help="Port (default: [web] port).")
 @friendly
 def serve(config_path: Path, host: str | None, port: int | None) -> None:
-    """Serve the survey answer page (and the orders endpoint) with waitress."""
+    """Serve the web pages (survey answers, orders endpoint, alert actions) with waitress."""
     from waitress import serve as waitress_serve
 
-    from ..web import survey_wsgi_app
+    from ..web import wsgi_app
 
     app = open_app(config_path)
-    settings = surveys_settings(app, config_path)
+    web = app.config.web
+    if web is None:
+        raise AscoltoError(f"{config_path}: web: no [web] table (base_url, host, port; see config/ascolto.example.toml)")
     app.db  # create and migrate the database before the first request
-    host, port = host or settings.host, port or settings.port
-    click.echo(f"ascolto: survey page on http://{host}:{port} (public address {settings.base_url})", err=True)
-    waitress_serve(survey_wsgi_app(app), host=host, port=port, threads=4, ident="ascolto")
+    host, port = host or web.host, port or web.port
+    click.echo(f"ascolto: web pages on http://{host}:{port} (public address {web.base_url})", err=True)
+    try:
+        waitress_serve(wsgi_app(app), host=host, port=port, threads=4, ident="ascolto")
+    except OSError as exc:
+        raise AscoltoError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 COMMANDS = (run, import_, collect, sources, serve)

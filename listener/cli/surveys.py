@@ -39,6 +39,8 @@ def _import_csv(app, file: Path, parse, save) -> tuple[int, int, int]:
     new = seen = bad = 0
     for line, row in read_csv(file):
         try:
+            if isinstance(row, BadRow):
+                raise row
             item = parse(row, brands)
         except BadRow as exc:
             bad += 1

@@ -157,7 +157,7 @@ def _save_page(app: App, source: SourceSettings, query: Query, page: Page, rows:
     chunks = list(chunked(rows, chunk_size)) or [[]]
     for index, chunk in enumerate(chunks):
         last = index == len(chunks) - 1
-        counts.add(save_chunk(app.db, chunk, app.scorer, app.alert_rules, app.recipients_for,
+        counts.add(save_chunk(app.db, chunk, app.scorer, app.alert_rules, app.routes_for,
                               iso(app.now()), then=_page_done(app, source, query, page) if last else None,
                               case_due=iso(app.case_due())))
         if app.stopping.is_set():
@@ -200,6 +200,6 @@ def check_budget(app: App, source: SourceSettings, label: str, budget: Budget) -
                        f"is {budget.limit}. Collection from {label} resumes {budget.next_period()}, or raise "
                        f"the budget in the configuration."}
     with app.db.atomic():
-        enqueue(app.db, NOTICE_ALERT, f"{source.job}:budget:{period}", app.config.alerts.recipients, iso(now),
+        enqueue(app.db, NOTICE_ALERT, f"{source.job}:budget:{period}", app.routes_for(NOTICE_ALERT), iso(now),
                 details=details)
     raise BudgetSpent(f"{label} read budget spent: {spent} of {budget.limit} {budget.unit} in {period}")

@@ -70,5 +70,5 @@ def _follow_up(app: App, db, row: dict, now: str) -> int:
         "left join survey_invitations i on i.id = r.invitation_id where r.id = ?", [row["id"]])))
     details = {k: response[k] for k in ("score", "comment", "name", "email", "order_ref", "channel")}
     open_case(db, "response", str(row["id"]), row["brand"], iso(app.case_due()), now)
-    return enqueue(db, RESPONSE_ALERT, f"response:{row['id']}", app.recipients_for(row["brand"]), now,
-                         brand=row["brand"], details=details)
+    return enqueue(db, RESPONSE_ALERT, f"response:{row['id']}", app.routes_for(RESPONSE_ALERT, row["brand"]), now,
+                   brand=row["brand"], details=details)

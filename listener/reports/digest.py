@@ -31,5 +31,5 @@ def queue_digest(app: App) -> bool:
         + "</pre></body>")
     week = f"{now.isocalendar().year}-W{now.isocalendar().week:02d}"
     with app.db.atomic():
-        return bool(enqueue(app.db, DIGEST_ALERT, f"digest:{week}", settings.recipients, iso(now),
-                                  details={"title": title, "body": body, "html": html}))
+        return bool(enqueue(app.db, DIGEST_ALERT, f"digest:{week}", app.routes_for(DIGEST_ALERT), iso(now),
+                            details={"title": title, "body": body, "html": html}))

@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from surveys.textfiles import LEGACY, clean, one_line, open_lines, undecodable, undecodable_problem
 from surveys.timestamps import iso, parse_timestamp
 
 from ..brands import is_excluded, match_brand
 from ..errors import AscoltoError
-from ..language import guess_language
+from ..language import guess_language, language_code
 from ..settings import Brand, setting
 from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
 
 TYPE = "import"
+log = logging.getLogger(__name__)
 LABEL = "File import"
 REQUIRED = ("id", "source", "author", "text", "created_at")
 PAGE_ITEMS = 256
@@ -91,23 +94,25 @@ class Problem:
 
 
 def read_items(path: Path) -> Iterator[RawItem | Problem]:
+    """The file's rows, or a Problem per line that cannot be read (bad JSON, bad bytes, bad CSV)."""
     path = Path(path)
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        lines, encoding = open_lines(path)
     except OSError as exc:
         raise AscoltoError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        if path.suffix.lower() == ".csv":
-            yield from _csv_items(handle, path)
-        else:
-            yield from _jsonl_items(handle, path)
+    if encoding == LEGACY:
+        log.warning("%s is not UTF-8: read as Windows-1252 (Latin-1); save exports as UTF-8", path)
+    yield from (_csv_items if path.suffix.lower() == ".csv" else _jsonl_items)(lines, path)
 
 
-def _jsonl_items(handle, path: Path) -> Iterator[RawItem | Problem]:
-    for number, line in enumerate(handle, start=1):
+def _jsonl_items(lines: Iterator[str], path: Path) -> Iterator[RawItem | Problem]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"
+        if undecodable(line):
+            yield Problem(where, undecodable_problem(line))
+            continue
         try:
             data = json.loads(line)
         except ValueError as exc:
@@ -116,16 +121,24 @@ def _jsonl_items(handle, path: Path) -> Iterator[RawItem | Problem]:
         yield RawItem(where, data) if isinstance(data, dict) else Problem(where, "not a JSON object")
 
 
-def _csv_items(handle, path: Path) -> Iterator[RawItem | Problem]:
-    reader = csv.DictReader(handle)
-    try:
-        for row in reader:
-            if None in row:  # more cells than header columns
-                yield Problem(f"{path}:{reader.line_num}", "more cells than columns")
-                continue
-            yield RawItem(f"{path}:{reader.line_num}", {k: v for k, v in row.items() if v not in (None, "")})
-    except csv.Error as exc:
-        yield Problem(f"{path}:{reader.line_num}", f"unreadable CSV ({exc})")
+def _csv_items(lines: Iterator[str], path: Path) -> Iterator[RawItem | Problem]:
+    reader = csv.DictReader(lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a NUL byte: that row is lost, the next ones are read
+            yield Problem(f"{path}:{reader.line_num}", f"unreadable CSV ({exc})")
+            continue
+        where = f"{path}:{reader.line_num}"
+        values = [v for v in row.values() if isinstance(v, str)]
+        if None in row:  # more cells than header columns
+            yield Problem(where, "more cells than columns")
+        elif bad := next((v for v in values if undecodable(v)), None):
+            yield Problem(where, undecodable_problem(bad))
+        else:
+            yield RawItem(where, {k: v for k, v in row.items() if v not in (None, "")})
 
 
 def item_to_row(item: RawItem | Problem, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
@@ -139,7 +152,7 @@ def item_to_row(item: RawItem | Problem, query: Query, brands: Sequence[Brand], 
             raise BadItem(f"missing field {name!r}")
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise BadItem(f"field {name!r} must be text")
-        fields[name] = str(value).strip()
+        fields[name] = clean(str(value)).strip()
     source = fields["source"].lower()
     if not _SOURCE.match(source):
         raise BadItem(f"source {fields['source']!r} must be a short lower-case name such as 'x' or 'reddit'")
@@ -148,20 +161,34 @@ def item_to_row(item: RawItem | Problem, query: Query, brands: Sequence[Brand], 
     except ValueError as exc:
         raise BadItem(f"created_at: {exc}") from None
     brand = _brand_of(data, fields["text"], brands, default_brand)
-    lang = data.get("lang") if isinstance(data.get("lang"), str) else guess_language(fields["text"], brand.languages)
+    lang = language_code(data.get("lang")) or guess_language(fields["text"], brand.languages)
     return MentionRow(
         id=f"{source}:{fields['id']}",
         source=source,
         native_id=fields["id"],
         brand=brand.name,
-        author=fields["author"],
-        url=data.get("url") if isinstance(data.get("url"), str) else None,
+        author=one_line(fields["author"]),
+        url=one_line(data["url"]) if isinstance(data.get("url"), str) else None,
         text=fields["text"],
         lang=lang,
         created_at=created_at,
         collected_at=collected_at,
-        raw=json.dumps(data, ensure_ascii=False, sort_keys=True),
+        raw=clean(json.dumps(data, ensure_ascii=False, sort_keys=True)),
+        rating=_rating(data.get("rating")),
     )
+
+
+def _rating(value) -> int | None:
+    """Stars of a review, 1-5, where the export has them."""
+    if value is None:
+        return None
+    try:
+        stars = float(value)
+    except (TypeError, ValueError):
+        stars = 0.5  # not a number: refused below
+    if isinstance(value, bool) or not stars.is_integer() or not 1 <= stars <= 5:
+        raise BadItem(f"rating {value!r} must be a whole number of stars from 1 to 5")
+    return int(stars)
 
 
 def _brand_of(data: dict, text: str, brands: Sequence[Brand], default_brand: Brand | None) -> Brand:

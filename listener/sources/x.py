@@ -18,7 +18,7 @@ from surveys.timestamps import iso, parse_timestamp
 
 from ..brands import is_excluded
 from ..errors import RateLimited, SourceRefused, SourceUnavailable
-from ..language import guess_language
+from ..language import guess_language, language_code
 from ..settings import Brand, read_secret, setting
 from ..store import MentionRow
 from .base import BadItem, Budget, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
@@ -110,7 +110,7 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
     user = item.get("author") or {}
     username = user.get("username")
     url = f"https://x.com/{username}/status/{tweet_id}" if username else f"https://x.com/i/web/status/{tweet_id}"
-    lang = tweet.get("lang") if tweet.get("lang") not in (None, "und", "zxx", "qme") else guess_language(text)
+    lang = language_code(tweet.get("lang")) or guess_language(text)
     raw = {"tweet": tweet, "author": user} if user else {"tweet": tweet}
     return MentionRow(
         id=f"x:{tweet_id}", source="x", native_id=tweet_id, brand=query.brand.name,

@@ -1,40 +1,85 @@
-"""Sending mail over SMTP, with failures sorted into 'try again later' and 'will never work'."""
+"""The email channel: our own SMTP path, one message per recipient.
+
+Failures are sorted into 'try again later' (server down or busy, network, 4xx) and 'will never work'
+(5xx, such as an unknown recipient): the outbox retries the first with back-off and records the
+second as failed with the server's reply.
+"""
 
 from __future__ import annotations
 
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import formataddr
 
 from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
 
 from ...settings import Smtp
+from ..messages import Outgoing
 
 
 def classify(exc: Exception) -> Exception:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         if all(code >= 500 for code in codes):
-            return PermanentDeliveryError(f"all recipients refused: {_reply_text(exc.recipients)}")
-        return TransientDeliveryError(f"recipients refused for now: {_reply_text(exc.recipients)}")
+            return PermanentDeliveryError(f"recipient refused: {_reply_text(exc.recipients)}")
+        return TransientDeliveryError(f"recipient refused for now: {_reply_text(exc.recipients)}")
     if isinstance(exc, smtplib.SMTPResponseException):
-        reply = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
-        return (PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError)(f"SMTP server replied {reply}")
+        error = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+        return (PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError)(
+            f"SMTP server replied {exc.smtp_code} {error}")
     return TransientDeliveryError(f"{type(exc).__name__}: {exc}".rstrip(": "))
 
 
 def _reply_text(recipients: dict) -> str:
-    return "; ".join(f"{addr} {code}" for addr, (code, _msg) in recipients.items())
+    return "; ".join(f"{addr} {code} {msg.decode(errors='replace') if isinstance(msg, bytes) else msg}"
+                     for addr, (code, msg) in recipients.items())
+
+
+def email_message(outgoing: Outgoing, sender: str, to: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = outgoing.subject
+    msg["From"] = formataddr(("Ascolto", sender))
+    msg["To"] = to
+    msg["Message-ID"] = outgoing.message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(outgoing.text())
+    msg.add_alternative(outgoing.html(), subtype="html")
+    msg["Content-Language"] = outgoing.lang  # after the parts exist: making them moves Content-* headers down
+    return msg
 
 
 class SmtpMailer:
-    """One SMTP session per dispatch run: ``with mailer.session() as send: send(message)``."""
+    """One SMTP session per dispatch run: ``with mailer.session() as send: send(message)``. Survey
+    invitations use it directly; alerts through ``EmailChannel``."""
 
     def __init__(self, settings: Smtp):
         self.settings = settings
 
     def session(self) -> _Session:
         return _Session(self.settings)
+
+
+class EmailChannel:
+    """The outbox's email channel: ``with channel.session() as send: send(outgoing, address)``."""
+
+    def __init__(self, mailer: SmtpMailer, sender: str):
+        self.mailer, self.sender = mailer, sender
+
+    def session(self):
+        return _ChannelSession(self.mailer.session(), self.sender)
+
+
+class _ChannelSession:
+    def __init__(self, session: _Session, sender: str):
+        self.inner, self.sender = session, sender
+
+    def __enter__(self):
+        send = self.inner.__enter__()
+        return lambda outgoing, target: send(email_message(outgoing, self.sender, target))
+
+    def __exit__(self, *exc_info):
+        self.inner.__exit__(*exc_info)
 
 
 class _Session:
@@ -61,10 +106,14 @@ class _Session:
         return self.send
 
     def send(self, message: EmailMessage) -> None:
+        """Send to every address in To; a recipient the server refuses while it takes others is an
+        error too (send_message reports those in its return value, not by raising)."""
         try:
-            self.client.send_message(message)
+            refused = self.client.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise classify(exc) from None
+        if refused:
+            raise classify(smtplib.SMTPRecipientsRefused(refused))
 
     def __exit__(self, *exc_info) -> None:
         self._close()
