@@ -29,6 +29,7 @@ from .sources.base import SourceSettings
 from .sources.registry import SOURCES
 
 LABELS = ("negative", "neutral", "positive")
+MAX_TEXT_CHARS = 20_000
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Config:
     surveys: SurveySettings | None = None
     reports: Reports | None = None
     web: Web | None = None
+    max_text_chars: int = MAX_TEXT_CHARS  # a mention's text is stored up to this length
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -248,6 +250,7 @@ def _check_secret(path: Path, smtp: Smtp) -> None:
 def _read(path: Path, root: Table) -> Config:
     database = root.table("database", required=True)
     db_path = database.path_value("path")
+    max_text_chars = int(database.number("max_text_chars", MAX_TEXT_CHARS, low=280, high=1_000_000, whole=True))
     database.done()
     model, threshold = _read_model(root.table("model"))
     brands = tuple(_done(t, read_fields(t, Brand)) for t in root.tables("brands"))
@@ -266,7 +269,7 @@ def _read(path: Path, root: Table) -> Config:
     reports = _optional(root.table("reports"), lambda t: read_fields(t, Reports), None)
     root.done()
     return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, web,
-                  by_name)
+                  max_text_chars, by_name)
 
 
 def _done(table: Table, value):

@@ -13,7 +13,7 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import sqlite_utils
@@ -202,6 +202,12 @@ def m010_actions_and_feedback(db: sqlite_utils.Database) -> None:
     db["corrections"].add_column("via", str)
 
 
+@migrations()
+def m011_text_length(db: sqlite_utils.Database) -> None:
+    # A text is stored up to [database] max_text_chars; its full length is kept here.
+    db["mentions"].add_column("text_length", int)
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     path = Path(path)
@@ -257,6 +263,18 @@ class MentionRow:
     collected_at: str
     raw: str  # the item as received, JSON
     rating: int | None = None  # 1-5 stars, for sources that have them (reviews)
+    text_length: int | None = None  # the text's full length, when it was cut to the storage limit
+
+
+def capped(row: MentionRow, max_chars: int) -> MentionRow:
+    """The row with its text cut to ``max_chars`` (and its raw item kept only that far, ten times
+    over): one 50 MB post must not cost minutes of scoring, gigabytes of memory or a 100 MB email."""
+    if len(row.text) <= max_chars and len(row.raw) <= 10 * max_chars:
+        return row
+    raw = row.raw if len(row.raw) <= 10 * max_chars else json.dumps(
+        {"raw_cut_at": 10 * max_chars, "raw_length": len(row.raw), "raw_start": row.raw[:10 * max_chars]},
+        ensure_ascii=False)
+    return replace(row, text=row.text[:max_chars], raw=raw, text_length=len(row.text))
 
 
 @dataclass(frozen=True)

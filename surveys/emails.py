@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import email.policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 from .templating import render
+from .textfiles import one_line
 
 TEXT = {
     "it": {
@@ -42,10 +44,12 @@ def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None,
     t = {k: v.format(brand=brand, order=order_ref, name=name or "") for k, v in TEXT[lang].items()}
     context = {"t": t, "lang": lang, "name": name, "links": list(enumerate(score_links)),
                "unsubscribe": unsubscribe, "reminder": reminder}
-    msg = EmailMessage()
+    # Headers are not folded below the RFC 5322 limit of 998: a long List-Unsubscribe URL must stay one
+    # bare <https://...> token (folding it RFC 2047-encodes it, and one-click unsubscribe stops working).
+    msg = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
     msg["Subject"] = t["reminder_subject" if reminder else "subject"]
     msg["From"] = formataddr((brand, sender))
-    msg["To"] = formataddr((name or "", to))
+    msg["To"] = formataddr((one_line(name or ""), to))  # a name stored before names were cleaned
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
     msg["Content-Language"] = lang
     # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs, one click.

@@ -158,7 +158,16 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
         counts.waiting += not decision.final
         return True
     try:
-        deliver(_message(row, settings, secret, reminder))
+        message = _message(row, settings, secret, reminder)
+    except (ValueError, TypeError, KeyError) as exc:  # a bad row fails alone; the others go out
+        log.error("invitation %s cannot be built: %s", row["id"], exc)
+        with db.atomic():
+            db.execute("update survey_invitations set status = 'failed', attempts = attempts + 1, last_error = ? "
+                       "where id = ?", [f"cannot build the email: {type(exc).__name__}: {exc}"[:500], row["id"]])
+        counts.skipped += 1
+        return True
+    try:
+        deliver(message)
     except DeliveryError as exc:
         with db.atomic():
             db.execute("update survey_invitations set attempts = attempts + 1, last_error = ?, status = ? "

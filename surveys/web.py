@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 
 from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from .errors import BadRow, MissingSecret
 from .orders import order_from_row, save_order
@@ -268,7 +269,9 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
             order = order_from_row(request.get_json(force=True, silent=False) or {}, brands)
         except BadRow as exc:
             return _json({"error": str(exc)}, 400)
-        except Exception:  # not JSON at all
+        except RequestEntityTooLarge:
+            raise  # answered 413 by the app's handler
+        except (BadRequest, AttributeError, TypeError):  # not JSON, or not an object
             return _json({"error": "expected a JSON object"}, 400)
         db = open_db()
         with db.atomic():

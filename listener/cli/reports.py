@@ -30,7 +30,8 @@ def report(config_path: Path, since, brand: str | None, html_file: Path | None) 
     app = open_app(config_path)
     check_brand(app.config, brand, config_path)
     if since is not None and not EARLIEST <= since.year <= app.now().year:
-        raise AscoltoError(f"--since: expected a date from {EARLIEST} to today, got {since:%Y-%m-%d}")
+        raise AscoltoError(f"--since: expected a date from {EARLIEST} to today, "
+                           f"got {since.year:04d}-{since.month:02d}-{since.day:02d}")
     period = default_period(app.now(), since.replace(tzinfo=timezone.utc) if since else None)
     reports = [brand_report(app.db, b.name, period) for b in app.config.brands if brand in (None, b.name)]
     click.echo("\n\n".join(text_report(r) for r in reports))

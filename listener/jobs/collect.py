@@ -27,7 +27,7 @@ from ..pipeline import CHUNK, Counts, chunked, save_chunk
 from ..settings import Brand
 from ..sources.base import BadItem, Budget, NotAboutBrand, Page, Query, SourceSettings
 from ..sources.registry import source_module
-from ..store import MentionRow, get_cursor, set_cursor
+from ..store import MentionRow, capped, get_cursor, set_cursor
 from .runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -128,19 +128,19 @@ def _collect_query(app: App, module: ModuleType, source: SourceSettings, client,
             return
         counts.fetched += len(page.items)
         progress(len(page.items))
-        rows = _rows(module, source, page.items, query, brands, iso(app.now()), counts)
+        rows = _rows(module, source, page.items, query, brands, iso(app.now()), counts, app.config.max_text_chars)
         if not _save_page(app, source, query, page, rows, counts, chunk_size):
             return
 
 
 def _rows(module: ModuleType, source: SourceSettings, items: list, query: Query, brands: Sequence[Brand],
-          collected_at: str, counts: Counts) -> list[MentionRow]:
+          collected_at: str, counts: Counts, max_chars: int) -> list[MentionRow]:
     """The items' rows; malformed items are counted and logged, those about no brand counted."""
     rows = []
     for item in items:
         where = getattr(item, "where", source.kind)
         try:
-            rows.append(module.item_to_row(item, query, brands, collected_at))
+            rows.append(capped(module.item_to_row(item, query, brands, collected_at), max_chars))
         except BadItem as exc:
             counts.errors += 1
             log.warning("%s: skipped: %s", where, exc)

@@ -7,6 +7,7 @@ follow-up case in the same transaction.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from surveys import invitations
@@ -18,8 +19,10 @@ from surveys.timestamps import iso
 from ..alerts.outbox import RESPONSE_ALERT, enqueue
 from ..app import App
 from ..cases import open_case
+from ..pipeline import ROW_ERRORS
 from .runs import finish_run, start_run
 
+log = logging.getLogger(__name__)
 
 def zones(app: App) -> dict:
     return {b.name: b.zone for b in app.config.brands}
@@ -51,12 +54,17 @@ def run_response_scoring(app: App) -> ScoringCounts:
     while batch := unscored(db):
         scores = app.scorer.score([row["comment"] or "" for row in batch])
         now = iso(app.now())
-        with db.atomic():
-            for row, score in zip(batch, scores, strict=True):
-                save_score(db, row["id"], score if row["comment"] else None, app.scorer.name,
-                           app.config.detractor_confidence, now)
-                if row["nps_class"] == "detractor":
-                    counts.detractors += _follow_up(app, db, row, now)
+        for row, score in zip(batch, scores, strict=True):
+            try:
+                with db.atomic():  # each answer with its alert and case; a bad one does not undo the others
+                    save_score(db, row["id"], score if row["comment"] else None, app.scorer.name,
+                               app.config.detractor_confidence, now)
+                    if row["nps_class"] == "detractor":
+                        counts.detractors += _follow_up(app, db, row, now)
+            except ROW_ERRORS as exc:
+                log.error("survey answer %s: not followed up: %s: %s", row["id"], type(exc).__name__, exc)
+                with db.atomic():  # marked scored, so that it is not retried on every run
+                    db.execute("update survey_responses set scored_at = ? where id = ?", [now, row["id"]])
         counts.scored += len(batch)
     counts.review_candidates = db.execute("select count(*) from survey_responses where review_candidate = 1"
                                           ).fetchone()[0]
