@@ -14,9 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from helpers.apps import write_config
-from helpers.net import free_port
 from listener.cli.main import cli
-from listener.jobs.collect import run_import, run_source
+from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
 from listener.jobs.runs import start_run
 from listener.jobs.surveys import run_invitations
