@@ -5,3 +5,4 @@ from helpers.clock import clock  # noqa: F401
 from helpers.http import no_sleep, recorded_http  # noqa: F401
 from helpers.models import offline_scorer, tiny_classifier_dir, tiny_encoder_dir  # noqa: F401
 from helpers.smtp import smtp_server  # noqa: F401
+from helpers.webhook import webhook  # noqa: F401

@@ -130,8 +130,10 @@ def _quiet(channel: Channel, item: Item, context: Context, now: datetime) -> boo
     return quiet_at(now, context.brand(item.alert["brand"]).zone, start, end)
 
 
-def group_key(item: Item) -> tuple:
+def group_key(item: Item, grouping: bool = True) -> tuple:
     """Alerts about the same person, per brand: a mention's author, a survey answer's customer."""
+    if not grouping:
+        return item.alert["brand"], "alert", item.alert["id"]
     if item.mention is not None and item.mention["author"]:
         return item.alert["brand"], "author", item.mention["source"], item.mention["author"].casefold()
     email = item.alert["details"].get("email")
@@ -144,7 +146,7 @@ def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[It
     window = timedelta(minutes=settings.group_window_minutes)
     groups: dict[tuple, list[Item]] = defaultdict(list)
     for item in items:
-        groups[group_key(item)].append(item)
+        groups[group_key(item, bool(window))].append(item)
     recent = _recently_sent(db, channel.name, target, now - window) if window else {}
     by_brand: dict[str, list[list[Item]]] = defaultdict(list)
     for key, members in groups.items():

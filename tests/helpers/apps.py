@@ -62,6 +62,7 @@ def make_app(tmp_path, clock):
         apps.append(app)
         return app
 
+    make.tmp_path = tmp_path
     yield make
     for app in apps:
         app.close()
