@@ -3,20 +3,23 @@ channels, API clients, clock."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 
 from surveys.errors import MissingSecret
 from surveys.settings import link_secret
-from surveys.timestamps import utc_now
+from surveys.timestamps import iso, utc_now
 
 from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
 from .alerts.messages import Context
+from .alerts.outbox import NOTICE_ALERT
 from .alerts.routing import Route, channels, routes
 from .config import Config
 from .pipeline import AlertRules
@@ -52,7 +55,37 @@ class App:
         # Loading a transformer takes seconds: only jobs that score pay for it, and only once.
         from sentiment.loading import load_scorer
 
-        return load_scorer(self.config.model)
+        settings, head = self.config.model, self.active_head_file
+        if head is not None and head != self.shipped_head_file:  # a version retrained on corrections
+            settings = dataclasses.replace(settings, head=head)
+        return load_scorer(settings)
+
+    @cached_property
+    def shipped_head_file(self) -> Path | None:
+        """The head the configuration names, or the offline model's own; None for a hub classifier,
+        which has no heads to retrain."""
+        from sentiment.loading import DEFAULT_HEAD, OFFLINE, resolve_name
+
+        if self.config.model.head is not None:
+            return self.config.model.head
+        return DEFAULT_HEAD if resolve_name(self.config.model.name) == OFFLINE else None
+
+    @cached_property
+    def active_head_file(self) -> Path | None:
+        """The head file of the active model version (see listener.learning)."""
+        from .learning import register_shipped, usable_head
+
+        shipped = self.shipped_head_file
+        if shipped is None:
+            return None
+        now = iso(self.now())
+        register_shipped(self.db, f"shipped:{shipped.stem}", shipped, now)
+        return usable_head(self.db, shipped, self.routes_for(NOTICE_ALERT), now)
+
+    def reload_scorer(self) -> None:
+        """After a new model version is adopted: the next score loads it."""
+        for name in ("scorer", "active_head_file"):
+            self.__dict__.pop(name, None)
 
     @cached_property
     def mailer(self) -> SmtpMailer | None:

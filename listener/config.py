@@ -24,7 +24,7 @@ from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
 
 from .errors import ConfigError
-from .settings import Alerts, Brand, Channel, Reports, Scheduler, Smtp, Web
+from .settings import Alerts, Brand, Channel, Learning, Reports, Scheduler, Smtp, Web
 from .sources.base import SourceSettings
 from .sources.registry import SOURCES
 
@@ -45,6 +45,7 @@ class Config:
     surveys: SurveySettings | None = None
     reports: Reports | None = None
     web: Web | None = None
+    learning: Learning = Learning()
     max_text_chars: int = MAX_TEXT_CHARS  # a mention's text is stored up to this length
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
@@ -118,6 +119,9 @@ class Table:
         value = self.get(name, str, default)
         if name not in self.data or value is None:
             return value
+        return self.path_of(value)
+
+    def path_of(self, value: str) -> Path:
         candidate = Path(os.path.expanduser(value))
         return candidate if candidate.is_absolute() else (self.path.parent / candidate).resolve()
 
@@ -267,9 +271,10 @@ def _read(path: Path, root: Table) -> Config:
     web = _optional(root.table("web"), lambda t: read_fields(t, Web), None)
     surveys = _optional(root.table("surveys"), lambda t: _read_surveys(t, alerts, web), None)
     reports = _optional(root.table("reports"), lambda t: read_fields(t, Reports), None)
+    learning = _optional(root.table("learning"), _read_learning, Learning())
     root.done()
     return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, web,
-                  max_text_chars, by_name)
+                  learning, max_text_chars, by_name)
 
 
 def _done(table: Table, value):
@@ -303,6 +308,22 @@ def _read_alerts(table: Table | None, brands: Mapping[str, Brand]) -> Alerts:
         raise table.problem("channels", "channel names must be unique")
     return _done(table, read_fields(table, Alerts, given={"smtp": _read_smtp(smtp_table) if smtp_table else None,
                                                           "channels": channels}))
+
+
+def _read_learning(table: Table) -> Learning:
+    learning = read_fields(table, Learning)
+    resolve = lambda value: str(table.path_of(value))  # noqa: E731 - files named in the config are relative to it
+    fields = {"sentiment_train": tuple(map(resolve, learning.sentiment_train)),
+              "sentiment_validation": tuple(map(resolve, learning.sentiment_validation)),
+              "detector_train": tuple(map(resolve, learning.detector_train))}
+    validation = []
+    for entry in learning.detector_validation:
+        lang, _, file = entry.partition("=")
+        if not (lang.isalpha() and 2 <= len(lang) <= 3 and file):
+            raise table.problem("detector_validation", f"expected \"lang=path\" entries such as \"it=absita_val.jsonl\", "
+                                                       f"got {entry!r}")
+        validation.append(f"{lang}={resolve(file)}")
+    return dataclasses.replace(learning, detector_validation=tuple(validation), **fields)
 
 
 def _read_channel(table: Table, brands: Mapping[str, Brand]) -> Channel:

@@ -71,7 +71,8 @@ def score_rows(rows: Sequence[MentionRow], scorer, rules: AlertRules) -> list[Sc
         nps_class, verdict = rules.classify(row, s, detector)
         why = {"rule": verdict.rule, "threshold": verdict.threshold, "preset": rules.presets.get(row.brand, DEFAULT_PRESET)}
         scored.append(ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
-                                    nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None, why))
+                                    nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None,
+                                    verdict.threshold if verdict.rule == "detector" else None, why))
     return scored
 
 

@@ -22,6 +22,7 @@ import dataclasses
 import os
 import zoneinfo
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sentiment.detector import DEFAULT_PRESET, PRESETS
 
@@ -139,6 +140,25 @@ class Alerts:
     spike_ratio: float = setting(3.0, low=1)  # an hour this many times its baseline ...
     spike_min_mentions: int = setting(10, low=1)  # ... with at least this many mentions ...
     spike_significance: float = setting(0.001, low=1e-9, high=0.5)  # ... and this unlikely by chance
+
+
+@dataclass(frozen=True, kw_only=True)
+class Learning:
+    """The model learns from the team: every night, when enough new corrections exist, its heads are
+    retrained on them (and on the training files listed here), and the new version is adopted only if
+    it is at least as good on the validation files and on the corrections held back from training."""
+
+    enabled: bool = setting(True)
+    min_corrections: int = setting(30, low=1)  # new corrections since the active version
+    holdout_share: float = setting(0.25, low=0.05, high=0.5)  # of the corrections, kept to check the new version
+    hour: int = setting(3, low=0, high=23)  # local time of the nightly retrain and the near-miss list
+    models_dir: Path | None = setting(None, path=True)  # default: a folder beside the database
+    sentiment_train: tuple[str, ...] = setting(())  # labelled JSONL files trained on with the corrections
+    sentiment_validation: tuple[str, ...] = setting(())
+    detector_train: tuple[str, ...] = setting(())
+    detector_validation: tuple[str, ...] = setting(())  # "lang=path": the language each file calibrates
+    near_miss_share: float = setting(0.6, low=0.1, high=0.99)  # a near miss reached this share of its threshold
+    near_miss_max: int = setting(20, low=1)  # mentions in a day's near-miss list, per brand
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -208,6 +208,20 @@ def m011_text_length(db: sqlite_utils.Database) -> None:
     db["mentions"].add_column("text_length", int)
 
 
+@migrations()
+def m012_model_versions(db: sqlite_utils.Database) -> None:
+    # Versions of the model's heads: the one shipped, and those retrained on the team's corrections.
+    # One is active; a refused retrain stays listed with its reason; mentions.model names the version.
+    db["model_versions"].create(
+        {"id": int, "name": str, "created_at": str, "parent": str, "head_file": str, "status": str,
+         "corrections": int, "trained_on": str, "validation": str, "reason": str},
+        pk="id", not_null={"name", "created_at", "head_file", "status"},
+    )
+    db["model_versions"].create_index(["name"], unique=True)
+    # the threshold a mention was judged against: how near a miss it was
+    db["mentions"].add_column("alert_threshold", float)
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     path = Path(path)
@@ -289,6 +303,7 @@ class ScoredMention:
     nps_class: str
     p_unhappy: float | None = None
     alert_rule: str | None = None
+    alert_threshold: float | None = None
     alert_details: dict | None = field(default=None, compare=False)  # why it alerted, for the alert (not a column)
 
     def record(self) -> dict:

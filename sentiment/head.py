@@ -90,23 +90,28 @@ def class_weights(labels: np.ndarray, classes: int = len(LABELS)) -> np.ndarray:
 
 def fit_head(
     embeddings: np.ndarray, labels: np.ndarray, l2: float, class_weight: np.ndarray | None = None,
-    classes: tuple[str, ...] = LABELS,
+    classes: tuple[str, ...] = LABELS, anchor: LinearHead | None = None,
 ) -> LinearHead:
-    """Multinomial logistic regression; ``labels`` are indices into ``classes``; ``l2`` is the penalty."""
+    """Multinomial logistic regression; ``labels`` are indices into ``classes``; ``l2`` is the penalty.
+
+    With an ``anchor`` (the head in use), training starts from it and the penalty pulls towards its
+    weights instead of towards zero: a few hundred corrections adjust the head, they do not replace
+    what it learned from thousands of texts."""
     import torch
 
     x = torch.as_tensor(embeddings, dtype=torch.float32)
     y = torch.as_tensor(labels, dtype=torch.long)
     cw = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
     torch.manual_seed(0)
-    weight = torch.zeros(len(classes), x.shape[1], requires_grad=True)
-    bias = torch.zeros(len(classes), requires_grad=True)
+    start_w = torch.zeros(len(classes), x.shape[1]) if anchor is None else torch.as_tensor(anchor.weight).clone()
+    start_b = torch.zeros(len(classes)) if anchor is None else torch.as_tensor(anchor.bias).clone()
+    weight, bias = start_w.clone().requires_grad_(True), start_b.clone().requires_grad_(True)
     optimiser = torch.optim.LBFGS([weight, bias], max_iter=500, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
 
     def closure():
         optimiser.zero_grad()
         loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, weight=cw)
-        loss = loss + l2 * (weight**2).sum()
+        loss = loss + l2 * ((weight - start_w) ** 2).sum()
         loss.backward()
         return loss
 

@@ -74,6 +74,7 @@ def run_once(app) -> None:
             failed.append(f"{result.job} ({result.message})")
     if app.config.surveys is not None:
         run_surveys_once(app)
+    run_watch_once(app)
     echo_dispatch(run_dispatch(app))
     click.echo(f"database  {app.config.database}")
     app.close()
@@ -91,6 +92,19 @@ def run_surveys_once(app) -> None:
     scored = run_response_scoring(app)
     click.echo(f"answers  scored {scored.scored}  detractors {scored.detractors}  "
                f"review candidates {scored.review_candidates}")
+
+
+def run_watch_once(app) -> None:
+    """The hourly spike check and the nightly learning jobs, once."""
+    from ..jobs.learning import run_near_misses, run_retrain
+    from ..jobs.spikes import run_spikes
+
+    spikes = run_spikes(app)
+    click.echo(f"spikes  {len(spikes)}" + "".join(f"  [{brand}: {s.kind}, {s.count} mentions]" for brand, s in spikes))
+    if app.config.learning.enabled:
+        near = run_near_misses(app)
+        retrained = run_retrain(app)
+        click.echo(f"model  near-miss lists {near}  retrain {retrained.status}: {retrained.message}")
 
 
 def echo_source_run(result) -> None:

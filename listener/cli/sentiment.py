@@ -163,19 +163,72 @@ def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> No
 @click.command(name="eval")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option(required=False)
+@click.option("--lang", type=click.Choice(["it", "en"]), help="Language of the texts, for the detector's "
+              "thresholds (default: each row's lang field, else guessed from the text).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @friendly
-def eval_(files: tuple[Path, ...], config_path: Path | None, as_json: bool) -> None:
-    """Accuracy and macro-F1 of the model on labelled JSONL files ({"text", "label"} rows)."""
+def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, as_json: bool) -> None:
+    """Sentiment accuracy and macro-F1, and alert precision and recall per preset, on labelled JSONL files
+    ({"text", "label"} or {"text", "complaint"} rows)."""
     from sentiment.evaluation import evaluate_files, format_report, report_dict
     from sentiment.loading import load_scorer
 
-    reports = evaluate_files(load_scorer(model_settings(config_path)), files)
+    from ..language import guess_language
+
+    def language(text: str, row_lang: str | None) -> str | None:
+        return lang or row_lang or guess_language(text)
+
+    reports = evaluate_files(load_scorer(model_settings(config_path)), files, language)
     if as_json:
         click.echo(json.dumps([report_dict(r) for r in reports], indent=2))
     else:
         for report in reports:
             click.echo(format_report(report))
+
+
+@sentiment.command(name="history")
+@config_option()
+@friendly
+def sentiment_history(config_path: Path) -> None:
+    """List the model versions: shipped and retrained, their figures, which one is active."""
+    from ..learning import history
+
+    app = open_app(config_path)
+    app.active_head_file  # records the shipped version on a fresh database
+    for version in history(app.db):
+        checks = json.loads(version["validation"] or "[]")
+        figures = "; ".join(f"{c['on']} {c['old']:.3f} -> {c['new']:.3f}" for c in checks)
+        click.echo(f"{version['name']:<24} {version['status']:<8} {version['created_at']}  "
+                   f"{version['reason'] or ''}{'  [' + figures + ']' if figures else ''}")
+    app.close()
+
+
+@sentiment.command(name="use")
+@click.argument("version")
+@config_option()
+@friendly
+def sentiment_use(version: str, config_path: Path) -> None:
+    """Make VERSION the active model version (roll back, or take a refused one on purpose)."""
+    from ..learning import use
+
+    app = open_app(config_path)
+    chosen = use(app.db, version)
+    click.echo(f"{chosen['name']} is active; the next scoring run uses it")
+    app.close()
+
+
+@sentiment.command(name="retrain")
+@config_option()
+@click.option("--force", is_flag=True, help="Retrain even with fewer new corrections than [learning] asks for.")
+@friendly
+def sentiment_retrain(config_path: Path, force: bool) -> None:
+    """Retrain the heads on the corrections now; adopt the result only if it is no worse."""
+    from ..jobs.learning import run_retrain
+
+    app = open_app(config_path)
+    result = run_retrain(app, force)
+    click.echo(f"{result.status}: {result.message}")
+    app.close()
 
 
 COMMANDS = (sentiment, score, eval_)

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from ..app import App
 from .collect import job_name, run_source
@@ -49,6 +50,22 @@ def digest_job(app: App) -> None:
         log.info("reports: weekly digest queued")
 
 
+def spikes_job(app: App) -> None:
+    from .spikes import run_spikes
+
+    for brand, spike in run_spikes(app):
+        log.warning("%s: %s spike: %d mentions against %.1f usually", brand, spike.kind, spike.count, spike.baseline)
+
+
+def learning_job(app: App) -> None:
+    """The nightly list of near misses, then retraining when enough corrections came in."""
+    from .learning import run_near_misses, run_retrain
+
+    run_near_misses(app)
+    result = run_retrain(app)
+    (log.warning if result.status == "refused" else log.info)("model: %s", result.message)
+
+
 def dispatch_job(app: App) -> None:
     result = run_dispatch(app)
     if result.sent or result.retrying or result.failed:
@@ -77,9 +94,15 @@ def build_scheduler(app: App, start: datetime | None = None, only: str | None = 
         scheduler.add_job(surveys_job, "interval", args=[app], id="surveys", name="survey invitations and answers",
                           minutes=app.config.surveys.interval_minutes, next_run_time=first + timedelta(seconds=2),
                           replace_existing=True, **JOB_DEFAULTS)
+    if only is None:
+        scheduler.add_job(spikes_job, CronTrigger(minute=2, timezone="UTC"), args=[app], id="alerts:spikes",
+                          name="spike and tone alerts", replace_existing=True, **JOB_DEFAULTS)
+    if only is None and app.config.learning.enabled:
+        zone = app.config.brands[0].timezone
+        scheduler.add_job(learning_job, CronTrigger(hour=app.config.learning.hour, minute=15, timezone=zone),
+                          args=[app], id="model:learning", name="near misses and retraining", replace_existing=True,
+                          **JOB_DEFAULTS)
     if app.config.reports is not None and only is None:
-        from apscheduler.triggers.cron import CronTrigger
-
         r = app.config.reports
         scheduler.add_job(digest_job, CronTrigger(day_of_week=r.weekday, hour=r.hour, timezone=r.timezone),
                           args=[app], id="reports:digest", name="weekly digest", replace_existing=True,
