@@ -156,7 +156,7 @@ def _corrections(db, holdout_share: float) -> tuple[dict, dict]:
     """The corrections per task, split for training and held back; the latest label per text wins,
     and the split is by text, stable from one run to the next."""
     latest = {}
-    for row in db.query("select task, text, label, m.lang from corrections c left join mentions m "
+    for row in db.query("select c.task, c.text, c.label, m.lang from corrections c left join mentions m "
                         "on c.kind = 'mention' and m.id = c.subject_id order by c.id"):
         latest[(row["task"], row["text"])] = row
     train, held = {t: [] for t in TASKS}, {t: [] for t in TASKS}
@@ -221,10 +221,19 @@ def _macro(head: LinearHead, x, data: LabelledTexts) -> float:
 
 
 def _average_precision(detector: Detector, x, data: LabelledTexts) -> float:
+    """The mean precision over the recall steps of every threshold; tied scores step together, so a
+    detector that scores everything alike gets the base rate, not the luck of the file's order."""
     scores = raw_probability(detector.head, x)
-    gold = np.asarray([label == "unhappy" for label in data.labels])[np.argsort(-scores)]
-    hits = np.cumsum(gold)
-    return float((hits / np.arange(1, len(gold) + 1))[gold].mean()) if gold.any() else 0.0
+    gold = np.asarray([label == "unhappy" for label in data.labels])
+    if not gold.any():
+        return 0.0
+    ap, previous_recall = 0.0, 0.0
+    for threshold in np.unique(scores)[::-1]:
+        flagged = scores >= threshold
+        recall = (flagged & gold).sum() / gold.sum()
+        ap += (recall - previous_recall) * (flagged & gold).sum() / flagged.sum()
+        previous_recall = recall
+    return float(ap)
 
 
 def _agreement(task: str, model, x, rows: list[dict]) -> float:

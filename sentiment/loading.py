@@ -65,9 +65,9 @@ def load_scorer(settings: ModelSettings = ModelSettings()):
         label = OFFLINE_NAME if settings.head is None else f"offline:e5-small+{head_file.name}"
         return _encoder_scorer(encoder_folder(e5_folder(settings.cache_dir), head, head_file), head, label,
                                settings.runtime, sizes, detector)
-    if settings.head is not None:
-        return _encoder_scorer(name, LinearHead.load(settings.head), name, settings.runtime, sizes,
-                               Detector.load(settings.head))
+    if settings.head is not None:  # the head file is in the name: mentions say which version scored them
+        return _encoder_scorer(name, LinearHead.load(settings.head), f"{name}+{Path(settings.head).name}",
+                               settings.runtime, sizes, Detector.load(settings.head))
     if settings.runtime != "torch":
         log.warning("runtime %s serves encoder + head models only; %s runs on torch", settings.runtime, name)
     return ClassifierScorer(name, label_map=settings.label_map, **sizes)

@@ -100,3 +100,21 @@ def offline_scorer():
     from sentiment.loading import ModelSettings, load_scorer
 
     return load_scorer(ModelSettings(name="offline"))
+
+
+def tiny_head_file(folder: Path, detector_weight=None) -> Path:
+    """A model file for the tiny encoder: a zero sentiment head and a detector head (zero unless
+    given), calibrated as is, every preset at 0.5 in both languages."""
+    import numpy as np
+
+    from sentiment.detector import PRESETS, Detector
+    from sentiment.head import LinearHead
+    from sentiment.labels import UNHAPPY_LABELS
+
+    weight = np.zeros((2, 16), "float32") if detector_weight is None else np.asarray(detector_weight, "float32")
+    detector = Detector(LinearHead(weight, np.zeros(2, "float32"), {}, UNHAPPY_LABELS),
+                        {"it": (1.0, 0.0), "en": (1.0, 0.0)}, {p: {"it": 0.5, "en": 0.5} for p in PRESETS})
+    path = folder / "tiny-head.json"
+    LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}).save(
+        path, extra={"detector": detector.to_dict()})
+    return path
