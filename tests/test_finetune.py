@@ -83,3 +83,47 @@ def test_class_weights_make_each_class_count_equally():
     assert np.allclose(per_class_total, per_class_total[0])
     assert np.allclose(class_weights(np.array([0, 1, 2, 0, 1, 2])), 1.0)  # balanced: unchanged
     assert class_weights(np.array([0, 0, 2]))[1] == 0.0  # an absent class has no weight to give
+
+
+def test_two_heads_learn_together_on_one_encoder_and_load_as_one_model(tiny_encoder_dir, tmp_path):
+    """The multi-task recipe on the tiny encoder: sentiment and the detector share the adapters; the
+    saved file loads as a scorer whose scores carry P(unhappy)."""
+    from sentiment.datasets import read_unhappy
+    from sentiment.detector import Detector, fit_detector, raw_probability
+    from sentiment.recipe import load_recipe
+
+    def write(name, texts, label):
+        (tmp_path / name).write_text("".join(f'{{"text": "{t}", {label(i)}}}\n' for i, t in enumerate(texts)))
+
+    doubled = [f"{t} {t}" for t in TEXTS[:9]]  # training texts, distinct from the validation ones
+    sentiment = lambda i: f'"label": "{LABELS[i]}"'  # noqa: E731
+    complaint = lambda i: f'"complaint": {str(LABELS[i] == "negative").lower()}'  # noqa: E731
+    write("s_train.jsonl", doubled, sentiment)
+    write("s_val.jsonl", TEXTS[:9], sentiment)
+    write("c_train.jsonl", doubled, complaint)
+    write("c_val.jsonl", TEXTS[:9], complaint)
+    (tmp_path / "r.toml").write_text('epochs = 8\nrank = 4\n[[tasks]]\nname = "sentiment"\ntrain = ["s_train.jsonl"]\n'
+                                     'validation = ["s_val.jsonl"]\n[[tasks]]\nname = "detector"\n'
+                                     'train = ["c_train.jsonl"]\nvalidation = ["c_val.jsonl"]\n'
+                                     'draws = { c_train = 18 }\nweight = 2.0\n[calibration]\nen = "c_val.jsonl"\n')
+    recipe = load_recipe(tmp_path / "r.toml", tmp_path)
+    assert [t.name for t in recipe.tasks] == ["sentiment", "detector"] and recipe.tasks[1].draws == {"c_train": 18}
+    base = tmp_path / "base"
+    shutil.copytree(tiny_encoder_dir, base)
+    encoder = blank_scorer(base)
+    from sentiment.finetune import finetune_tasks
+
+    result = finetune_tasks(encoder, recipe.tasks, epochs=8, rank=4, lr=1e-2, head_lr=5e-2, batch_size=8)
+    assert set(result.heads) == {"sentiment", "detector"} and len(result.validation[0]) == 2
+    complaints = read_unhappy(tmp_path / "c_val.jsonl")
+    raw = raw_probability(result.heads["detector"], encoder.embed(complaints.texts))
+    detector = fit_detector(result.heads["detector"], {"en": (raw, np.array([l == "unhappy" for l in complaints.labels]))})
+    save_adapter(tmp_path / "m.safetensors", result.adapter, result.scale)
+    result.head.info.update(adapter="m.safetensors", prefix="")
+    result.head.save(tmp_path / "m.json", extra={"detector": detector.to_dict()})
+    loaded = Detector.load(tmp_path / "m.json")
+    assert loaded.thresholds["balanced"]["en"] == detector.thresholds["balanced"]["en"]
+    scorer = EncoderHeadScorer(encoder_folder(base, LinearHead.load(tmp_path / "m.json"), tmp_path / "m.json"),
+                               LinearHead.load(tmp_path / "m.json"), detector=loaded)
+    awful, love = scorer.score(["awful", "love"])
+    assert awful.unhappy > love.unhappy and loaded.is_unhappy(awful.unhappy, "en")

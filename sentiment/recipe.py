@@ -1,0 +1,45 @@
+"""A fine-tuning recipe: which files train and validate which head, how much of each an epoch draws,
+and which validation file calibrates the detector in which language. A TOML file, so that the shipped
+model can be reproduced with one command (see ``sentiment/recipes/`` and the model card)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .datasets import read_labelled, read_unhappy
+from .errors import BadDataset
+from .finetune import Task
+from .labels import LABELS, UNHAPPY_LABELS
+
+READERS = {"sentiment": (read_labelled, LABELS), "detector": (read_unhappy, UNHAPPY_LABELS)}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    tasks: list[Task]
+    calibration: dict[str, Path]  # language -> the detector's validation file that calibrates it
+    epochs: int = 4
+    rank: int = 16
+    seed: int = 0
+
+
+def load_recipe(path: Path, data_dir: Path) -> Recipe:
+    """Read a recipe; file names in it are relative to ``data_dir``."""
+    try:
+        doc = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadDataset(f"cannot read recipe {path}: {exc}") from None
+    tasks = []
+    for spec in doc.get("tasks", []):
+        if spec.get("name") not in READERS:
+            raise BadDataset(f"{path}: a task's name must be one of {', '.join(READERS)}")
+        read, labels = READERS[spec["name"]]
+        tasks.append(Task(spec["name"], labels, [read(data_dir / f) for f in spec.get("train", [])],
+                          [read(data_dir / f) for f in spec.get("validation", [])], dict(spec.get("draws", {})),
+                          float(spec.get("weight", 1.0))))
+    if not tasks or tasks[0].name != "sentiment":
+        raise BadDataset(f"{path}: the first task must be sentiment (the model's own head)")
+    calibration = {lang: data_dir / file for lang, file in doc.get("calibration", {}).items()}
+    return Recipe(tasks, calibration, int(doc.get("epochs", 4)), int(doc.get("rank", 16)), int(doc.get("seed", 0)))
