@@ -38,4 +38,10 @@ class RateLimited(AscoltoError):
 
 
 class BudgetSpent(AscoltoError):
-    """The configured monthly read budget of a source is used up."""
+    """A source may not read more for now: its configured budget is spent, or (X pay-per-use) the
+    account's credits are. ``pause`` (a timedelta) holds the source back that long; ``notice`` is the
+    one alert it raises: (subject, {"title", "body"})."""
+
+    def __init__(self, message: str, *, pause=None, notice: tuple[str, dict] | None = None):
+        self.pause, self.notice = pause, notice
+        super().__init__(message)

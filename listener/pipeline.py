@@ -23,7 +23,7 @@ from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER
 from .alerts.outbox import DETRACTOR_ALERT, enqueue
 from .alerts.routing import Route
 from .cases import open_case
-from .store import MentionRow, ScoredMention, insert_mentions, known_ids
+from .store import MentionRow, ScoredMention, insert_mentions, known_revisions, update_edited
 
 CHUNK = 256
 log = logging.getLogger(__name__)
@@ -86,9 +86,14 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
     process importing the same rows at the same time inserts the rest. A row the database refuses
     is logged and skipped, and the others are saved.
     """
-    seen = known_ids(db, [r.id for r in rows])
-    fresh = list({r.id: r for r in rows if r.id not in seen}.values())  # also drops in-chunk repeats
-    scored = score_rows(fresh, scorer, rules) if fresh else []
+    known = known_revisions(db, [r.id for r in rows])
+    latest: dict[str, MentionRow] = {}  # in-chunk repeats: one row, its latest revision
+    for row in rows:
+        if row.id not in latest or (row.revision or 0) > (latest[row.id].revision or 0):
+            latest[row.id] = row
+    fresh = [r for r in latest.values() if r.id not in known]
+    edited = [r for r in latest.values() if r.id in known and r.revision and r.revision > (known[r.id] or 0)]
+    scored = score_rows(fresh + edited, scorer, rules) if fresh or edited else []
     store = functools.partial(_store, routes_for=routes_for, now=now, case_due=case_due or now)
     try:
         with db.atomic():
@@ -111,8 +116,12 @@ ROW_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.Integr
 
 
 def _store(db, scored: Sequence[ScoredMention], *, routes_for, now: str, case_due: str):
+    """Insert the new mentions, replace the edited ones; alerts and cases for every detractor among
+    them (once per mention: an edit that turns a post into a complaint alerts, a second edit does not)."""
     inserted = insert_mentions(db, scored)
-    return inserted, follow_up(db, inserted, routes_for, now, case_due)
+    done = {m.row.id for m in inserted}
+    edited = update_edited(db, [m for m in scored if m.row.id not in done])
+    return inserted, follow_up(db, inserted + edited, routes_for, now, case_due)
 
 
 def _store_one_by_one(db, scored: Sequence[ScoredMention], store) -> tuple[list[ScoredMention], int, int]:

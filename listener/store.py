@@ -222,6 +222,14 @@ def m012_model_versions(db: sqlite_utils.Database) -> None:
     db["mentions"].add_column("alert_threshold", float)
 
 
+@migrations()
+def m013_revisions_and_replies(db: sqlite_utils.Database) -> None:
+    # revision: for posts that can be edited (X), the latest version stored; an edit updates the mention.
+    # reply: the brand's own public answer, where the source has one (Google reviews).
+    db["mentions"].add_column("revision", int)
+    db["mentions"].add_column("reply", str)
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     path = Path(path)
@@ -278,6 +286,8 @@ class MentionRow:
     raw: str  # the item as received, JSON
     rating: int | None = None  # 1-5 stars, for sources that have them (reviews)
     text_length: int | None = None  # the text's full length, when it was cut to the storage limit
+    revision: int | None = None  # an editable post's version; a higher one replaces the stored text
+    reply: str | None = None  # the brand's own public answer, where the source shows it
 
 
 def capped(row: MentionRow, max_chars: int) -> MentionRow:
@@ -312,14 +322,30 @@ class ScoredMention:
         return {**fields.pop("row"), **fields}
 
 
-def known_ids(db: sqlite_utils.Database, ids: Iterable[str]) -> set[str]:
+def known_revisions(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, int | None]:
+    """The stored mentions among ``ids``, with their revision (None for posts that are not edited)."""
     ids = list(ids)
-    found: set[str] = set()
+    found: dict[str, int | None] = {}
     for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in db.execute(f"select id from mentions where id in ({marks})", chunk))
+        found.update(db.execute(f"select id, revision from mentions where id in ({marks})", chunk).fetchall())
     return found
+
+
+def update_edited(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:
+    """Replace stored mentions by their newer revisions (an edited post: one mention, its latest text);
+    returns those replaced. The caller holds the transaction."""
+    updated = []
+    for mention in mentions:
+        record = mention.record()
+        record.pop("collected_at")  # when it was first collected stays
+        columns = [k for k in record if k != "id"]
+        sql = (f"update mentions set {', '.join(f'{k} = ?' for k in columns)} "
+               "where id = ? and coalesce(revision, 0) < ?")
+        if db.execute(sql, [record[k] for k in columns] + [record["id"], mention.row.revision]).rowcount:
+            updated.append(mention)
+    return updated
 
 
 def insert_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:

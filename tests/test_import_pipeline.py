@@ -45,7 +45,7 @@ def test_saved_row_is_complete(app):
         "collected_at": "2026-11-23T09:00:00Z", "sentiment": "positive", "sentiment_score": 0.8,
         "p_negative": 0.05, "p_neutral": 0.15, "p_positive": 0.8, "model": "test:keywords", "nps_class": "promoter",
         "p_unhappy": None, "alert_rule": None, "rating": None, "text_length": None,
-        "alert_threshold": None,
+        "alert_threshold": None, "revision": None, "reply": None,
     }
     assert raw["created_at"] == "2026-11-20T11:00:00+01:00"
 

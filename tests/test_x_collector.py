@@ -154,11 +154,11 @@ def test_refusals_explain_the_likely_cause_and_name_the_setting(app, recorded_ht
 
 def test_monthly_budget_stops_collection_and_alerts_once(make_app, monkeypatch, recorded_http):
     monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
-    source = X_SOURCE + "monthly_read_budget = 3\n"
+    source = X_SOURCE + "monthly_read_budget = 6\n"
     app = make_app(sources=source, mailer=None)
-    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))  # 3 tweets: the budget
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))  # 3 posts and 3 users: the budget
     first = run_aurora(app)
-    assert first.status == "budget_spent" and "3 of 3 tweets in 2026-11" in first.message
+    assert first.status == "budget_spent" and "6 of 6 posts and user objects in 2026-11" in first.message
     assert len(recorded_http.calls) == 1
     assert run_aurora(app).status == "budget_spent"
     notices = [a for a in app.db["alerts"].rows if a["kind"] == "notice"]
@@ -185,3 +185,100 @@ def test_collect_command_prints_one_line_for_a_refusal(tmp_path, monkeypatch, re
     result = CliRunner().invoke(cli, ["collect", "x", "--once", "--config", str(config)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("Error: X refused recent search (403 Forbidden)")
+
+
+# ---- defects found by replaying recorded X traffic -----------------------------------------------
+
+def test_escaped_text_long_posts_edits_and_non_languages(app, recorded_http):
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_edge_cases.json"))
+    result = run_aurora(app)
+    assert (result.counts.fetched, result.counts.new) == (4, 3)  # an edited post and its original: one mention
+    edited = app.db["mentions"].get("x:1862400000000000201")
+    assert edited["text"].startswith("Caffè Aurora: R&D dice che il pacco <arriva> domani")  # unescaped, latest
+    assert edited["revision"] == 1862400000000000210 and edited["url"].endswith("/status/1862400000000000210")
+    long_post = app.db["mentions"].get("x:1862400000000000205")
+    assert long_post["text"].endswith("Still no refund today.") and len(long_post["text"]) > 280
+    assert app.db["mentions"].get("x:1862400000000000203")["lang"] is None  # qst: too short to have a language
+    assert app.db.execute("select count(*) from alerts where mention_id = 'x:1862400000000000201'").fetchone()[0] == 1
+
+
+def test_an_edit_seen_in_a_later_run_updates_the_one_mention(app, recorded_http):
+    first, later = fixture_json("x", "search_edge_cases.json"), fixture_json("x", "search_edge_cases.json")
+    first["data"] = first["data"][3:]  # only the original so far
+    later["data"] = later["data"][:1]  # the edit
+    recorded_http.get(SEARCH, json=first)
+    recorded_http.get(SEARCH, json=later)
+    run_aurora(app)
+    assert app.db["mentions"].get("x:1862400000000000201")["text"] == "Caffè Aurora: il pacco arriva domani dicono"
+    again = run_aurora(app)
+    assert again.counts.new == 0 and app.db["mentions"].count == 1
+    assert "pessimo" in app.db["mentions"].get("x:1862400000000000201")["text"]
+    alerts = app.db.execute("select count(*) from alerts where mention_id = 'x:1862400000000000201'").fetchone()[0]
+    assert alerts == 1  # the edit made it a complaint: one alert
+
+
+def test_an_exclusion_with_an_ampersand_matches_the_unescaped_text(make_app, monkeypatch, recorded_http):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    app = make_app(sources=X_SOURCE, mailer=None)
+    text = app.config.path.read_text(encoding="utf-8").replace('exclude = ["aurora boreale"]',
+                                                               'exclude = ["aurora boreale", "R&D"]')
+    app.config.path.write_text(text, encoding="utf-8")
+    app = make_app(config=app.config.path, mailer=None)
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_edge_cases.json"))
+    result = run_aurora(app)
+    # the edit says "R&amp;D" on the wire: unescaped, it matches the exclusion; the original is kept
+    assert result.counts.skipped == 1
+    assert app.db["mentions"].get("x:1862400000000000201")["text"] == "Caffè Aurora: il pacco arriva domani dicono"
+
+
+def test_retweets_are_stored_as_their_original_once(make_app, monkeypatch, recorded_http):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    app = make_app(sources=X_SOURCE + "include_retweets = true\n", mailer=None)
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_retweets.json"))
+    result = run_aurora(app)
+    asked = params(recorded_http.calls[0])
+    assert "referenced_tweets.id" in asked["expansions"] and "-is:retweet" not in asked["query"]
+    assert result.counts.new == 1 and app.db["alerts"].count == 1
+    original = app.db["mentions"].get("x:1862500000000000300")
+    assert original["author"] == "marta_m" and original["text"].endswith("da una settimana. Pessimo")
+
+
+def test_a_since_id_older_than_7_days_starts_a_new_pass_instead_of_failing_forever(app, recorded_http):
+    with app.db.atomic():
+        from listener.store import set_cursor
+
+        set_cursor(app.db, "x:x", build_query(app.config.brand("Caffè Aurora")),
+                   XCursor(since_id="1850000000000000000").dump(), "2026-11-10T09:00:00Z")
+    recorded_http.get(SEARCH, status=400, json=fixture_json("x", "error_400_since_id.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_newer.json"))
+    result = run_aurora(app)
+    stale, fresh = (params(c) for c in recorded_http.calls)
+    assert stale["since_id"] == "1850000000000000000" and "since_id" not in fresh
+    assert result.status == "ok" and result.counts.new == 1
+    assert cursor(app) == XCursor(since_id="1862300000000000105")
+
+
+def test_spent_credits_pause_x_for_a_day_with_one_notice_and_one_error_line(make_app, monkeypatch, recorded_http,
+                                                                            clock):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    app = make_app(sources=X_SOURCE, mailer=None)
+    recorded_http.get(SEARCH, status=402, json=fixture_json("x", "error_402.json"))
+    result = CliRunner().invoke(cli, ["collect", "x", "--once", "--config", str(app.config.path)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == \
+        "Error: X answered 402 Payment Required: the account's credits are spent; X is paused for a day"
+    clock.advance(hours=3)
+    assert run_aurora(app).status == "rate_limited" and len(recorded_http.calls) == 1  # paused: no request
+    notices = [a["subject"] for a in app.db["alerts"].rows if a["kind"] == "notice"]
+    assert notices == ["x:x:credits"]
+
+
+def test_without_authors_no_user_objects_are_read(make_app, monkeypatch, recorded_http):
+    monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
+    app = make_app(sources=X_SOURCE + "include_authors = false\n", mailer=None)
+    page = fixture_json("x", "search_newer.json")
+    page.pop("includes", None)
+    recorded_http.get(SEARCH, json=page)
+    run_aurora(app)
+    asked = params(recorded_http.calls[0])
+    assert "expansions" not in asked and "user.fields" not in asked

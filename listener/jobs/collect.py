@@ -45,7 +45,8 @@ class SourceRun:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("error", "skipped")
+        """Nothing could be collected: an error, credentials not set, or no budget (or credits) left."""
+        return self.status in ("error", "skipped", "budget_spent")
 
 
 def job_name(source: SourceSettings) -> str:
@@ -73,6 +74,13 @@ def run_source(app: App, source: SourceSettings, *, brand: str | None = None,
                 set_cursor(db, job, RETRY_AFTER, iso(exc.resume_at), iso(app.now()))
         status, message = "rate_limited", str(exc)
     except BudgetSpent as exc:
+        with db.atomic():
+            if exc.pause is not None:
+                set_cursor(db, job, RETRY_AFTER, iso(app.now() + exc.pause), iso(app.now()))
+            if exc.notice is not None:  # once: the notice's subject is unique
+                subject, details = exc.notice
+                enqueue(db, NOTICE_ALERT, f"{job}:{subject}", app.routes_for(NOTICE_ALERT), iso(app.now()),
+                        details=details)
         status, message = "budget_spent", str(exc)
     except MissingCredential as exc:  # a source not set up yet: the others go on
         status, message = "skipped", str(exc)
@@ -199,7 +207,5 @@ def check_budget(app: App, source: SourceSettings, label: str, budget: Budget) -
                "body": f"Source {source.name!r} has read {spent} {budget.unit} in {period}, its {budget.setting} "
                        f"is {budget.limit}. Collection from {label} resumes {budget.next_period()}, or raise "
                        f"the budget in the configuration."}
-    with app.db.atomic():
-        enqueue(app.db, NOTICE_ALERT, f"{source.job}:budget:{period}", app.routes_for(NOTICE_ALERT), iso(now),
-                details=details)
-    raise BudgetSpent(f"{label} read budget spent: {spent} of {budget.limit} {budget.unit} in {period}")
+    raise BudgetSpent(f"{label} read budget spent: {spent} of {budget.limit} {budget.unit} in {period}",
+                      notice=(f"budget:{period}", details))

@@ -1,5 +1,13 @@
 """X: recent search (API v2) per brand, through tweepy, with a crash-safe cursor and a read budget.
 
+X reads are billed per post and per user object returned (pay-per-use): the budget counts both, and
+``include_authors = false`` saves the user objects (authors are then stored by id). A retweet is
+stored as its original (full text, one mention and one alert however often it is retweeted); an
+edited post is one mention with its latest text. When the stored ``since_id`` is older than the 7
+days recent search covers, X refuses it; the pass then starts again over the last 7 days, and the
+idempotent keys keep what is stored. 402 (the account's credits are spent) pauses X for a day with
+one notice.
+
 Cursor, per query, as JSON: ``since_id`` is the newest tweet of the last completed pass. While a
 pass pages back through older results it also stores ``newest_id`` (where the next pass will start)
 and ``until_id`` (the oldest tweet committed so far). A pass cut short by a crash, a rate limit or
@@ -9,15 +17,17 @@ when it reaches the end does ``since_id`` move to ``newest_id``.
 
 from __future__ import annotations
 
+import html
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from surveys.timestamps import iso, parse_timestamp
 
 from ..brands import is_excluded
-from ..errors import RateLimited, SourceRefused, SourceUnavailable
+from ..errors import BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language, language_code
 from ..settings import Brand, read_secret, setting
 from ..store import MentionRow
@@ -26,9 +36,16 @@ from .retry import call_with_retries
 
 TYPE = "x"
 LABEL = "X"
-TWEET_FIELDS = ["created_at", "lang", "author_id", "conversation_id"]
+TWEET_FIELDS = ["created_at", "lang", "author_id", "conversation_id", "note_tweet", "referenced_tweets",
+                "edit_history_tweet_ids"]
 USER_FIELDS = ["username", "name"]
 MAX_QUERY_LENGTH = 512  # recent search on the Basic and Pro tiers
+CREDITS_PAUSE = timedelta(hours=24)
+log = logging.getLogger(__name__)
+
+
+class StaleSinceId(SourceRefused):
+    """X refused the cursor's since_id: it is older than the 7 days recent search covers."""
 
 
 def _language_codes_problem(codes: tuple[str, ...]) -> str | None:
@@ -46,13 +63,21 @@ class Settings(SourceSettings):
     include_retweets: bool = setting(False)
     max_results: int = setting(100, low=10, high=100)  # per page
     max_pages: int = setting(10, low=1, high=1000)  # per brand and run: bounds a backfill
-    monthly_read_budget: int | None = setting(None, low=1)  # tweets read per calendar month
+    include_authors: bool = setting(True)  # user objects cost more than posts; without them authors are ids
+    monthly_read_budget: int | None = setting(None, low=1)  # posts and user objects read per calendar month
 
     @property
     def budget(self) -> Budget | None:
         if self.monthly_read_budget is None:
             return None
-        return Budget(self.monthly_read_budget, "month", "tweets", "monthly_read_budget")
+        return Budget(self.monthly_read_budget, "month", "posts and user objects", "monthly_read_budget")
+
+    @property
+    def expansions(self) -> list[str]:
+        found = ["author_id"] if self.include_authors else []
+        if self.include_retweets:  # the original of a retweet, and its author
+            found += ["referenced_tweets.id"] + (["referenced_tweets.id.author_id"] if self.include_authors else [])
+        return found
 
 
 def make_client(settings: Settings):
@@ -96,15 +121,22 @@ def queries(settings: Settings, brands: Sequence[Brand]) -> list[Query]:
 # ---- one tweet -> one row (pure) --------------------------------------------------------------
 
 def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
-    """An item is a tweet with its author from the page's ``includes``: ``{"tweet": ..., "author": ...}``."""
+    """An item is a post (for a retweet, its original) with its author from the page's ``includes``:
+    ``{"tweet": ..., "author": ...}``. The mention is keyed by the first id of the post's edit history,
+    so that an edited post stays one mention; its revision is the latest id."""
     tweet = item.get("tweet") if isinstance(item.get("tweet"), dict) else {}
     try:
-        tweet_id, text, created = str(tweet["id"]), tweet["text"], tweet["created_at"]
+        tweet_id, created = str(tweet["id"]), tweet["created_at"]
+        text = (tweet.get("note_tweet") or {}).get("text") or tweet["text"]  # a long post's whole text
         created_at = iso(parse_timestamp(created))
-    except (KeyError, TypeError, ValueError) as exc:
+        revision = int(tweet_id)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise BadItem(f"tweet {tweet.get('id', '?')}: malformed (missing or bad {exc})") from None
     if not isinstance(text, str) or not text.strip():
         raise BadItem(f"tweet {tweet_id}: no text")
+    text = html.unescape(text)  # X sends &amp; &lt; &gt; escaped
+    history = tweet.get("edit_history_tweet_ids")
+    native_id = str(history[0]) if isinstance(history, list) and history else tweet_id
     if is_excluded(text, query.brand):
         raise NotAboutBrand(f"tweet {tweet_id}: matches an exclusion of brand {query.brand.name!r}")
     user = item.get("author") or {}
@@ -113,17 +145,34 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
     lang = language_code(tweet.get("lang")) or guess_language(text)
     raw = {"tweet": tweet, "author": user} if user else {"tweet": tweet}
     return MentionRow(
-        id=f"x:{tweet_id}", source="x", native_id=tweet_id, brand=query.brand.name,
+        id=f"x:{native_id}", source="x", native_id=native_id, brand=query.brand.name,
         author=username or tweet.get("author_id"), url=url, text=text, lang=lang, created_at=created_at,
-        collected_at=collected_at, raw=json.dumps(raw, ensure_ascii=False, sort_keys=True),
+        collected_at=collected_at, raw=json.dumps(raw, ensure_ascii=False, sort_keys=True), revision=revision,
     )
 
 
 def page_items(page: dict) -> list[dict]:
-    """The page's tweets, each with its author from ``includes.users``."""
-    users = {str(u.get("id")): u for u in (page.get("includes") or {}).get("users", []) if isinstance(u, dict)}
-    return [{"tweet": tweet, "author": users.get(str(tweet.get("author_id"))) if isinstance(tweet, dict) else None}
-            for tweet in page.get("data") or []]
+    """The page's posts, each with its author from ``includes.users``; a retweet is its original, from
+    ``includes.tweets`` (the retweet's own text is cut at 280 characters and says nothing new)."""
+    includes = page.get("includes") or {}
+    users = {str(u.get("id")): u for u in includes.get("users", []) if isinstance(u, dict)}
+    originals = {str(t.get("id")): t for t in includes.get("tweets", []) if isinstance(t, dict)}
+    items = []
+    for tweet in page.get("data") or []:
+        if not isinstance(tweet, dict):
+            items.append({"tweet": None, "author": None})
+            continue
+        retweeted = next((r.get("id") for r in tweet.get("referenced_tweets") or []
+                          if isinstance(r, dict) and r.get("type") == "retweeted"), None)
+        post = originals.get(str(retweeted), tweet)
+        items.append({"tweet": post, "author": users.get(str(post.get("author_id")))})
+    return items
+
+
+def page_cost(page: dict) -> int:
+    """What X bills for a page: every post and every user object it returned."""
+    includes = page.get("includes") or {}
+    return len(page.get("data") or []) + len(includes.get("tweets") or []) + len(includes.get("users") or [])
 
 
 # ---- the cursor --------------------------------------------------------------------------------
@@ -157,17 +206,27 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
     X's next_token belongs to the request that returned it: every page of this run is asked with the
     since_id/until_id the run started from, while the cursor each page carries moves page by page.
     """
-    asked, next_token = cursor, None
-    for _ in range(settings.max_pages):
-        page = translated(
+    def ask(asked: Cursor, next_token: str | None) -> dict:
+        return translated(
             lambda: call_with_retries(lambda: search_page(client, query.key, asked, next_token, settings),
                                       transient=transient_errors(), what=f"X search for {query.brand.name}",
                                       sleep=sleep),
             lambda exc: translate_error(exc, settings))
+
+    asked, next_token = cursor, None
+    for number in range(settings.max_pages):
+        try:
+            page = ask(asked, next_token)
+        except StaleSinceId:
+            if number or (asked.since_id is None and asked.until_id is None):
+                raise
+            log.warning("X: the cursor of %s is older than 7 days; searching the last 7 days again",
+                        query.brand.name)
+            asked = cursor = Cursor()  # a new pass over all that recent search covers
+            page = ask(asked, None)
         meta = page.get("meta") or {}
         cursor = cursor.after_page(meta)
-        items = page_items(page)
-        yield Page(items, cursor, cost=len(items))
+        yield Page(page_items(page), cursor, cost=page_cost(page))
         next_token = meta.get("next_token")
         if not next_token:
             return
@@ -176,8 +235,8 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
 def search_page(client, query: str, cursor: Cursor, next_token: str | None, settings: Settings) -> dict:
     return client.search_recent_tweets(
         query, since_id=cursor.since_id, until_id=cursor.until_id, next_token=next_token,
-        max_results=settings.max_results, expansions=["author_id"], tweet_fields=TWEET_FIELDS,
-        user_fields=USER_FIELDS,
+        max_results=settings.max_results, expansions=settings.expansions or None, tweet_fields=TWEET_FIELDS,
+        user_fields=USER_FIELDS if settings.include_authors else None,
     )
 
 
@@ -198,7 +257,18 @@ def translate_error(exc: Exception, settings: Settings) -> Exception:
                              f"access (the Free tier has none; Basic or higher does); token from "
                              f"{settings.bearer_token_env} (sources {settings.name!r})")
     if isinstance(exc, tweepy.BadRequest):
-        return SourceRefused(f"X rejected the request (400): {'; '.join(exc.api_messages) or exc}")
+        messages = "; ".join(exc.api_messages) or str(exc)
+        if "since_id" in messages:
+            return StaleSinceId(f"X refused the stored since_id (400): {messages}")
+        return SourceRefused(f"X rejected the request (400): {messages}")
+    if isinstance(exc, tweepy.HTTPException) and getattr(exc.response, "status_code", None) == 402:
+        return BudgetSpent(
+            "X answered 402 Payment Required: the account's credits are spent; X is paused for a day",
+            pause=CREDITS_PAUSE, notice=("credits", {
+                "title": "X credits spent: collection from X is paused",
+                "body": f"X refused to serve source {settings.name!r} (402 Payment Required): the developer account's "
+                        "pay-per-use credits are spent. Add credits in the X developer portal; Ascolto asks X "
+                        "again in 24 hours."}))
     if isinstance(exc, (tweepy.TwitterServerError, requests.RequestException)):
         first_line = (str(exc).strip().splitlines() or [""])[0]
         return SourceUnavailable(f"X is unavailable after retries: {type(exc).__name__}: {first_line}")
