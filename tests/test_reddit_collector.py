@@ -64,10 +64,10 @@ def test_cursor_lets_the_next_run_save_only_what_is_new(app, recorded_http):
     record_run(recorded_http)
     record_run(recorded_http, search="search_caffe_aurora_newer.json", token=False)
     run_aurora(app)
-    assert RedditCursor.load(get_cursor(app.db, "reddit:reddit", "search:Caffè Aurora")) == \
-        RedditCursor(1795330000.0, frozenset({"t3_1gk3x01"}))
+    assert RedditCursor.load(get_cursor(app.db, "reddit:reddit", "search:Caffè Aurora")) == RedditCursor(1795330000.0)
     second = run_aurora(app)
-    assert (second.counts.fetched, second.counts.new) == (1, 1)  # only the newer post was even considered
+    # read back 6 hours before the newest (search indexes late): the stored ones are recognised
+    assert (second.counts.fetched, second.counts.new) == (7, 1)
     assert app.db["mentions"].get("reddit:t3_1gk3x02")["nps_class"] == "promoter"
     assert app.db["mentions"].count == 4
 
@@ -95,10 +95,39 @@ def test_missing_secret_is_one_line_naming_it(app, monkeypatch):
     assert result.status == "skipped" and "REDDIT_CLIENT_SECRET is not set" in result.message
 
 
-def test_cursor_keeps_ids_seen_at_the_same_second():
-    cursor = RedditCursor().advanced([{"name": "t1_a", "created_utc": 10.0}, {"name": "t1_b", "created_utc": 10.0},
-                                      {"name": "t1_c", "created_utc": 9.0}])
-    assert cursor == RedditCursor(10.0, frozenset({"t1_a", "t1_b"}))
-    assert not cursor.is_new({"name": "t1_a", "created_utc": 10.0})
-    assert cursor.is_new({"name": "t1_d", "created_utc": 10.0})
-    assert cursor.advanced([{"name": "t1_d", "created_utc": 10.0}]).seen == {"t1_a", "t1_b", "t1_d"}
+def test_a_post_indexed_late_is_still_found(app, recorded_http):
+    """Reddit search indexes posts minutes to hours late: a post older than the last run's newest,
+    indexed since, is found in the overlap and saved; nothing is saved twice."""
+    late = fixture_json("reddit", "search_caffe_aurora.json")
+    late["data"]["children"].insert(1, {"kind": "t3", "data": {
+        **late["data"]["children"][0]["data"], "name": "t3_1gk3w99", "id": "1gk3w99", "created_utc": 1795329000.0,
+        "title": "Caffè Aurora, ordine mai arrivato", "selftext": "Indexed an hour late.",
+        "permalink": "/r/coffee/comments/1gk3w99/late/"}})
+    record_run(recorded_http)
+    recorded_http.get(SEARCH, json=late, headers=LIMITS)
+    recorded_http.get(COMMENTS, json=fixture_json("reddit", "comments.json"), headers=LIMITS)
+    run_aurora(app)
+    second = run_aurora(app)
+    assert second.counts.new == 1 and app.db["mentions"].get("reddit:t3_1gk3w99") is not None
+    assert app.db["mentions"].count == 4
+
+
+def test_removed_posts_are_skipped_and_deleted_authors_words_kept(app, recorded_http):
+    search = fixture_json("reddit", "search_caffe_aurora.json")
+    post = search["data"]["children"][0]["data"]
+    search["data"]["children"][0]["data"] = {**post, "selftext": "[removed]"}  # removed by moderators, author kept
+    comments = fixture_json("reddit", "comments.json")
+    kept = comments["data"]["children"][0]["data"]
+    comments["data"]["children"][0]["data"] = {**kept, "author": "[deleted]"}  # the account is gone, the words stay
+    comments["data"]["children"][2]["data"] = {**comments["data"]["children"][2]["data"], "permalink": None,
+                                               "body": "Caffè Aurora, la moka perde"}
+    recorded_http.post(TOKEN, json=fixture_json("reddit", "access_token.json"))
+    recorded_http.get(SEARCH, json=search, headers=LIMITS)
+    recorded_http.get(COMMENTS, json=comments, headers=LIMITS)
+    run_aurora(app)
+    ids = {r["id"] for r in app.db["mentions"].rows}
+    assert "reddit:t3_1gk3x01" not in ids  # its title alone is not the post
+    orphan = app.db["mentions"].get("reddit:t1_m8x0003")
+    assert orphan["author"] is None and orphan["text"].startswith("Caffè Aurora? Pessimo")
+    built = app.db["mentions"].get("reddit:t1_m8x0001")["url"]
+    assert built == "https://www.reddit.com/comments/1gk2b3c/_/m8x0001/"

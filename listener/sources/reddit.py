@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from surveys.timestamps import iso
@@ -51,6 +51,7 @@ class Settings(SourceSettings):
                                           check=_subreddits_problem)  # empty: all of Reddit (submissions only)
     comments: bool = setting(True)
     limit: int = setting(250, low=1, high=1000)  # newest items read per query and run
+    overlap_minutes: float = setting(360.0, low=0)  # read back this far: Reddit search indexes posts late
 
     def credentials(self) -> tuple[str, str]:
         needed_for = f"the Reddit app of source {self.name!r}"
@@ -72,7 +73,8 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
     """One page: every item newer than the cursor (praw pages the listing itself, and spaces its
     requests by Reddit's rate-limit headers)."""
     listing = submissions(client, settings, query.brand) if query.brand else comments(client, settings)
-    items = translated(lambda: new_items(listing, cursor, settings.limit), lambda exc: translate_error(exc, settings))
+    items = translated(lambda: new_items(listing, cursor, settings.limit, settings.overlap_minutes * 60),
+                       lambda exc: translate_error(exc, settings))
     yield Page(items, cursor.advanced(items))
 
 
@@ -139,65 +141,70 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
     except (KeyError, TypeError, ValueError) as exc:
         raise BadItem(f"reddit item {data.get('id', '?')}: malformed ({exc})") from None
     is_comment = fullname.startswith("t1_")
-    text = data.get("body") if is_comment else "\n\n".join(
-        part for part in (data.get("title"), data.get("selftext")) if part and part not in GONE)
-    if not data.get("author") or data.get("author") in GONE or not text or text in GONE:
+    body = data.get("body") if is_comment else data.get("selftext")
+    if body in GONE:  # removed by the moderators or deleted: what is left (a title) is not the post
         raise NotAboutBrand(f"{fullname}: deleted or removed")
+    text = body if is_comment else "\n\n".join(part for part in (data.get("title"), body) if part)
+    if not text:
+        raise NotAboutBrand(f"{fullname}: no text")
     # Reddit search stems and matches loosely; keep only items that name the brand as configured.
     brand = match_brand(text, [search_brand] if search_brand else brands)
     if brand is None or is_excluded(text, brand):
         raise NotAboutBrand(f"{fullname}: does not name a configured brand")
-    permalink = data.get("permalink") or ""
+    author = data.get("author") if data.get("author") not in (None, *GONE) else None  # a deleted account's words stay
     return MentionRow(
-        id=f"reddit:{fullname}", source="reddit", native_id=fullname, brand=brand.name, author=data["author"],
-        url=f"https://www.reddit.com{permalink}" if permalink.startswith("/") else (permalink or None),
-        text=text, lang=guess_language(text, brand.languages),
+        id=f"reddit:{fullname}", source="reddit", native_id=fullname, brand=brand.name, author=author,
+        url=_url(data, fullname), text=text, lang=guess_language(text, brand.languages),
         created_at=iso(datetime.fromtimestamp(created, timezone.utc)), collected_at=collected_at,
         raw=json.dumps(data, ensure_ascii=False, sort_keys=True, default=str),
     )
+
+
+def _url(data: dict, fullname: str) -> str | None:
+    """The item's page: its permalink, or for a comment without one, built from its post and its id."""
+    permalink = data.get("permalink") or ""
+    if permalink.startswith("/"):
+        return f"https://www.reddit.com{permalink}"
+    if permalink:
+        return permalink
+    post = str(data.get("link_id") or "").removeprefix("t3_")
+    if fullname.startswith("t1_") and post:
+        return f"https://www.reddit.com/comments/{post}/_/{fullname.removeprefix('t1_')}/"
+    return None
 
 
 # ---- the cursor --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Cursor:
-    after: float = 0.0  # created_utc of the newest item committed
-    seen: frozenset[str] = field(default_factory=frozenset)  # ids committed at exactly that second
+    """The newest ``created_utc`` committed. Reddit's search indexes posts minutes to hours late, so
+    each run reads back an overlap before it: a post indexed late is still found, and one already
+    stored is recognised by its id and not saved twice."""
+
+    after: float = 0.0
 
     @classmethod
     def load(cls, value: str | None) -> Cursor:
-        if not value:
-            return cls()
-        doc = json.loads(value)
-        return cls(float(doc["after"]), frozenset(doc["seen"]))
+        return cls(float(json.loads(value)["after"])) if value else cls()
 
     def dump(self) -> str:
-        return json.dumps({"after": self.after, "seen": sorted(self.seen)})
-
-    def is_new(self, data: dict) -> bool:
-        created = float(data.get("created_utc") or 0)
-        return created > self.after or (created == self.after and data.get("name") not in self.seen)
+        return json.dumps({"after": self.after})
 
     def advanced(self, items: Sequence[dict]) -> Cursor:
-        if not items:
-            return self
-        newest = max(float(d.get("created_utc") or 0) for d in items)
-        if newest < self.after:
-            return self
-        at_newest = {d.get("name") for d in items if float(d.get("created_utc") or 0) == newest}
-        return Cursor(newest, frozenset(at_newest | (self.seen if newest == self.after else set())))
+        newest = max((float(d.get("created_utc") or 0) for d in items), default=self.after)
+        return Cursor(max(newest, self.after))
 
 
-def new_items(listing: Iterable, cursor: Cursor, limit: int) -> list[dict]:
-    """Items newer than the cursor, reading the newest-first listing until it reaches the cursor."""
+def new_items(listing: Iterable, cursor: Cursor, limit: int, overlap_seconds: float = 0) -> list[dict]:
+    """Items of the newest-first listing back to the cursor less the overlap."""
+    since = cursor.after - overlap_seconds
     found, read = [], 0
     for item in listing:
         read += 1
         data = item_data(item)
-        if float(data.get("created_utc") or 0) < cursor.after:
+        if float(data.get("created_utc") or 0) < since:
             break
-        if cursor.is_new(data):
-            found.append(data)
+        found.append(data)
     if read >= limit and cursor.after:
         log.warning("Reddit: %d items read without reaching the last run's newest; some may be missed "
                     "(raise the source's limit or shorten its interval)", read)
