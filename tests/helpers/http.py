@@ -28,3 +28,19 @@ def no_sleep(monkeypatch):
     delays = []
     monkeypatch.setattr(time, "sleep", lambda seconds: delays.append(seconds))
     return delays
+
+
+def cassette(path):
+    """Recorded HTTP for client libraries that do not use `requests` (google-play-scraper speaks
+    urllib): a vcrpy cassette, played only (no recording), every interaction of which must be played."""
+    import contextlib
+
+    import vcr
+
+    @contextlib.contextmanager
+    def played():
+        with vcr.use_cassette(str(path), record_mode="none", match_on=["method", "uri"]) as recorded:
+            yield recorded
+            assert recorded.all_played, f"{path.name}: {len(recorded.data) - recorded.play_count} interactions not played"
+
+    return played()
