@@ -131,8 +131,13 @@ def _call(call, settings: Settings, sleep: Sleep):
 
 
 def _translate(exc: Exception, settings: Settings) -> Exception:
-    from mastodon import (MastodonNetworkError, MastodonNotFoundError, MastodonRatelimitError, MastodonServerError,
-                          MastodonUnauthorizedError)
+    from mastodon import (
+        MastodonNetworkError,
+        MastodonNotFoundError,
+        MastodonRatelimitError,
+        MastodonServerError,
+        MastodonUnauthorizedError,
+    )
 
     if isinstance(exc, MastodonRatelimitError):
         return RateLimited(f"Mastodon {settings.instance}: rate limit reached; collection resumes at the next run")

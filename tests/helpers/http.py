@@ -44,3 +44,14 @@ def cassette(path):
             assert recorded.all_played, f"{path.name}: {len(recorded.data) - recorded.play_count} interactions not played"
 
     return played()
+
+
+@pytest.fixture
+def recorded_httpx():
+    """The `respx` mock of the `httpx` transport (atproto's): every route must be called, and a test
+    that made no request fails."""
+    import respx
+
+    with respx.mock(assert_all_called=True, assert_all_mocked=True) as mock:
+        yield mock
+        assert mock.calls, "this recorded-HTTP test made no HTTP request"

@@ -1,0 +1,150 @@
+"""Bluesky (atproto): ``app.bsky.feed.searchPosts`` per brand keyword, newest first, with an app
+password from the environment (Settings → Privacy and security → App passwords).
+
+Each query keeps the time of the newest post committed and asks ``since`` it; a post is keyed by its
+``at://`` uri, so the overlap of ``since`` (inclusive) saves nothing twice. A 429 waits for the time
+its ``ratelimit-reset`` header names. A post's address is built from its author's handle and the
+record key at the end of its uri.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from surveys.textfiles import clean, one_line
+from surveys.timestamps import iso, parse_timestamp
+
+from ..brands import is_excluded, match_brand
+from ..errors import RateLimited, SourceRefused, SourceUnavailable
+from ..language import guess_language, language_code
+from ..settings import Brand, read_secret, setting
+from ..store import MentionRow
+from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .retry import call_with_retries
+
+TYPE = "bluesky"
+LABEL = "Bluesky"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings(SourceSettings):
+    """Bluesky search with an account's app password."""
+
+    kind = TYPE
+    handle_env: str = setting("BLUESKY_HANDLE")  # e.g. caffeaurora.bsky.social
+    app_password_env: str = setting("BLUESKY_APP_PASSWORD")
+    service: str = setting("https://bsky.social")  # the account's PDS (bsky.social for most accounts)
+    languages: tuple[str, ...] = setting(())  # only posts in these languages; empty: any
+    limit: int = setting(100, low=1, high=100)  # posts per request
+    max_pages: int = setting(5, low=1, high=100)
+
+
+def make_client(settings: Settings):
+    from atproto import Client
+
+    needed_for = f"the Bluesky account of source {settings.name!r}"
+    handle, password = read_secret(settings.handle_env, needed_for), read_secret(settings.app_password_env, needed_for)
+    client = Client(base_url=f"{settings.service.rstrip('/')}/xrpc")
+    translated(lambda: client.login(handle, password, fetch_bsky_profile=False), lambda exc: _translate(exc, settings))
+    return client
+
+
+def queries(settings: Settings, brands: Sequence[Brand]) -> list[Query]:
+    return [Query(keyword.lstrip("@"), brand) for brand in brands for keyword in brand.keywords]
+
+
+def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
+    return settings.limit * settings.max_pages * len(queries(settings, brands))
+
+
+@dataclass(frozen=True)
+class Cursor:
+    since: str | None = None  # createdAt of the newest post committed (ISO)
+
+    @classmethod
+    def load(cls, value: str | None) -> Cursor:
+        return cls(json.loads(value)["since"]) if value else cls()
+
+    def dump(self) -> str:
+        return json.dumps({"since": self.since})
+
+
+def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
+    page_cursor, newest = None, cursor.since
+    for number in range(settings.max_pages):
+        params = {"q": query.key, "sort": "latest", "limit": settings.limit, "since": cursor.since,
+                  "cursor": page_cursor}
+        if len(settings.languages) == 1:  # the API filters on one language; several are filtered here
+            params["lang"] = settings.languages[0]
+        answer = _call(lambda: client.app.bsky.feed.search_posts({k: v for k, v in params.items() if v}), settings,
+                       sleep)
+        posts = [post.model_dump(mode="json", by_alias=True) for post in answer.posts]
+        times = [_when(p) for p in posts]
+        newest = max([t for t in (newest, *times) if t], default=newest)
+        page_cursor = answer.cursor
+        done = not page_cursor or not posts or number == settings.max_pages - 1
+        yield Page([{"post": p, "languages": list(settings.languages)} for p in posts], Cursor(newest) if done else None)
+        if done:
+            return
+
+
+def _when(post: dict) -> str | None:
+    try:
+        return iso(parse_timestamp((post.get("record") or {}).get("createdAt") or ""))
+    except ValueError:
+        return None
+
+
+def _call(call, settings: Settings, sleep: Sleep):
+    from atproto.exceptions import NetworkError
+
+    return translated(lambda: call_with_retries(call, transient=(NetworkError,), what="Bluesky search", sleep=sleep),
+                      lambda exc: _translate(exc, settings))
+
+
+def _translate(exc: Exception, settings: Settings) -> Exception:
+    from atproto.exceptions import NetworkError, RateLimitExceededError, RequestException, UnauthorizedError
+
+    response = getattr(exc, "response", None)
+    if isinstance(exc, RateLimitExceededError):
+        reset = (getattr(response, "headers", None) or {}).get("ratelimit-reset")
+        resume = datetime.fromtimestamp(int(reset), timezone.utc) if str(reset or "").isdigit() else None
+        return RateLimited(f"Bluesky rate limit reached; collection resumes after {iso(resume) if resume else 'a while'}",
+                           resume)
+    if isinstance(exc, UnauthorizedError):
+        return SourceRefused(f"Bluesky refused the account (401/403): check {settings.handle_env} and "
+                             f"{settings.app_password_env} (an app password, not the account's password)")
+    if isinstance(exc, NetworkError) or (isinstance(exc, RequestException)
+                                         and getattr(response, "status_code", 0) >= 500):
+        return SourceUnavailable(f"Bluesky is unavailable after retries: {type(exc).__name__}")
+    if isinstance(exc, RequestException):
+        return SourceRefused(f"Bluesky refused the request ({getattr(response, 'status_code', '?')})")
+    return exc
+
+
+def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
+    post = item.get("post") if isinstance(item.get("post"), dict) else {}
+    record, author = post.get("record") or {}, post.get("author") or {}
+    uri, text, handle = post.get("uri") or "", clean(record.get("text") or "").strip(), author.get("handle")
+    try:
+        created_at = iso(parse_timestamp(record.get("createdAt") or ""))
+    except ValueError as exc:
+        raise BadItem(f"bluesky post {uri or '?'}: bad time ({exc})") from None
+    if not uri.startswith("at://") or not text or not handle:
+        raise BadItem(f"bluesky post {uri or '?'}: no uri, text or author")
+    langs = [code for code in map(language_code, record.get("langs") or []) if code]
+    wanted = item.get("languages") or []
+    if wanted and langs and not set(langs) & set(wanted):
+        raise NotAboutBrand(f"bluesky post {uri}: in {', '.join(langs)}")
+    # Search matches words loosely; keep posts that name the brand as configured.
+    brand = match_brand(text, [query.brand])
+    if brand is None or is_excluded(text, brand):
+        raise NotAboutBrand(f"bluesky post {uri}: does not name brand {query.brand.name!r}")
+    return MentionRow(
+        id=f"bluesky:{uri}", source="bluesky", native_id=uri, brand=brand.name, author=one_line(handle),
+        url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}", text=text,
+        lang=(langs[0] if langs else None) or guess_language(text, brand.languages), created_at=created_at,
+        collected_at=collected_at, raw=json.dumps(post, ensure_ascii=False, sort_keys=True))
