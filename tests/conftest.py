@@ -1,5 +1,6 @@
 """The fixtures every test module may use, each defined in its own module under tests/helpers."""
 
+from helpers.api_server import api_server  # noqa: F401
 from helpers.apps import make_app  # noqa: F401
 from helpers.clock import clock  # noqa: F401
 from helpers.http import no_sleep, recorded_http, recorded_httpx  # noqa: F401

@@ -38,13 +38,32 @@ def test_import_refuses_an_unknown_brand(tmp_path):
     assert result.exit_code == 1 and "--brand: no brand named 'Nope'" in result.output
 
 
+def test_sources_shows_what_each_source_lacks_and_the_types_not_used(tmp_path, monkeypatch):
+    monkeypatch.delenv("YOUTUBE_API_KEY", raising=False)
+    monkeypatch.setenv("BLUESKY_HANDLE", "caffeaurora.bsky.social")
+    monkeypatch.setenv("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
+    config = tmp_path / "ascolto.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', f'path = "{tmp_path / "a.db"}"'))
+    result = CliRunner().invoke(cli, ["sources", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    youtube = lines.index(next(line for line in lines if line.startswith("youtube:youtube")))
+    assert lines[youtube + 1].strip() == "off until set: YOUTUBE_API_KEY"
+    bluesky = lines.index(next(line for line in lines if line.startswith("bluesky:bluesky")))
+    assert not lines[bluesky + 1].startswith("    off until set")  # both of its variables are set
+    others = lines[lines.index("Other source types (README, Sources, says how to set each up):") + 1:]
+    assert [line.split()[0] for line in others] == ["feed", "appstore", "googleplay"]
+
+
 @pytest.mark.model
 def test_main_job_once_on_the_example_config(tmp_path):
     """README command 1, in a scratch folder: real model, real SQLite file, alerts left in the outbox."""
     shutil.copy(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl", tmp_path)
     config = tmp_path / "ascolto.toml"
     config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', 'path = "ascolto.db"'))
-    environment = {k: v for k, v in os.environ.items() if k not in ("X_BEARER_TOKEN", "REDDIT_CLIENT_ID")}
+    credentials = {"X_BEARER_TOKEN", "REDDIT_CLIENT_ID", "BLUESKY_HANDLE", "MASTODON_ACCESS_TOKEN", "YOUTUBE_API_KEY",
+                   "GOOGLE_REFRESH_TOKEN"}
+    environment = {k: v for k, v in os.environ.items() if k not in credentials}
     result = subprocess.run([sys.executable, "-m", "listener", "run", "--once", "--config", str(config)],
                             capture_output=True, text=True, cwd=tmp_path, env=environment)
     assert result.returncode == 0, result.stderr

@@ -182,17 +182,25 @@ def find_source(config, name: str, config_path: Path):
 @config_option()
 @friendly
 def sources(config_path: Path) -> None:
-    """Show each source's state: last run, its result, cursor, errors and next run."""
-    from ..jobs.status import source_states
+    """Show each source's state (last run, result, cursor, next run, missing credentials) and the
+    source types not configured yet."""
+    from ..jobs.status import other_source_types, source_states
 
     app = open_app(config_path)
     for state in source_states(app):
         click.echo(f"{state.job}  every {state.interval_minutes:g} min  last run {state.last_run or 'never'}"
                    f"  status {state.status or '-'}  next run {state.next_run or 'at start'}")
+        if state.missing:
+            click.echo(f"    off until set: {', '.join(state.missing)}")
         if state.message:
             click.echo(f"    last message: {state.message}")
         for query, value in state.cursors:
             click.echo(f"    cursor {query}: {value}")
+    others = other_source_types(app)
+    if others:
+        click.echo("\nOther source types (README, Sources, says how to set each up):")
+        for kind, label, what in others:
+            click.echo(f"  {kind:<15} {what}")
     app.close()
 
 

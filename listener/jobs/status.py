@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 from surveys.timestamps import iso, parse_timestamp
 
 from ..app import App
+from ..sources.base import SourceSettings
+from ..sources.registry import SOURCES
 from .collect import job_name
 
 
@@ -20,6 +23,7 @@ class SourceState:
     message: str | None
     next_run: str | None  # a scheduler started now runs every source at once; this is the due time
     cursors: list[tuple[str, str]]
+    missing: list[str]  # environment variables the source needs and that are not set
 
 
 def source_states(app: App) -> list[SourceState]:
@@ -34,5 +38,18 @@ def source_states(app: App) -> list[SourceState]:
         if last:
             due = iso(parse_timestamp(last["started_at"]) + timedelta(minutes=source.interval_minutes))
         states.append(SourceState(job, source.interval_minutes, last and last["started_at"], last and last["status"],
-                                  last and last["message"], due, cursors))
+                                  last and last["message"], due, cursors, missing_credentials(source)))
     return states
+
+
+def missing_credentials(source: SourceSettings) -> list[str]:
+    """The unset environment variables a source reads its credentials from (its ``*_env`` settings)."""
+    names = [getattr(source, f.name) for f in fields(source) if f.name.endswith("_env")]
+    return [name for name in names if name and not os.environ.get(name)]
+
+
+def other_source_types(app: App) -> list[tuple[str, str, str]]:
+    """(type, label, what it reads) of each source type the configuration does not use yet."""
+    used = {source.kind for source in app.config.sources}
+    return [(kind, module.LABEL, (module.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "))
+            for kind, module in SOURCES.items() if kind not in used]

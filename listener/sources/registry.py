@@ -11,10 +11,11 @@ import dataclasses
 import inspect
 from types import ModuleType
 
-from . import appstore, bluesky, feeds, files, googleplay, mastodon, reddit, x
+from . import appstore, bluesky, feeds, files, google_reviews, googleplay, mastodon, reddit, x, youtube
 from .base import SourceSettings
 
-SOURCES: dict[str, ModuleType] = {module.TYPE: module for module in (files, x, reddit, feeds, bluesky, mastodon, appstore, googleplay)}
+SOURCES: dict[str, ModuleType] = {module.TYPE: module for module in (
+    files, x, reddit, feeds, bluesky, mastodon, youtube, appstore, googleplay, google_reviews)}
 
 # What every source module exports (listener.sources.base describes each).
 CONTRACT = ("TYPE", "LABEL", "Settings", "make_client", "queries", "fetch", "item_to_row", "Cursor", "expected_items")
