@@ -25,6 +25,7 @@ from .config import Config
 from .pipeline import AlertRules
 from .sources.registry import source_module
 from .store import open_db
+from .themes.matching import ThemeMatcher
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,14 @@ class App:
         register_shipped(self.db, f"shipped:{shipped.stem}", shipped, now)
         return usable_head(self.db, shipped, self.routes_for(NOTICE_ALERT), now)
 
+    @cached_property
+    def theme_matcher(self) -> ThemeMatcher:
+        """The configuration's themes, their examples embedded by the scorer (once per process)."""
+        return ThemeMatcher.build(self.config.themes, self.config.theme_matching, self.scorer)
+
     def reload_scorer(self) -> None:
         """After a new model version is adopted: the next score loads it."""
-        for name in ("scorer", "active_head_file"):
+        for name in ("scorer", "active_head_file", "theme_matcher"):
             self.__dict__.pop(name, None)
 
     @cached_property

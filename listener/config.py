@@ -24,9 +24,10 @@ from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
 
 from .errors import ConfigError
-from .settings import Alerts, Brand, Channel, Learning, Reports, Scheduler, Smtp, Web
+from .settings import Alerts, Brand, Channel, Learning, Reports, Scheduler, Smtp, ThemeMatching, Web
 from .sources.base import SourceSettings
 from .sources.registry import SOURCES
+from .themes.taxonomy import Taxonomy, Theme, retail_taxonomy
 
 LABELS = ("negative", "neutral", "positive")
 MAX_TEXT_CHARS = 20_000
@@ -47,6 +48,8 @@ class Config:
     web: Web | None = None
     learning: Learning = Learning()
     max_text_chars: int = MAX_TEXT_CHARS  # a mention's text is stored up to this length
+    themes: Taxonomy = field(default_factory=retail_taxonomy)
+    theme_matching: ThemeMatching = ThemeMatching()
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -272,9 +275,27 @@ def _read(path: Path, root: Table) -> Config:
     surveys = _optional(root.table("surveys"), lambda t: _read_surveys(t, alerts, web), None)
     reports = _optional(root.table("reports"), lambda t: read_fields(t, Reports), None)
     learning = _optional(root.table("learning"), _read_learning, Learning())
+    matching = _optional(root.table("theme_matching"), lambda t: read_fields(t, ThemeMatching), ThemeMatching())
+    themes = _read_themes(root.tables("themes"), by_name, matching)
     root.done()
     return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, web,
-                  learning, max_text_chars, by_name)
+                  learning, max_text_chars, themes, matching, by_name)
+
+
+def _read_themes(tables: Sequence[Table], brands: Mapping[str, Brand], matching: ThemeMatching) -> Taxonomy:
+    """The configured [[themes]], or the shipped retail ones (unless switched off)."""
+    themes = []
+    for table in tables:
+        theme = _done(table, read_fields(table, Theme))
+        if theme.id in {t.id for t in themes}:
+            raise table.problem("id", f"theme {theme.id!r} is defined twice")
+        unknown = [b for b in theme.brands if b not in brands]
+        if unknown:
+            raise table.problem("brands", f"no brand named {unknown[0]!r} in [[brands]]")
+        themes.append(theme)
+    if themes or not matching.retail_themes:
+        return Taxonomy(tuple(themes))
+    return retail_taxonomy()
 
 
 def _done(table: Table, value):

@@ -24,6 +24,8 @@ from .alerts.outbox import DETRACTOR_ALERT, enqueue
 from .alerts.routing import Route
 from .cases import open_case
 from .store import MentionRow, ScoredMention, insert_mentions, known_revisions, update_edited
+from .themes.assignments import record as record_themes
+from .themes.matching import ThemeMatcher
 
 CHUNK = 256
 log = logging.getLogger(__name__)
@@ -72,17 +74,19 @@ def score_rows(rows: Sequence[MentionRow], scorer, rules: AlertRules) -> list[Sc
         why = {"rule": verdict.rule, "threshold": verdict.threshold, "preset": rules.presets.get(row.brand, DEFAULT_PRESET)}
         scored.append(ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
                                     nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None,
-                                    verdict.threshold if verdict.rule == "detector" else None, why))
+                                    verdict.threshold if verdict.rule == "detector" else None, why, s.embedding))
     return scored
 
 
 def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, rules: AlertRules,
                routes_for: Callable[..., Sequence[Route]], now: str,
-               then: Callable[[sqlite_utils.Database], None] | None = None, case_due: str | None = None) -> Counts:
+               then: Callable[[sqlite_utils.Database], None] | None = None, case_due: str | None = None,
+               themes: ThemeMatcher | None = None) -> Counts:
     """Score the rows not yet stored and commit them with their alerts in one transaction.
 
     ``then`` runs inside that transaction: collectors advance their cursor there, so a cursor
-    never moves past rows that were not committed. The counts say what this call inserted: another
+    never moves past rows that were not committed. With ``themes``, each stored mention gets its
+    themes (and its embedding is kept) in the same transaction. The counts say what this call inserted: another
     process importing the same rows at the same time inserts the rest. A row the database refuses
     is logged and skipped, and the others are saved.
     """
@@ -94,7 +98,8 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
     fresh = [r for r in latest.values() if r.id not in known]
     edited = [r for r in latest.values() if r.id in known and r.revision and r.revision > (known[r.id] or 0)]
     scored = score_rows(fresh + edited, scorer, rules) if fresh or edited else []
-    store = functools.partial(_store, routes_for=routes_for, now=now, case_due=case_due or now)
+    store = functools.partial(_store, routes_for=routes_for, now=now, case_due=case_due or now, themes=themes,
+                              model=getattr(scorer, "name", ""))
     try:
         with db.atomic():
             inserted, alerts = store(db, scored)
@@ -115,12 +120,17 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
 ROW_ERRORS = (UnicodeError, ValueError, TypeError, OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError)
 
 
-def _store(db, scored: Sequence[ScoredMention], *, routes_for, now: str, case_due: str):
-    """Insert the new mentions, replace the edited ones; alerts and cases for every detractor among
-    them (once per mention: an edit that turns a post into a complaint alerts, a second edit does not)."""
+def _store(db, scored: Sequence[ScoredMention], *, routes_for, now: str, case_due: str, themes, model: str):
+    """Insert the new mentions, replace the edited ones, with their themes; alerts and cases for every
+    detractor among them (once per mention: an edit that turns a post into a complaint alerts, a second
+    edit does not)."""
     inserted = insert_mentions(db, scored)
     done = {m.row.id for m in inserted}
     edited = update_edited(db, [m for m in scored if m.row.id not in done])
+    if themes is not None and (inserted or edited):
+        stored = inserted + edited
+        record_themes(db, "mention", [m.row.id for m in stored], [m.row.text for m in stored],
+                      [m.embedding for m in stored], [m.row.brand for m in stored], themes, model)
     return inserted, follow_up(db, inserted + edited, routes_for, now, case_due)
 
 

@@ -189,3 +189,17 @@ class Reports:
 @dataclass(frozen=True, kw_only=True)
 class Scheduler:
     dispatch_interval_minutes: float = setting(1.0, low=0.1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThemeMatching:
+    """How texts get themes (``[theme_matching]``). A theme is assigned when the text's similarity to
+    its examples, plus ``keyword_boost`` if one of its keywords appears, reaches ``threshold``. The
+    defaults were chosen on the development half of tests/fixtures/themes/labelled.jsonl."""
+
+    threshold: float = setting(0.93, low=0.0, high=2.0)
+    keyword_boost: float = setting(1.0, low=0.0, high=2.0)
+    max_themes: int = setting(3, low=1, high=10)  # per text, the best ones
+    retail_themes: bool = setting(True)  # the shipped retail themes, when the file has no [[themes]]
+    discovery_min_size: int = setting(5, low=2)  # texts a candidate theme needs
+    discovery_days: int = setting(28, low=1)  # the window discovery clusters

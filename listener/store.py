@@ -230,6 +230,25 @@ def m013_revisions_and_replies(db: sqlite_utils.Database) -> None:
     db["mentions"].add_column("reply", str)
 
 
+@migrations()
+def m014_themes(db: sqlite_utils.Database) -> None:
+    # The embedding each text was scored with (float16), so that themes can be assigned again and
+    # discovery can cluster without a second pass of the model. subject: "mention" or "response".
+    db["text_embeddings"].create({"subject": str, "subject_id": str, "model": str, "vector": bytes},
+                                 pk=("subject", "subject_id"))
+    # The taxonomy in use (a copy of the configuration's, for queries), and each text's themes.
+    db["themes"].create({"id": str, "name_it": str, "name_en": str, "description_it": str, "description_en": str,
+                         "keywords": str, "brands": str, "taxonomy": str}, pk="id")
+    for table, key, kind in (("mention_themes", "mention_id", str), ("response_themes", "response_id", int)):
+        db[table].create({key: kind, "theme": str, "score": float, "similarity": float, "keyword": int,
+                          "taxonomy": str}, pk=(key, "theme"))
+        db[table].create_index(["theme"])
+    # Candidate themes found by clustering the complaints that matched no theme.
+    db["theme_candidates"].create(
+        {"id": int, "brand": str, "found_at": str, "period_start": str, "period_end": str, "size": int,
+         "words": str, "examples": str, "status": str}, pk="id", defaults={"status": "new"})
+
+
 def open_db(path: str | Path) -> Database:
     """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
     path = Path(path)
@@ -315,10 +334,12 @@ class ScoredMention:
     alert_rule: str | None = None
     alert_threshold: float | None = None
     alert_details: dict | None = field(default=None, compare=False)  # why it alerted, for the alert (not a column)
+    embedding: object = field(default=None, compare=False, repr=False)  # kept in text_embeddings (not a column)
 
     def record(self) -> dict:
         fields = asdict(self)
         fields.pop("alert_details")
+        fields.pop("embedding")
         return {**fields.pop("row"), **fields}
 
 

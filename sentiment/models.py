@@ -136,11 +136,30 @@ class EncoderHeadScorer(TransformerScorer):
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
         return list(torch.nn.functional.normalize(pooled, dim=-1).numpy())
 
+    @property
+    def _width(self) -> int:
+        """Probability columns: negative, neutral, positive, and unhappy with a detector."""
+        return len(LABELS) + (self.detector is not None)
+
+    def score(self, texts: Sequence[str]) -> list[Score]:
+        """Scores that carry their embedding (see ``Score.embedding``)."""
+        scores: list[Score] = [BLANK] * len(texts)
+        live = [i for i, text in enumerate(texts) if text and text.strip()]
+        if live:
+            rows = super().probabilities([texts[i] for i in live])
+            for i, row in zip(live, rows, strict=True):
+                scores[i] = Score.from_probabilities(row[:self._width], embedding=row[self._width:])
+        return scores
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        return super().probabilities(texts)[:, :self._width]
+
     def _batch_outputs(self, batch):
+        # one row per text: its probabilities, then its embedding (score() splits them)
         embeddings = np.asarray(self._embed_batch(batch))
         probabilities = self.head.probabilities(embeddings)
         if self.detector is not None:
             from .detector import raw_probability
 
             probabilities = np.column_stack([probabilities, raw_probability(self.detector.head, embeddings)])
-        return list(probabilities)
+        return list(np.column_stack([probabilities, embeddings]))

@@ -9,7 +9,8 @@ def test_jobs_have_explicit_ids_and_safe_defaults(make_app, clock):
     app = make_app(sources=sources, mailer=None)
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"import:shop", "x:x", "reddit:reddit", "alerts:dispatch", "alerts:spikes", "model:learning"}
+    assert set(jobs) == {"import:shop", "x:x", "reddit:reddit", "alerts:dispatch", "alerts:spikes", "model:learning",
+                         "themes"}
     shop, dispatch = jobs["import:shop"], jobs["alerts:dispatch"]
     assert shop.func is source_job and shop.args == (app, "shop")
     assert dispatch.func is dispatch_job

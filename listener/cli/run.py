@@ -65,7 +65,11 @@ def run_once(app) -> None:
     makes the command fail after the summary, so that cron and systemd notice."""
     from ..jobs.collect import run_source
     from ..jobs.dispatch import run_dispatch
+    from ..jobs.themes import keep_themes_current
 
+    reassigned = keep_themes_current(app)
+    if reassigned is not None:
+        click.echo(f"themes  taxonomy changed: {reassigned} texts assigned again")
     failed = []
     for source in app.config.sources:
         result = run_source(app, source)
@@ -95,9 +99,10 @@ def run_surveys_once(app) -> None:
 
 
 def run_watch_once(app) -> None:
-    """The hourly spike check and the nightly learning jobs, once."""
+    """The hourly spike check, the nightly learning and the weekly theme discovery jobs, once."""
     from ..jobs.learning import run_near_misses, run_retrain
     from ..jobs.spikes import run_spikes
+    from ..jobs.themes import run_discovery
 
     spikes = run_spikes(app)
     click.echo(f"spikes  {len(spikes)}" + "".join(f"  [{brand}: {s.kind}, {s.count} mentions]" for brand, s in spikes))
@@ -105,6 +110,9 @@ def run_watch_once(app) -> None:
         near = run_near_misses(app)
         retrained = run_retrain(app)
         click.echo(f"model  near-miss lists {near}  retrain {retrained.status}: {retrained.message}")
+    found = run_discovery(app)
+    click.echo(f"themes  {found.week}: " + ("discovery already done this week" if found.already_done else
+                                           f"{found.texts} complaints without a theme, {found.candidates} candidate themes"))
 
 
 def echo_source_run(result) -> None:

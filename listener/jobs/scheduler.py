@@ -66,6 +66,18 @@ def learning_job(app: App) -> None:
     (log.warning if result.status == "refused" else log.info)("model: %s", result.message)
 
 
+def themes_job(app: App) -> None:
+    """Texts assigned again after a taxonomy change; the week's discovery (once a week)."""
+    from .themes import keep_themes_current, run_discovery
+
+    reassigned = keep_themes_current(app)
+    if reassigned is not None:
+        log.info("themes: taxonomy changed, %d texts assigned again", reassigned)
+    found = run_discovery(app)
+    if found.candidates:
+        log.info("themes: %d candidate themes among %d complaints without a theme", found.candidates, found.texts)
+
+
 def dispatch_job(app: App) -> None:
     result = run_dispatch(app)
     if result.sent or result.retrying or result.failed:
@@ -102,6 +114,9 @@ def build_scheduler(app: App, start: datetime | None = None, only: str | None = 
         scheduler.add_job(learning_job, CronTrigger(hour=app.config.learning.hour, minute=15, timezone=zone),
                           args=[app], id="model:learning", name="near misses and retraining", replace_existing=True,
                           **JOB_DEFAULTS)
+    if only is None:  # at start (a changed taxonomy), then daily; discovery acts once a week
+        scheduler.add_job(themes_job, "interval", args=[app], id="themes", name="themes upkeep and discovery",
+                          hours=24, next_run_time=first + timedelta(seconds=1), replace_existing=True, **JOB_DEFAULTS)
     if app.config.reports is not None and only is None:
         r = app.config.reports
         scheduler.add_job(digest_job, CronTrigger(day_of_week=r.weekday, hour=r.hour, timezone=r.timezone),

@@ -20,6 +20,7 @@ from ..alerts.outbox import RESPONSE_ALERT, enqueue
 from ..app import App
 from ..cases import open_case
 from ..pipeline import ROW_ERRORS
+from ..themes.assignments import record as record_themes
 from .runs import finish_run, start_run
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ def run_response_scoring(app: App) -> ScoringCounts:
                 with db.atomic():  # each answer with its alert and case; a bad one does not undo the others
                     save_score(db, row["id"], score if row["comment"] else None, app.scorer.name,
                                app.config.detractor_confidence, now)
+                    if row["comment"]:
+                        record_themes(db, "response", [row["id"]], [row["comment"]], [score.embedding],
+                                      [row["brand"]], app.theme_matcher, app.scorer.name)
                     if row["nps_class"] == "detractor":
                         counts.detractors += _follow_up(app, db, row, now)
             except ROW_ERRORS as exc:

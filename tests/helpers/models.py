@@ -118,3 +118,29 @@ def tiny_head_file(folder: Path, detector_weight=None) -> Path:
     LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}).save(
         path, extra={"detector": detector.to_dict()})
     return path
+
+
+class BagOfWordsScorer(KeywordScorer):
+    """KeywordScorer whose scores carry an embedding: a unit bag-of-words vector (hashed words of
+    four letters or more, cut to five letters, so "consegna" and "consegnato" meet). Similar words
+    give similar embeddings, which is what theme matching needs from a model's embeddings."""
+
+    name = "test:bag-of-words"
+    DIMENSIONS = 256
+
+    def score(self, texts):
+        import dataclasses
+        import hashlib
+        import re
+
+        import numpy as np
+
+        scores = super().score(texts)
+        out = []
+        for text, score in zip(texts, scores):
+            vector = np.zeros(self.DIMENSIONS, dtype=np.float32)
+            for word in re.findall(r"[^\W\d_]{4,}", text.casefold()):
+                vector[int(hashlib.md5(word[:5].encode()).hexdigest(), 16) % self.DIMENSIONS] += 1
+            norm = np.linalg.norm(vector)
+            out.append(dataclasses.replace(score, embedding=vector / norm if norm else vector))
+        return out

@@ -1,0 +1,51 @@
+"""The theme jobs: keep stored texts assigned with the configured taxonomy, and each week look for
+candidate themes among the complaints no theme covers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from surveys.timestamps import iso
+
+from ..app import App
+from ..store import get_cursor, set_cursor
+from ..themes.assignments import reassign, sync_taxonomy
+from ..themes.discovery import cluster, save_candidates, unmatched_complaints
+
+
+def keep_themes_current(app: App) -> int | None:
+    """Assign every stored text again when the taxonomy changed since they were assigned; returns
+    the texts assigned, or None when nothing changed."""
+    if not sync_taxonomy(app.db, app.config.themes):
+        return None
+    return reassign(app.db, app.theme_matcher, iso(app.now()))
+
+
+@dataclass
+class DiscoveryCounts:
+    week: str
+    texts: int = 0
+    candidates: int = 0
+    already_done: bool = False
+
+
+def run_discovery(app: App) -> DiscoveryCounts:
+    """Once per ISO week: cluster each brand's unmatched complaints of the last ``discovery_days``."""
+    now = app.now()
+    week = f"{now.isocalendar().year}-W{now.isocalendar().week:02d}"
+    counts = DiscoveryCounts(week)
+    if get_cursor(app.db, "themes", "discovery") == week:
+        counts.already_done = True
+        return counts
+    settings = app.config.theme_matching
+    start = now - timedelta(days=settings.discovery_days)
+    for brand in app.config.brands:
+        texts, embeddings = unmatched_complaints(app.db, brand.name, start, now)
+        counts.texts += len(texts)
+        found = cluster(texts, embeddings, settings.discovery_min_size) if texts else []
+        with app.db.atomic():
+            counts.candidates += save_candidates(app.db, brand.name, start, now, found, iso(now))
+    with app.db.atomic():
+        set_cursor(app.db, "themes", "discovery", week, iso(now))
+    return counts

@@ -1,0 +1,73 @@
+"""Assigning themes to texts, from the embedding the sentiment model already computed for each text
+and the themes' keywords: no second pass of the model over the text.
+
+Each theme stands for the embeddings of its example phrases (computed once per process and
+taxonomy: a few dozen short phrases). A text's similarity to a theme is its best cosine similarity
+to those; a keyword of the theme in the text adds ``keyword_boost``; the theme is assigned when
+the sum reaches ``threshold``, the best ``max_themes`` at most. A scorer without embeddings (a hub
+classifier) leaves keywords alone to decide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..settings import ThemeMatching
+from .taxonomy import Taxonomy
+
+
+@dataclass(frozen=True)
+class Match:
+    theme: str
+    score: float  # similarity plus keyword boost
+    similarity: float | None  # None: no embedding
+    keyword: bool
+
+
+class ThemeMatcher:
+    def __init__(self, taxonomy: Taxonomy, settings: ThemeMatching, prototypes: dict[str, np.ndarray] | None):
+        self.taxonomy, self.settings = taxonomy, settings
+        self.prototypes = prototypes  # theme id -> [k, d] unit vectors; None: keywords only
+
+    @classmethod
+    def build(cls, taxonomy: Taxonomy, settings: ThemeMatching, scorer) -> ThemeMatcher:
+        """Embeds the themes' examples with ``scorer`` (when it gives embeddings)."""
+        phrases = [(theme.id, phrase) for theme in taxonomy for phrase in theme.prototypes()]
+        scores = scorer.score([phrase for _, phrase in phrases]) if phrases else []
+        if not scores or any(s.embedding is None or not len(s.embedding) for s in scores):
+            return cls(taxonomy, settings, None)
+        vectors: dict[str, list] = {}
+        for (theme, _), score in zip(phrases, scores, strict=True):
+            vectors.setdefault(theme, []).append(_unit(np.asarray(score.embedding, dtype=np.float32)))
+        return cls(taxonomy, settings, {theme: np.stack(v) for theme, v in vectors.items()})
+
+    def assign(self, texts: Sequence[str], embeddings: Sequence, brands: Sequence[str | None]) -> list[list[Match]]:
+        """The themes of each text, best first."""
+        return [self.assign_one(text, embedding, brand) for text, embedding, brand in zip(texts, embeddings, brands,
+                                                                                          strict=True)]
+
+    def assign_one(self, text: str, embedding, brand: str | None) -> list[Match]:
+        vector = None
+        if self.prototypes is not None and embedding is not None and len(embedding):
+            vector = _unit(np.asarray(embedding, dtype=np.float32))
+        matches = []
+        for theme in self.taxonomy:
+            if not theme.applies_to(brand):
+                continue
+            keyword = theme.mentioned_in(text or "")
+            similarity = None
+            if vector is not None and theme.id in self.prototypes:
+                similarity = float((self.prototypes[theme.id] @ vector).max())
+            score = (similarity or 0.0) + (self.settings.keyword_boost if keyword else 0.0)
+            if score >= self.settings.threshold:
+                matches.append(Match(theme.id, round(score, 4), similarity, keyword))
+        matches.sort(key=lambda m: -m.score)
+        return matches[: self.settings.max_themes]
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm else vector

@@ -1,0 +1,165 @@
+"""Themes: the taxonomy from the configuration, keyword and embedding matching, themes stored with
+each mention and survey answer in the same transaction, re-assignment when the taxonomy changes,
+drivers checked against hand-computed values, and discovery of candidate themes."""
+
+import json
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from helpers.models import BagOfWordsScorer
+from listener.errors import ConfigError
+from listener.jobs.collect import run_import
+from listener.sources.files import Settings as ImportSource
+from listener.jobs.surveys import run_response_scoring
+from listener.jobs.themes import keep_themes_current, run_discovery
+from listener.settings import ThemeMatching
+from listener.themes.discovery import cluster
+from listener.themes.drivers import drivers
+from listener.themes.matching import ThemeMatcher
+from listener.themes.taxonomy import Taxonomy, Theme, retail_taxonomy
+from sentiment.nps import nps, nps_change
+
+BRAND = "Caffè Aurora"
+TWO_THEMES = '''
+[[themes]]
+id = "delivery"
+name = { it = "Consegna", en = "Delivery" }
+keywords = ["consegn", "corrier"]
+examples = ["il pacco non è arrivato"]
+
+[[themes]]
+id = "machines"
+name = { it = "Macchine", en = "Machines" }
+keywords = ["moka"]
+brands = ["Caffè Aurora"]
+'''
+
+
+def theme(id, keywords=(), examples=(), brands=()):
+    return Theme(id=id, name={"en": id}, keywords=tuple(keywords), examples=tuple(examples), brands=tuple(brands))
+
+
+def test_the_retail_themes_hold_unless_the_file_has_its_own(make_app):
+    assert [t.id for t in make_app(mailer=None).config.themes] == [
+        "delivery", "price", "customer_service", "refunds_returns", "product_quality", "app_website", "billing",
+        "packaging", "stores"]
+    own = make_app(extra=TWO_THEMES, mailer=None).config.themes
+    assert [t.id for t in own] == ["delivery", "machines"] and own.get("delivery").label("it") == "Consegna"
+    assert all(t.label("it") and t.label("en") and t.keywords and len(t.examples) >= 4 for t in retail_taxonomy())
+
+
+@pytest.mark.parametrize("table,message", [
+    ('[[themes]]\nid = "Delivery Times"\nname = { en = "Delivery" }\n', r"themes\[0\]\.id: expected a short id"),
+    ('[[themes]]\nid = "delivery"\nname = "Delivery"\n', r"themes\[0\]\.name: expected a table"),
+    ('[[themes]]\nid = "delivery"\nname = { en = "Delivery" }\nbrands = ["Nope"]\n', r"themes\[0\]\.brands: no brand"),
+    ('[[themes]]\nid = "a"\nname = { en = "A" }\n[[themes]]\nid = "a"\nname = { en = "B" }\n', r"themes\[1\]\.id: theme 'a'"),
+    ('[theme_matching]\nthreshold = -1\n', r"theme_matching\.threshold"),
+])
+def test_a_bad_theme_names_the_key(make_app, table, message):
+    with pytest.raises(ConfigError, match=message):
+        make_app(extra=table, mailer=None)
+
+
+def test_keywords_match_word_starts_and_short_ones_whole_words():
+    delivery, app = theme("delivery", ["consegn"]), theme("app", ["app"])
+    assert delivery.mentioned_in("Consegnato in ritardo") and not delivery.mentioned_in("riconsegna")
+    assert app.mentioned_in("L'app si blocca") and not app.mentioned_in("apprezzo molto")
+
+
+def test_embeddings_and_keywords_both_count():
+    taxonomy = Taxonomy((theme("delivery", ["corrier"], ["pacco arrivato tardi"]), theme("price", ["prezz"], ["troppo caro"])))
+    matcher = ThemeMatcher.build(taxonomy, ThemeMatching(threshold=0.5, keyword_boost=1.0), BagOfWordsScorer())
+    texts = ["il pacco è arrivato tardissimo", "il corriere era gentile", "prezzo onesto", "buongiorno"]
+    embeddings = [s.embedding for s in BagOfWordsScorer().score(texts)]
+    found = [[m.theme for m in ms] for ms in matcher.assign(texts, embeddings, [BRAND] * 4)]
+    assert found == [["delivery"], ["delivery"], ["price"], []]
+    first = matcher.assign(texts[:1], embeddings[:1], [BRAND])[0][0]
+    assert first.keyword is False and first.similarity >= 0.5  # by its embedding alone
+    keywords_only = ThemeMatcher.build(taxonomy, ThemeMatching(threshold=0.5), type("Hub", (), {
+        "score": lambda self, texts: [type("S", (), {"embedding": None})() for _ in texts]})())
+    assert keywords_only.prototypes is None
+    assert [[m.theme for m in ms] for ms in keywords_only.assign(texts, [None] * 4, [BRAND] * 4)] == [[], ["delivery"], ["price"], []]
+
+
+def test_a_theme_for_one_brand_is_not_given_to_another():
+    matcher = ThemeMatcher(Taxonomy((theme("machines", ["moka"], brands=[BRAND]),)), ThemeMatching(), None)
+    assert matcher.assign_one("la moka perde", None, BRAND) and not matcher.assign_one("la moka perde", None, "Other")
+
+
+def test_mentions_and_answers_get_their_themes_and_a_changed_taxonomy_reassigns(make_app, tmp_path, clock):
+    export = tmp_path / "mentions.jsonl"
+    export.write_text("\n".join(json.dumps({"id": str(i), "source": "x", "author": "a", "text": text,
+                                            "created_at": "2026-11-20T10:00:00Z"}) for i, text in enumerate([
+        "Caffè Aurora: consegna in ritardo, pessimo", "Caffè Aurora, la moka perde", "Caffè Aurora buongiorno"])))
+    app = make_app(extra=TWO_THEMES, mailer=None, scorer=BagOfWordsScorer())
+    run_import(app, ImportSource(name="t", path=export))
+    themes = {(r["mention_id"], r["theme"]) for r in app.db["mention_themes"].rows}
+    assert themes == {("x:0", "delivery"), ("x:1", "machines")}
+    assert app.db["text_embeddings"].count == 3  # kept, for re-assigning and discovery
+    app.db["survey_responses"].insert({"brand": BRAND, "score": 2, "nps_class": "detractor", "channel": "import",
+                                       "comment": "Il corriere non è mai passato", "answered_at": "2026-11-21T10:00:00Z"})
+    run_response_scoring(app)
+    assert [(r["response_id"], r["theme"]) for r in app.db["response_themes"].rows] == [(1, "delivery")]
+    assert keep_themes_current(app) is not None  # the first upkeep records the taxonomy in use
+    assert keep_themes_current(app) is None  # unchanged: nothing to do
+
+    changed = make_app(extra=TWO_THEMES.replace('keywords = ["moka"]', 'keywords = ["moka", "buongiorno"]'), mailer=None,
+                       scorer=BagOfWordsScorer(), db=app.db)
+    assert keep_themes_current(changed) == 4  # three mentions and one answer
+    assert ("x:2", "machines") in {(r["mention_id"], r["theme"]) for r in app.db["mention_themes"].rows}
+    assert {r["taxonomy"] for r in app.db["mention_themes"].rows} == {changed.config.themes.fingerprint}
+    assert app.db["themes"].get("machines")["name_it"] == "Macchine"
+
+
+def test_drivers_against_hand_computed_values():
+    taxonomy = Taxonomy((theme("delivery"), theme("price")))
+    d, pa, pr = "detractor", "passive", "promoter"
+    # 10 answers: delivery in 4 of 5 detractors' comments and 1 of 3 promoters'; price in 1 passive's.
+    answers = ([(d, frozenset({"delivery"}))] * 4 + [(d, frozenset())] + [(pa, frozenset({"price"})), (pa, frozenset())]
+               + [(pr, frozenset({"delivery"}))] + [(pr, frozenset())] * 2)
+    previous = [(d, frozenset({"delivery"}))] * 1 + [(pr, frozenset({"delivery"}))] * 3
+    mentions = [("negative", frozenset({"delivery"}))] * 3 + [("positive", frozenset({"delivery"}))]
+    found = {x.theme: x for x in drivers(taxonomy, answers, mentions, previous)}
+    delivery = found["delivery"]
+    assert delivery.answers == 5 and delivery.share == {d: 4 / 5, pa: 0 / 2, pr: 1 / 3}
+    # with delivery: 1 promoter, 4 detractors -> (1 - 4) / 5 = -60; without: 2 pro, 2 passives, 1 det -> +20
+    assert delivery.nps_with.score == pytest.approx(-60) and delivery.nps_without.score == pytest.approx(20)
+    assert delivery.nps_with == nps(1, 0, 4) and delivery.gap == nps_change(nps(1, 0, 4), nps(2, 2, 1))
+    assert delivery.change == nps_change(nps(1, 0, 4), nps(3, 0, 1))  # previous period: +50
+    assert delivery.change.delta == pytest.approx(-110)
+    assert delivery.tone == {"negative": 3, "neutral": 0, "positive": 1} and delivery.negative_share == 0.75
+    assert found["price"].nps_with.score == 0 and found["price"].share[pa] == 0.5
+    assert [x.theme for x in drivers(taxonomy, answers, mentions, previous)] == ["delivery", "price"]  # worst first
+
+
+def test_discovery_names_a_cluster_of_complaints_no_theme_covers():
+    rng = np.random.default_rng(0)
+    texts = ([f"la app si blocca durante il pagamento {i}" for i in range(8)]
+             + [f"il volantino pubblicitario arriva ogni giorno nella cassetta {i}" for i in range(8)]
+             + [f"testo diverso numero {i} senza niente in comune {'abc'[i % 3]}" for i in range(4)])
+    embeddings = rng.normal(size=(len(texts), 16)).astype(np.float32)
+    found = cluster(texts, embeddings, min_size=5)
+    named = [set(c.words) for c in found]
+    assert any({"volantino", "pubblicitario", "cassetta"} & words for words in named)
+    assert any({"blocca", "pagamento"} & words for words in named)
+    assert all(c.size >= 5 and len(c.examples) == 3 for c in found)
+    assert cluster(texts[:6], embeddings[:6], min_size=5) == []  # too few to say anything
+
+
+def test_discovery_runs_once_a_week_on_complaints_without_a_theme(make_app, tmp_path, clock):
+    export = tmp_path / "mentions.jsonl"
+    lines = [f"Caffè Aurora pessimo: il volantino pubblicitario nella cassetta ogni giorno {i}" for i in range(6)]
+    lines += [f"Caffè Aurora pessimo: la consegna è in ritardo {i}" for i in range(6)]
+    lines += [f"Caffè Aurora pessimo, la tessera fedeltà non carica i punti {i}" for i in range(6)]
+    export.write_text("\n".join(json.dumps({"id": str(i), "source": "x", "author": f"a{i}", "text": t,
+                                            "created_at": (clock() - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+                                for i, t in enumerate(lines)))
+    app = make_app(extra=TWO_THEMES, mailer=None, scorer=BagOfWordsScorer())
+    run_import(app, ImportSource(name="t", path=export))
+    first = run_discovery(app)
+    assert first.texts == 12  # the delivery complaints have a theme
+    words = [set(json.loads(r["words"])) for r in app.db["theme_candidates"].rows]
+    assert first.candidates == len(words) >= 1 and any({"volantino", "tessera"} & w for w in words)
+    assert run_discovery(app).already_done  # once per ISO week
