@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .errors import MissingSecret
 from .policy import ContactPolicy
@@ -28,6 +29,9 @@ class SurveySettings:
     port: int = field(default=8080, metadata={"low": 1, "high": 65535})
     interval_minutes: float = field(default=10.0, metadata={"low": 0.1})
     max_comment_chars: int = field(default=2000, metadata={"low": 1, "high": 20000})
+    # CSV files read on every survey run, new rows only (a shop's nightly export; the example's samples)
+    orders_file: Path | None = field(default=None, metadata={"path": True})
+    replies_file: Path | None = field(default=None, metadata={"path": True})
 
     def secret(self) -> bytes:
         return link_secret(self.secret_env)

@@ -1,13 +1,12 @@
 """One-click actions in alerts: signed for the recipient, scanner-safe (a GET only shows a button), single
 use, refused when forged, expired or replayed; and in a real browser, from a received alert email."""
 
-import os
 import re
-import shutil
 import threading
 
 import pytest
 
+from helpers.browser import launch, needs_chromium
 from helpers.net import free_port
 from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
@@ -15,9 +14,6 @@ from listener.sources.files import Settings as ImportSource
 from listener.web import wsgi_app
 
 SECRET = "a-link-secret-for-tests-0123456789"
-CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
 
 
 @pytest.fixture
@@ -115,8 +111,7 @@ def test_forged_expired_and_crossed_links_are_refused(alerted, clock, tmp_path):
     assert web.get(url).status_code == 410
 
 
-@pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium, "
-                                                       "or set ASCOLTO_CHROMIUM)")
+@needs_chromium
 def test_in_a_real_browser_take_the_case_and_say_not_a_complaint(alerted):
     from playwright.sync_api import sync_playwright
     from waitress import create_server
@@ -129,7 +124,7 @@ def test_in_a_real_browser_take_the_case_and_say_not_a_complaint(alerted):
                                                            html))
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = launch(playwright)
             page = browser.new_page(locale="it-IT")
             page.goto(hrefs["Lo prendo io"])
             assert case(alerted)["owner"] is None  # opening is not acting

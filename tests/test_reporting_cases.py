@@ -117,7 +117,7 @@ def test_report_command_prints_and_writes_html_with_charts(app, tmp_path):
     assert result.exit_code == 0, result.output
     assert "NPS +25 (95% CI" in result.output and "not significant at 95%" in result.output
     html = page.read_text()
-    assert html.count("<svg") == 2 and "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
+    assert html.count("<svg") == 3 and "<script" not in html and "http" not in html.replace("http://www.w3.org/2000/svg", "")
 
 
 def test_case_transitions_notes_and_overdue(app, clock):
@@ -168,4 +168,4 @@ def test_weekly_digest_is_queued_once_with_charts_and_overdue_cases(app):
     targets = app.db.execute("select channel, target from deliveries where alert_id = ?", [alert[3]]).fetchall()
     assert targets == [("reports", "marketing@example.com")]  # marketers, not the community managers
     assert "Overdue cases:\n#1 Caffè Aurora mention x:0" in details["body"]
-    assert details["html"].count("<svg") == 2
+    assert details["html"].count("<svg") == 3

@@ -163,3 +163,50 @@ def test_discovery_runs_once_a_week_on_complaints_without_a_theme(make_app, tmp_
     words = [set(json.loads(r["words"])) for r in app.db["theme_candidates"].rows]
     assert first.candidates == len(words) >= 1 and any({"volantino", "tessera"} & w for w in words)
     assert run_discovery(app).already_done  # once per ISO week
+
+
+def test_the_theme_queries_through_datasette(make_app, tmp_path):
+    """The canned queries, run by Datasette's own client, agree with the drivers computed in Python."""
+    import asyncio
+    from datetime import datetime, timezone
+
+    from datasette.app import Datasette
+
+    from helpers.paths import REPO
+    from listener.reports.datasette import metadata_for
+    from listener.themes.assignments import sync_taxonomy
+    from listener.themes.drivers import brand_drivers
+
+    app = make_app(extra=TWO_THEMES, mailer=None, scorer=BagOfWordsScorer())
+    now = datetime.now(timezone.utc)  # the queries count from SQLite's 'now'
+    answered = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    comments = [(1, "il corriere non passa mai"), (2, "consegna in ritardo"), (10, "consegna veloce"),
+                (3, "la moka perde"), (9, "ottimo"), (8, None)]
+    for score, comment in comments:
+        app.db["survey_responses"].insert({"brand": BRAND, "score": score, "channel": "import", "comment": comment,
+                                           "nps_class": "detractor" if score <= 6 else "passive" if score <= 8 else
+                                           "promoter", "answered_at": answered})
+    run_response_scoring(app)
+    sync_taxonomy(app.db, app.config.themes)
+    metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
+    datasette = Datasette([str(app.config.database)], metadata=metadata)
+    name = app.config.database.stem
+
+    def canned(query, **params):
+        args = "&".join(f"{k}={v}" for k, v in params.items())
+        response = asyncio.run(datasette.client.get(f"/{name}/{query}.json?_shape=array&{args}"))
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    rows = {r["theme"]: r for r in canned("theme_drivers", days=28)}
+    python = {d.label: d for d in brand_drivers(app.db, app.config.themes, BRAND, now - timedelta(days=28), now)}
+    delivery = rows["Delivery"]  # 2 detractors, 1 promoter: NPS -33.3; without: 1 det, 1 pro, 1 passive: 0
+    assert (delivery["answers"], delivery["nps_with_theme"], delivery["nps_without_theme"]) == (3, -33.3, 0.0)
+    assert delivery["nps_low"] == round(python["Delivery"].nps_with.low, 1)
+    assert delivery["nps_high"] == round(python["Delivery"].nps_with.high, 1)
+    assert delivery["percent_of_detractors"] == round(100 * python["Delivery"].share["detractor"], 1) == 66.7
+    assert rows["Machines"]["nps_with_theme"] == -100.0 and delivery["tema"] == "Consegna"
+    assert [r["comment"] for r in canned("theme_comments", theme="machines")] == ["la moka perde"]
+    assert canned("candidate_themes") == []
+    tables = metadata["databases"][name]["tables"]
+    assert all(tables[t].get("hidden") for t in ("_sqlite_migrations", "text_embeddings", "action_nonces"))

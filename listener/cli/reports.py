@@ -24,6 +24,7 @@ from .common import check_brand, config_option, friendly, open_app
 @friendly
 def report(config_path: Path, since, brand: str | None, html_file: Path | None) -> None:
     """NPS with its 95% interval, change against the previous period, response rate, mention tone."""
+    from ..jobs.themes import keep_themes_current
     from ..reports.figures import brand_report, default_period
     from ..reports.page import html_report, text_report
 
@@ -33,7 +34,8 @@ def report(config_path: Path, since, brand: str | None, html_file: Path | None) 
         raise AscoltoError(f"--since: expected a date from {EARLIEST} to today, "
                            f"got {since.year:04d}-{since.month:02d}-{since.day:02d}")
     period = default_period(app.now(), since.replace(tzinfo=timezone.utc) if since else None)
-    reports = [brand_report(app.db, b.name, period) for b in app.config.brands if brand in (None, b.name)]
+    keep_themes_current(app)  # a taxonomy changed since the last run: texts get their new themes first
+    reports = [brand_report(app.db, b.name, period, app.config.themes) for b in app.config.brands if brand in (None, b.name)]
     click.echo("\n\n".join(text_report(r) for r in reports))
     if html_file is not None:
         html_file.write_text(html_report(reports), encoding="utf-8")

@@ -68,7 +68,7 @@ def run_once(app) -> None:
     from ..jobs.themes import keep_themes_current
 
     reassigned = keep_themes_current(app)
-    if reassigned is not None:
+    if reassigned:
         click.echo(f"themes  taxonomy changed: {reassigned} texts assigned again")
     failed = []
     for source in app.config.sources:
@@ -87,8 +87,11 @@ def run_once(app) -> None:
 
 
 def run_surveys_once(app) -> None:
-    from ..jobs.surveys import run_invitations, run_response_scoring
+    from ..jobs.surveys import import_survey_files, run_invitations, run_response_scoring
 
+    orders, replies = import_survey_files(app)
+    if orders or replies:
+        click.echo(f"surveys  imported {orders} orders, {replies} replies")
     sent = run_invitations(app)
     line = (f"surveys  invited {sent.sent}  reminded {sent.reminded}  waiting {sent.waiting}  "
             f"not allowed {sent.skipped}")

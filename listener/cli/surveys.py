@@ -31,25 +31,9 @@ def surveys_import_orders(file: Path, config_path: Path) -> None:
 
 
 def _import_csv(app, file: Path, parse, save) -> tuple[int, int, int]:
-    """Parse each CSV row (bad ones reported by line and skipped) and save it in its own transaction."""
-    from surveys.errors import BadRow
-    from surveys.orders import read_csv
+    from ..jobs.surveys import import_csv
 
-    brands = [b.name for b in app.config.brands]
-    new = seen = bad = 0
-    for line, row in read_csv(file):
-        try:
-            if isinstance(row, BadRow):
-                raise row
-            item = parse(row, brands)
-        except BadRow as exc:
-            bad += 1
-            click.echo(f"{file}:{line}: skipped: {exc}", err=True)
-            continue
-        with app.db.atomic():
-            added = save(app.db, item)
-        new, seen = new + added, seen + (not added)
-    return new, seen, bad
+    return import_csv(app, file, parse, save, on_bad=lambda where, exc: click.echo(f"{where}: skipped: {exc}", err=True))
 
 
 @surveys.command(name="import-replies")

@@ -33,8 +33,11 @@ def source_job(app: App, source_name: str) -> None:
 
 
 def surveys_job(app: App) -> None:
-    from .surveys import run_invitations, run_response_scoring
+    from .surveys import import_survey_files, run_invitations, run_response_scoring
 
+    orders, replies = import_survey_files(app)
+    if orders or replies:
+        log.info("surveys: imported %d orders, %d replies", orders, replies)
     sent = run_invitations(app)
     if sent.error:
         log.warning("surveys: %s", sent.error)

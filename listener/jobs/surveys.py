@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from surveys import invitations
-from surveys.errors import SurveyError
+from surveys.errors import BadRow, SurveyError
 from surveys.invitations import InvitationCounts
-from surveys.responses import save_score, unscored
+from surveys.orders import order_from_row, read_csv, save_order
+from surveys.responses import reply_from_row, save_reply, save_score, unscored
 from surveys.timestamps import iso
 
 from ..alerts.outbox import RESPONSE_ALERT, enqueue
@@ -27,6 +29,39 @@ log = logging.getLogger(__name__)
 
 def zones(app: App) -> dict:
     return {b.name: b.zone for b in app.config.brands}
+
+
+def import_csv(app: App, file: Path, parse, save, on_bad=None) -> tuple[int, int, int]:
+    """Parse each CSV row (a bad one reported by line and skipped) and save it in its own
+    transaction; returns (new, already known, skipped)."""
+    brands = [b.name for b in app.config.brands]
+    new = seen = bad = 0
+    for line, row in read_csv(file):
+        try:
+            if isinstance(row, BadRow):
+                raise row
+            item = parse(row, brands)
+        except BadRow as exc:
+            bad += 1
+            (on_bad or (lambda where, e: log.warning("%s: skipped: %s", where, e)))(f"{file}:{line}", exc)
+            continue
+        with app.db.atomic():
+            added = save(app.db, item)
+        new, seen = new + added, seen + (not added)
+    return new, seen, bad
+
+
+def import_survey_files(app: App) -> tuple[int, int]:
+    """The [surveys] orders_file and replies_file, new rows only: (new orders, new replies)."""
+    settings, now = app.config.surveys, iso(app.now())
+    orders = replies = 0
+    if settings.orders_file is not None and settings.orders_file.is_file():
+        orders = import_csv(app, settings.orders_file, order_from_row,
+                            lambda db, order: save_order(db, order, now, "csv"))[0]
+    if settings.replies_file is not None and settings.replies_file.is_file():
+        replies = import_csv(app, settings.replies_file, reply_from_row,
+                             lambda db, reply: save_reply(db, reply, settings.replies_file.stem))[0]
+    return orders, replies
 
 
 def run_invitations(app: App) -> InvitationCounts:

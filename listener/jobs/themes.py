@@ -10,7 +10,7 @@ from surveys.timestamps import iso
 
 from ..app import App
 from ..store import get_cursor, set_cursor
-from ..themes.assignments import reassign, sync_taxonomy
+from ..themes.assignments import mark_assigned, reassign, stored_texts, sync_taxonomy
 from ..themes.discovery import cluster, save_candidates, unmatched_complaints
 
 
@@ -19,6 +19,9 @@ def keep_themes_current(app: App) -> int | None:
     the texts assigned, or None when nothing changed."""
     if not sync_taxonomy(app.db, app.config.themes):
         return None
+    if not stored_texts(app.db):  # a new database: record the taxonomy, load no model
+        mark_assigned(app.db, app.config.themes, iso(app.now()))
+        return 0
     return reassign(app.db, app.theme_matcher, iso(app.now()))
 
 

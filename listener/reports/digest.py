@@ -21,7 +21,7 @@ def queue_digest(app: App) -> bool:
     settings = app.config.reports
     now = app.now()
     period = default_period(now, days=settings.period_days)
-    reports = [brand_report(app.db, brand.name, period) for brand in app.config.brands]
+    reports = [brand_report(app.db, brand.name, period, app.config.themes) for brand in app.config.brands]
     overdue = overdue_lines(app)
     title = f"Ascolto weekly digest, {period.start:%d %b} to {period.end:%d %b %Y}"
     body = "\n\n".join(text_report(r) for r in reports)

@@ -13,6 +13,8 @@ import sqlite_utils
 from sentiment.nps import Change, Nps, nps, nps_change
 from surveys.timestamps import iso
 
+from ..themes.drivers import brand_drivers
+
 MIN_SAMPLE = 30  # below this many responses an NPS moves a lot by chance: say so
 STOPWORDS = set("""
 a ad al alla alle allo agli ai anche ancora che chi ci come con da dal dalla dei del della delle di e è ed gli ha
@@ -47,6 +49,9 @@ class BrandReport:
     top_detractor_words: list[tuple[str, int]]
     weekly_nps: list[tuple[str, Nps]] = field(default_factory=list)
     daily_mentions: list[tuple[str, int, int, int]] = field(default_factory=list)  # day, neg, neu, pos
+    score_counts: list[int] = field(default_factory=lambda: [0] * 11)  # answers per score 0..10
+    drivers: list = field(default_factory=list)  # listener.themes.drivers.Driver, most harmful first
+    candidates: list[dict] = field(default_factory=list)  # new candidate themes (theme_candidates rows)
 
     @property
     def response_rate(self) -> float | None:
@@ -96,7 +101,23 @@ def daily_mentions(db, brand: str, period: Period) -> list[tuple[str, int, int, 
         "group by day order by day", [brand, iso(period.start), iso(period.end)])]
 
 
-def brand_report(db: sqlite_utils.Database, brand: str, period: Period) -> BrandReport:
+def score_counts(db, brand: str, period: Period) -> list[int]:
+    counts = [0] * 11
+    for score, n in db.execute("select score, count(*) from survey_responses where brand = ? and answered_at >= ? "
+                               "and answered_at < ? group by score", [brand, iso(period.start), iso(period.end)]):
+        counts[score] = n
+    return counts
+
+
+def new_candidates(db, brand: str) -> list[dict]:
+    return [dict(r) for r in db.query("select id, size, words, examples, found_at from theme_candidates "
+                                      "where brand = ? and status = 'new' order by found_at desc, size desc limit 5",
+                                      [brand])]
+
+
+def brand_report(db: sqlite_utils.Database, brand: str, period: Period, taxonomy=None,
+                 language: str = "en") -> BrandReport:
+    """The brand's figures for the period; with a taxonomy, its theme drivers and candidate themes too."""
     current, previous = survey_nps(db, brand, period), survey_nps(db, brand, period.previous())
     between = [brand, iso(period.start), iso(period.end)]
     sent, answered = db.execute(
@@ -111,7 +132,9 @@ def brand_report(db: sqlite_utils.Database, brand: str, period: Period) -> Brand
     return BrandReport(
         brand, period, current, previous, nps_change(current, previous), sent, answered, mentions, negative,
         _classes(db, brand, "mentions", "created_at", period), top_words(comments),
-        weekly_nps(db, brand, period), daily_mentions(db, brand, period))
+        weekly_nps(db, brand, period), daily_mentions(db, brand, period), score_counts(db, brand, period),
+        brand_drivers(db, taxonomy, brand, period.start, period.end, language) if taxonomy is not None else [],
+        new_candidates(db, brand) if taxonomy is not None else [])
 
 
 def default_period(now: datetime, since: datetime | None = None, days: int = 28) -> Period:

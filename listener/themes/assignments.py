@@ -82,10 +82,20 @@ def reassign(db: sqlite_utils.Database, matcher: ThemeMatcher, now: str, batch: 
         with db.atomic():
             save_themes(db, subject, ids, matches, matcher.taxonomy.fingerprint)
         done += len(rows)
-    with db.atomic():
-        set_cursor(db, *TAXONOMY_KEY, matcher.taxonomy.fingerprint, now)
+    mark_assigned(db, matcher.taxonomy, now)
     log.info("themes: %d texts assigned again with taxonomy %s", done, matcher.taxonomy.fingerprint)
     return done
+
+
+def mark_assigned(db: sqlite_utils.Database, taxonomy: Taxonomy, now: str) -> None:
+    """Record that every stored text has its themes from ``taxonomy``."""
+    with db.atomic():
+        set_cursor(db, *TAXONOMY_KEY, taxonomy.fingerprint, now)
+
+
+def stored_texts(db: sqlite_utils.Database) -> int:
+    return sum(db.execute(sql).fetchone()[0] for sql in (
+        "select count(*) from mentions", "select count(*) from survey_responses where comment is not null"))
 
 
 def _all_texts(db: sqlite_utils.Database, batch: int) -> Iterator[tuple[str, list[dict]]]:

@@ -109,6 +109,7 @@ def _examples(db, brand: str, start, end, limit: int) -> dict[str, list[str]]:
         "order by t.theme, t.score desc", [brand, iso(start), iso(end)])
     found: dict[str, list[str]] = {}
     for row in rows:
-        if len(found.setdefault(row["theme"], [])) < limit:
-            found[row["theme"]].append(row["comment"])
+        same = found.setdefault(row["theme"], [])
+        if len(same) < limit and row["comment"] not in same:
+            same.append(row["comment"])
     return found
