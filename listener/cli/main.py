@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import alerts, cases, reports, run, sentiment, surveys
+from . import alerts, cases, reports, run, sentiment, surveys, themes
 
 
 @click.group()
@@ -22,7 +22,7 @@ def cli(verbose: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-for module in (run, reports, alerts, cases, sentiment, surveys):
+for module in (run, reports, alerts, cases, sentiment, surveys, themes):
     for command in module.COMMANDS:
         cli.add_command(command)
 
