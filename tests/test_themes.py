@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from helpers.models import BagOfWordsScorer
+from helpers.models import BagOfWordsScorer, KeywordScorer
 from listener.errors import ConfigError
 from listener.jobs.collect import run_import
 from listener.sources.files import Settings as ImportSource
@@ -77,8 +77,7 @@ def test_embeddings_and_keywords_both_count():
     assert found == [["delivery"], ["delivery"], ["price"], []]
     first = matcher.assign(texts[:1], embeddings[:1], [BRAND])[0][0]
     assert first.keyword is False and first.similarity >= 0.5  # by its embedding alone
-    keywords_only = ThemeMatcher.build(taxonomy, ThemeMatching(threshold=0.5), type("Hub", (), {
-        "score": lambda self, texts: [type("S", (), {"embedding": None})() for _ in texts]})())
+    keywords_only = ThemeMatcher.build(taxonomy, ThemeMatching(threshold=0.5), KeywordScorer())  # no encoder
     assert keywords_only.prototypes is None
     assert [[m.theme for m in ms] for ms in keywords_only.assign(texts, [None] * 4, [BRAND] * 4)] == [[], ["delivery"], ["price"], []]
 

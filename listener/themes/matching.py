@@ -34,14 +34,15 @@ class ThemeMatcher:
 
     @classmethod
     def build(cls, taxonomy: Taxonomy, settings: ThemeMatching, scorer) -> ThemeMatcher:
-        """Embeds the themes' examples with ``scorer`` (when it gives embeddings)."""
+        """Embeds the themes' examples with the scorer's encoder; a scorer without one (a hub
+        classifier) leaves keywords alone to decide."""
         phrases = [(theme.id, phrase) for theme in taxonomy for phrase in theme.prototypes()]
-        scores = scorer.score([phrase for _, phrase in phrases]) if phrases else []
-        if not scores or any(s.embedding is None or not len(s.embedding) for s in scores):
+        embed = getattr(scorer, "embed", None)
+        if not phrases or embed is None:
             return cls(taxonomy, settings, None)
         vectors: dict[str, list] = {}
-        for (theme, _), score in zip(phrases, scores, strict=True):
-            vectors.setdefault(theme, []).append(_unit(np.asarray(score.embedding, dtype=np.float32)))
+        for (theme, _), vector in zip(phrases, embed([phrase for _, phrase in phrases]), strict=True):
+            vectors.setdefault(theme, []).append(_unit(np.asarray(vector, dtype=np.float32)))
         return cls(taxonomy, settings, {theme: np.stack(v) for theme, v in vectors.items()})
 
     def assign(self, texts: Sequence[str], embeddings: Sequence, brands: Sequence[str | None]) -> list[list[Match]]:

@@ -130,17 +130,19 @@ class BagOfWordsScorer(KeywordScorer):
 
     def score(self, texts):
         import dataclasses
+
+        return [dataclasses.replace(score, embedding=vector) for score, vector in zip(super().score(texts),
+                                                                                     self.embed(texts))]
+
+    def embed(self, texts):
         import hashlib
         import re
 
         import numpy as np
 
-        scores = super().score(texts)
-        out = []
-        for text, score in zip(texts, scores):
-            vector = np.zeros(self.DIMENSIONS, dtype=np.float32)
+        vectors = np.zeros((len(texts), self.DIMENSIONS), dtype=np.float32)
+        for row, text in enumerate(texts):
             for word in re.findall(r"[^\W\d_]{4,}", text.casefold()):
-                vector[int(hashlib.md5(word[:5].encode()).hexdigest(), 16) % self.DIMENSIONS] += 1
-            norm = np.linalg.norm(vector)
-            out.append(dataclasses.replace(score, embedding=vector / norm if norm else vector))
-        return out
+                vectors[row, int(hashlib.md5(word[:5].encode()).hexdigest(), 16) % self.DIMENSIONS] += 1
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
