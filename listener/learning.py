@@ -61,12 +61,18 @@ def history(db) -> list[dict]:
 
 
 def register_shipped(db, name: str, head_file: Path, now: str) -> None:
-    """The version a fresh install runs, recorded once so that a later version can be compared and
-    rolled back to it."""
+    """The version this release of Ascolto ships, recorded once so that a later version can be compared
+    and rolled back to it. A release that ships a new model makes it the active one: versions
+    retrained from the old one are kept in the list (their heads belong to the old encoder)."""
     with db.atomic():
-        if db.execute("select count(*) from model_versions").fetchone()[0] == 0:
-            db["model_versions"].insert({"name": name, "created_at": now, "head_file": str(head_file),
-                                         "status": "active", "reason": "shipped with Ascolto"})
+        if db.execute("select count(*) from model_versions where name = ?", [name]).fetchone()[0]:
+            return
+        upgrade = db.execute("select count(*) from model_versions").fetchone()[0] > 0
+        if upgrade:
+            db.execute("update model_versions set status = 'kept' where status = 'active'")
+            log.info("model: %s ships with this release and becomes the active version", name)
+        db["model_versions"].insert({"name": name, "created_at": now, "head_file": str(head_file), "status": "active",
+                                     "reason": "shipped with Ascolto" + (" (a new release's model)" if upgrade else "")})
 
 
 def use(db, name: str) -> dict:
@@ -115,7 +121,7 @@ def retrain(app, force: bool = False) -> Retrain:
     settings, db, now = app.config.learning, app.db, iso(app.now())
     scorer = app.scorer
     if not hasattr(scorer, "embed") or getattr(scorer, "detector", None) is None:
-        return Retrain("skipped", f"model {scorer.name} has no heads to retrain (the offline model has)")
+        return Retrain("skipped", f"model {scorer.name} has no heads to retrain (only the offline model's can be)")
     active = active_version(db)
     since = active["created_at"] if active and active.get("parent") else ""
     new = db.execute("select count(*) from corrections where created_at > ?", [since]).fetchone()[0]

@@ -197,7 +197,7 @@ class ThemeMatching:
     its examples, plus ``keyword_boost`` if one of its keywords appears, reaches ``threshold``. The
     defaults were chosen on the development half of tests/fixtures/themes/labelled.jsonl."""
 
-    threshold: float = setting(0.91, low=0.0, high=2.0)
+    threshold: float = setting(0.97, low=0.0, high=2.0)
     keyword_boost: float = setting(1.0, low=0.0, high=2.0)
     max_themes: int = setting(3, low=1, high=10)  # per text, the best ones
     retail_themes: bool = setting(True)  # the shipped retail themes, when the file has no [[themes]]

@@ -18,9 +18,10 @@ PRODUCTION_DEFAULT = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
 # adapters of the encoder (`ascolto sentiment finetune`); the linear head alone (`ascolto sentiment
 # train`) needs no adapted copy of the encoder.
 HEADS = Path(__file__).parent / "heads"
-DEFAULT_HEAD = HEADS / "e5-small-xlmt-lora.json"
+DEFAULT_HEAD = HEADS / "e5-small-care-lora.json"
+PREVIOUS_HEAD = HEADS / "e5-small-xlmt-lora.json"  # the sentiment-only model before the detector, for comparisons
 LINEAR_HEAD = HEADS / "e5-small-xlmt.json"
-OFFLINE_NAME = "offline:e5-small+xlmt-lora"
+OFFLINE_NAME = "offline:e5-small+care-lora"
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 log = logging.getLogger(__name__)
 

@@ -129,3 +129,16 @@ def test_eval_reports_alert_precision_and_recall_per_preset(tiny, tmp_path):
     alerts = {a["rule"]: a for a in by_file["c"]["alerts"]}
     assert set(alerts) == {"sensitive", "balanced", "strict"} and alerts["balanced"]["unhappy"] == len(UNHAPPY)
     assert 0 <= alerts["balanced"]["precision"] <= 1 and alerts["sensitive"]["recall"] >= alerts["strict"]["recall"]
+
+
+def test_a_release_with_a_new_model_makes_it_active_and_keeps_the_old_ones(make_app, tmp_path):
+    from listener.learning import active_version, history, register_shipped
+
+    app = make_app(mailer=None)
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    register_shipped(app.db, "shipped:old", old, "2026-11-01T00:00:00Z")
+    register_shipped(app.db, "shipped:old", old, "2026-11-02T00:00:00Z")  # the same release again: nothing
+    assert [v["name"] for v in history(app.db)] == ["shipped:old"]
+    register_shipped(app.db, "shipped:new", new, "2026-11-25T00:00:00Z")
+    assert active_version(app.db)["name"] == "shipped:new"
+    assert {v["name"]: v["status"] for v in history(app.db)} == {"shipped:old": "kept", "shipped:new": "active"}

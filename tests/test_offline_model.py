@@ -82,6 +82,8 @@ def test_a_student_cut_from_the_default_rebuilds_from_its_adapter_file(tmp_path)
 
     from sentiment.e5_folder import e5_folder
     from sentiment.finetune import adapted_folder, adapter_arrays, attach, save_adapter
+    from sentiment.head import LinearHead
+    from sentiment.loading import DEFAULT_HEAD
     from sentiment.models import EncoderHeadScorer
     from sentiment.student import student_adapter, student_encoder
 
@@ -97,7 +99,8 @@ def test_a_student_cut_from_the_default_rebuilds_from_its_adapter_file(tmp_path)
     rebuilt = EncoderHeadScorer(adapted_folder(tmp_path / "e5", tmp_path / "student.safetensors"), student.head)
 
     assert {key.split(".")[2] for key in adapter} == {"0", "1"}  # the kept blocks only
-    assert adapter["encoder.layer.0.output.dense.lora_a"].shape[0] == 8 + 2  # the default's rank + the student's
+    default_rank = LinearHead.load(DEFAULT_HEAD).info["rank"]
+    assert adapter["encoder.layer.0.output.dense.lora_a"].shape[0] == default_rank + 2  # the default's + the student's
     assert rebuilt.encoder.config.num_hidden_layers == 2
     texts = ["Servizio clienti pessimo", "I love this coffee"]
     assert np.allclose(student.embed(texts), rebuilt.embed(texts), atol=2e-3)  # adapters travel in float16
