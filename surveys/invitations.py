@@ -72,6 +72,9 @@ def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
             sent_today=today[brand], now=now, zone=zone, policy=settings.policy)
         if decision.send or decision.final:
             with db.atomic():
+                if _taken(db, order, surveyed[customer]):  # another process got there first
+                    counts.waiting += 1
+                    continue
                 _create(db, order, settings, now, "pending" if decision.send else "skipped",
                         None if decision.send else decision.reason)
             counts.created += decision.send
@@ -81,6 +84,15 @@ def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
                 surveyed[customer] = now
         else:
             counts.waiting += 1
+
+
+def _taken(db, order: dict, last_surveyed: datetime | None) -> bool:
+    """Inside the write transaction: has another process invited for this order, or surveyed this
+    customer, since the orders were read? (Then this run leaves it, and the next decides afresh.)"""
+    invited, last = db.execute(
+        "select (select count(*) from survey_invitations where order_ref = ?), last_surveyed_at from customers "
+        "where id = ?", [order["order_ref"], order["customer_id"]]).fetchone()
+    return bool(invited) or (parse_timestamp(last) if last else None) != last_surveyed
 
 
 def _pending(db, brand: str) -> int:
