@@ -2,7 +2,7 @@
 replies, themes), rendered in headless Chromium at desktop and phone width with its charts and
 themes table present, self-contained (no scripts, no external assets).
 
-Set ASCOLTO_SCREENSHOTS to a folder to keep the screenshots (the README's come from here)."""
+Set ASCOLTO_SCREENSHOTS to a folder to keep the screenshots."""
 
 import os
 import re
