@@ -21,6 +21,7 @@ and the budget spent in one transaction.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,29 @@ class Page:
     items: list[Any]
     cursor: Any = None  # the cursor once this page is committed; None: the stored cursor stays
     cost: int = 0  # what this page spent of the source's budget
+
+
+@dataclass(frozen=True)
+class SinceCursor:
+    """The time (ISO) of the newest item committed, for queries read newest first: the next run reads
+    back to it. Sources whose cursor is only that use it as their ``Cursor``."""
+
+    since: str | None = None
+
+    @classmethod
+    def load(cls, value: str | None) -> SinceCursor:
+        return cls(json.loads(value)["since"]) if value else cls()
+
+    def dump(self) -> str:
+        return json.dumps({"since": self.since})
+
+    def newer(self, items: Sequence[T], times: Sequence[str | None]) -> list[T]:
+        """The items newer than the cursor; one without a time goes on (to be reported as malformed)."""
+        return [item for item, when in zip(items, times) if not when or not self.since or when > self.since]
+
+    def advanced(self, times: Sequence[str | None]) -> SinceCursor:
+        """The cursor moved to the newest of ``times`` (never back)."""
+        return SinceCursor(max([t for t in (self.since, *times) if t], default=self.since))
 
 
 def translated(call: Callable[[], T], translate: Callable[[Exception], Exception]) -> T:

@@ -22,7 +22,7 @@ from ..errors import RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language, language_code
 from ..settings import Brand, read_secret, setting
 from ..store import MentionRow
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
 from .retry import call_with_retries
 
 TYPE = "bluesky"
@@ -60,20 +60,11 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
     return settings.limit * settings.max_pages * len(queries(settings, brands))
 
 
-@dataclass(frozen=True)
-class Cursor:
-    since: str | None = None  # createdAt of the newest post committed (ISO)
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(json.loads(value)["since"]) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"since": self.since})
+Cursor = SinceCursor  # createdAt of the newest post committed (ISO)
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
-    page_cursor, newest = None, cursor.since
+    page_cursor, reached = None, cursor
     for number in range(settings.max_pages):
         params = {"q": query.key, "sort": "latest", "limit": settings.limit, "since": cursor.since,
                   "cursor": page_cursor}
@@ -83,10 +74,10 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
                        sleep)
         posts = [post.model_dump(mode="json", by_alias=True) for post in answer.posts]
         times = [_when(p) for p in posts]
-        newest = max([t for t in (newest, *times) if t], default=newest)
+        reached = reached.advanced(times)
         page_cursor = answer.cursor
         done = not page_cursor or not posts or number == settings.max_pages - 1
-        yield Page([{"post": p, "languages": list(settings.languages)} for p in posts], Cursor(newest) if done else None)
+        yield Page([{"post": p, "languages": list(settings.languages)} for p in posts], reached if done else None)
         if done:
             return
 

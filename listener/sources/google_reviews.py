@@ -26,7 +26,7 @@ from ..errors import SourceRefused
 from ..language import guess_language
 from ..settings import Brand, read_secret, setting
 from ..store import MentionRow
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
 from .fetching import request
 
 TYPE = "google_reviews"
@@ -86,22 +86,13 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
     return settings.page_size * settings.max_pages * len(queries(settings, brands))
 
 
-@dataclass(frozen=True)
-class Cursor:
-    since: str | None = None  # updateTime of the newest review committed (ISO)
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(json.loads(value)["since"]) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"since": self.since})
+Cursor = SinceCursor  # updateTime of the newest review committed (ISO)
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
     """Pages of reviews, newest update first, back to the cursor."""
     url = f"{settings.api_root.rstrip('/')}/v4/{query.key}/reviews"
-    token, newest = None, cursor.since
+    token, reached = None, cursor
     for number in range(settings.max_pages):
         params = {"pageSize": settings.page_size, "orderBy": "updateTime desc", **({"pageToken": token} if token else {})}
         answer = translated(lambda: request(client, "GET", url, what="Google Business Profile", sleep=sleep,
@@ -109,11 +100,11 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
                             lambda exc: _translate(exc, settings)).json()
         reviews = [r for r in answer.get("reviews") or [] if isinstance(r, dict)]
         times = [_updated(r) for r in reviews]
-        fresh = [r for r, when in zip(reviews, times) if not when or not cursor.since or when > cursor.since]
-        newest = max([t for t in (newest, *times) if t], default=newest)
+        fresh = cursor.newer(reviews, times)
+        reached = reached.advanced(times)
         token = answer.get("nextPageToken")
         done = not token or len(fresh) < len(reviews) or number == settings.max_pages - 1
-        yield Page(fresh, Cursor(newest) if done else None)
+        yield Page(fresh, reached if done else None)
         if done:
             return
 

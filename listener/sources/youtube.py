@@ -26,7 +26,7 @@ from ..errors import RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language
 from ..settings import Brand, read_secret, setting
 from ..store import MentionRow
-from .base import BadItem, Budget, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, Budget, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
 from .retry import call_with_retries
 
 TYPE = "youtube"
@@ -78,23 +78,14 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
     return 100 * settings.max_pages * len(queries(settings, brands))
 
 
-@dataclass(frozen=True)
-class Cursor:
-    since: str | None = None  # publishedAt of the newest comment committed (ISO)
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(json.loads(value)["since"]) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"since": self.since})
+Cursor = SinceCursor  # publishedAt of the newest comment committed (ISO)
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
     """Pages of comment threads, newest first, back to the cursor; each page costs one quota unit."""
     kind, _, target = query.key.partition(":")
     where = {"allThreadsRelatedToChannelId": target} if kind == "channel" else {"videoId": target}
-    token, newest = None, cursor.since
+    token, reached = None, cursor
     for number in range(settings.max_pages):
         request = client.commentThreads().list(part="snippet", order="time", maxResults=100, textFormat="plainText",
                                                pageToken=token, **where)
@@ -102,11 +93,11 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
         threads = [t for t in answer.get("items") or [] if isinstance(t, dict)]
         times = [_published(t) for t in threads]
         # a thread without a time goes on and is reported as malformed; older ones are committed already
-        fresh = [t for t, when in zip(threads, times) if not when or not cursor.since or when > cursor.since]
-        newest = max([t for t in (newest, *times) if t], default=newest)
+        fresh = cursor.newer(threads, times)
+        reached = reached.advanced(times)
         token = answer.get("nextPageToken")
         done = not token or len(fresh) < len(threads) or number == settings.max_pages - 1
-        yield Page(fresh, Cursor(newest) if done else None, cost=1)
+        yield Page(fresh, reached if done else None, cost=1)
         if done:
             return
 
