@@ -90,7 +90,7 @@ def _taken(db, order: dict, last_surveyed: datetime | None) -> bool:
     """Inside the write transaction: has another process invited for this order, or surveyed this
     customer, since the orders were read? (Then this run leaves it, and the next decides afresh.)"""
     invited, last = db.execute(
-        "select (select count(*) from survey_invitations where order_ref = ?), last_surveyed_at from customers "
+        "select exists (select 1 from survey_invitations where order_ref = ?), last_surveyed_at from customers "
         "where id = ?", [order["order_ref"], order["customer_id"]]).fetchone()
     return bool(invited) or (parse_timestamp(last) if last else None) != last_surveyed
 

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import sqlite_utils
 
 from .errors import BadRow, SurveyError
 from .policy import LEGAL_BASES
-from .textfiles import one_line, open_lines, undecodable, undecodable_problem
+from .textfiles import csv_rows, one_line, open_lines
 from .timestamps import iso, parse_timestamp
 
 LANGUAGES = ("it", "en")
@@ -71,17 +70,8 @@ def read_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
         lines, _encoding = open_lines(Path(path))
     except OSError as exc:
         raise SurveyError(f"cannot read {path}: {exc.strerror}") from None
-    reader = csv.DictReader(lines)
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield reader.line_num, BadRow(f"unreadable CSV ({exc})")
-            continue
-        bad = next((v for v in row.values() if isinstance(v, str) and undecodable(v)), None)
-        yield reader.line_num, BadRow(undecodable_problem(bad)) if bad else row
+    for line, row, problem in csv_rows(lines):
+        yield line, BadRow(problem) if problem else row
 
 
 def save_order(db: sqlite_utils.Database, order: Order, now: str, channel: str) -> bool:

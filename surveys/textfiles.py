@@ -79,3 +79,22 @@ def clean(text: str) -> str:
 def one_line(text: str) -> str:
     """A name or subject fit for an email header: control characters become spaces, runs collapse."""
     return " ".join(_CONTROL.sub(" ", clean(text)).split())
+
+
+def csv_rows(lines: Iterator[str]) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number, row, None) per CSV row, or (line number, None, problem) for a row that cannot
+    be read: a NUL byte or broken quoting (that row is lost, the next ones are read), or bytes that
+    were not text. A row with more cells than columns has them under the key None."""
+    import csv
+
+    reader = csv.DictReader(lines)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, None, f"unreadable CSV ({exc})"
+            continue
+        bad = next((v for v in row.values() if isinstance(v, str) and undecodable(v)), None)
+        yield (reader.line_num, None, undecodable_problem(bad)) if bad is not None else (reader.line_num, row, None)

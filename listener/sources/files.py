@@ -8,7 +8,6 @@ have no cursor: importing a file again finds every row already stored (by ``sour
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import re
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from surveys.textfiles import LEGACY, clean, one_line, open_lines, undecodable, undecodable_problem
+from surveys.textfiles import LEGACY, clean, csv_rows, one_line, open_lines, undecodable, undecodable_problem
 from surveys.timestamps import iso, parse_timestamp
 
 from ..brands import is_excluded, match_brand
@@ -122,23 +121,11 @@ def _jsonl_items(lines: Iterator[str], path: Path) -> Iterator[RawItem | Problem
 
 
 def _csv_items(lines: Iterator[str], path: Path) -> Iterator[RawItem | Problem]:
-    reader = csv.DictReader(lines)
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # e.g. a NUL byte: that row is lost, the next ones are read
-            yield Problem(f"{path}:{reader.line_num}", f"unreadable CSV ({exc})")
-            continue
-        where = f"{path}:{reader.line_num}"
-        values = [v for v in row.values() if isinstance(v, str)]
-        if None in row:  # more cells than header columns
-            yield Problem(where, "more cells than columns")
-        elif bad := next((v for v in values if undecodable(v)), None):
-            yield Problem(where, undecodable_problem(bad))
-        else:
-            yield RawItem(where, {k: v for k, v in row.items() if v not in (None, "")})
+    for line, row, problem in csv_rows(lines):
+        where = f"{path}:{line}"
+        if problem is None and None in row:
+            problem = "more cells than columns"
+        yield Problem(where, problem) if problem else RawItem(where, {k: v for k, v in row.items() if v not in (None, "")})
 
 
 def item_to_row(item: RawItem | Problem, query: Query, brands: Sequence[Brand], collected_at: str) -> MentionRow:
