@@ -195,7 +195,8 @@ class Scheduler:
 class ThemeMatching:
     """How texts get themes (``[theme_matching]``). A theme is assigned when the text's similarity to
     its examples, plus ``keyword_boost`` if one of its keywords appears, reaches ``threshold``. The
-    defaults were chosen on the development half of tests/fixtures/themes/labelled.jsonl."""
+    threshold was chosen for the shipped model on the development half of
+    tests/fixtures/themes/labelled.jsonl (`ascolto themes evaluate --choose-on dev`)."""
 
     threshold: float = setting(0.97, low=0.0, high=2.0)
     keyword_boost: float = setting(1.0, low=0.0, high=2.0)
