@@ -86,3 +86,15 @@ def test_a_bad_location_name_names_the_key(make_app):
         make_app(sources=SOURCE.replace(LOCATION, "5566778899"), mailer=None)
 
 
+
+
+def test_a_missing_credential_is_named_and_a_429_waits(app, recorded_http, make_app, monkeypatch):
+    monkeypatch.delenv("GOOGLE_CLIENT_SECRET")
+    missing = run_google(app)
+    assert missing.status == "skipped" and "GOOGLE_CLIENT_SECRET is not set" in missing.message
+    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", "fake-secret")
+    recorded_http.post(TOKEN, json=fixture_json("google_reviews", "token.json"))
+    recorded_http.get(REVIEWS, status=429, headers={"Retry-After": "120"},
+                      json={"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Quota exceeded"}})
+    limited = run_google(make_app(sources=SOURCE, mailer=None))  # a fresh process: its client is made anew
+    assert limited.status == "rate_limited" and "429" in limited.message

@@ -90,3 +90,10 @@ def test_settings_need_a_channel_or_videos(make_app):
 
     with pytest.raises(ConfigError, match="channel_id"):
         make_app(sources='[[sources]]\ntype = "youtube"\nname = "yt"\nbrand = "Caffè Aurora"\n', mailer=None)
+
+
+def test_a_missing_key_is_named_and_nothing_is_asked(make_app, monkeypatch):
+    monkeypatch.delenv("YOUTUBE_API_KEY", raising=False)
+    nowhere = type("Nowhere", (), {"url": "http://127.0.0.1:9/"})()  # port 9 (discard): a request would fail
+    skipped = run_youtube(make_app(sources=source(nowhere), mailer=None))
+    assert skipped.status == "skipped" and "YOUTUBE_API_KEY is not set" in skipped.message
