@@ -226,3 +226,17 @@ def test_theme_assignment_on_the_held_back_half_of_the_labelled_set():
     result = evaluate(matcher, rows, [s.embedding for s in scorer.score([r.text for r in rows])])
     assert result.macro_f1 >= 0.80, result
     assert min(result.per_language.values()) >= 0.75 and min(f1 for f1, *_ in result.per_theme.values()) >= 0.6
+
+
+def test_reassigning_ignores_embeddings_another_model_made(make_app, tmp_path):
+    from listener.themes.assignments import reassign
+
+    export = tmp_path / "m.jsonl"
+    export.write_text(json.dumps({"id": "1", "source": "x", "author": "a", "created_at": "2026-11-20T10:00:00Z",
+                                  "text": "Caffè Aurora: il corriere non è mai passato"}))
+    app = make_app(extra=TWO_THEMES, mailer=None, scorer=BagOfWordsScorer())
+    run_import(app, ImportSource(name="t", path=export))
+    assert app.db["mention_themes"].get(("x:1", "delivery"))["similarity"] is not None
+    reassign(app.db, app.theme_matcher, "another:model", "2026-11-25T00:00:00Z")
+    again = app.db["mention_themes"].get(("x:1", "delivery"))
+    assert again["similarity"] is None and again["keyword"] == 1  # keywords only: the vectors do not compare

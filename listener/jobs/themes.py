@@ -22,7 +22,7 @@ def keep_themes_current(app: App) -> int | None:
     if not stored_texts(app.db):  # a new database: record the taxonomy, load no model
         mark_assigned(app.db, app.config.themes, iso(app.now()))
         return 0
-    return reassign(app.db, app.theme_matcher, iso(app.now()))
+    return reassign(app.db, app.theme_matcher, app.scorer.name, iso(app.now()))
 
 
 @dataclass

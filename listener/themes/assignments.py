@@ -71,13 +71,14 @@ def sync_taxonomy(db: sqlite_utils.Database, taxonomy: Taxonomy) -> bool:
     return get_cursor(db, *TAXONOMY_KEY) != taxonomy.fingerprint
 
 
-def reassign(db: sqlite_utils.Database, matcher: ThemeMatcher, now: str, batch: int = 1000) -> int:
-    """Assign every stored text again with ``matcher``'s taxonomy, from stored embeddings (texts
-    stored before embeddings were kept get keywords only); returns the texts assigned."""
+def reassign(db: sqlite_utils.Database, matcher: ThemeMatcher, model: str, now: str, batch: int = 1000) -> int:
+    """Assign every stored text again with ``matcher``'s taxonomy, from its stored embedding where
+    ``model`` (the scorer the matcher's examples were embedded with) made it; a text stored before
+    embeddings were kept, or by another model, gets keywords only. Returns the texts assigned."""
     done = 0
     for subject, rows in _all_texts(db, batch):
         ids = [r["id"] for r in rows]
-        embeddings = [vector(r["vector"]) if r["vector"] else None for r in rows]
+        embeddings = [vector(r["vector"]) if r["vector"] and r["model"] == model else None for r in rows]
         matches = matcher.assign([r["text"] or "" for r in rows], embeddings, [r["brand"] for r in rows])
         with db.atomic():
             save_themes(db, subject, ids, matches, matcher.taxonomy.fingerprint)
@@ -101,10 +102,11 @@ def stored_texts(db: sqlite_utils.Database) -> int:
 def _all_texts(db: sqlite_utils.Database, batch: int) -> Iterator[tuple[str, list[dict]]]:
     """(subject, rows of id, text, brand, vector), a batch at a time, in storage order."""
     queries = {
-        "mention": "select m.rowid as position, m.id, m.text, m.brand, e.vector from mentions m "
+        "mention": "select m.rowid as position, m.id, m.text, m.brand, e.vector, e.model from mentions m "
                    "left join text_embeddings e on e.subject = 'mention' and e.subject_id = m.id "
                    "where m.rowid > ? order by m.rowid limit ?",
-        "response": "select r.id as position, r.id, r.comment as text, r.brand, e.vector from survey_responses r "
+        "response": "select r.id as position, r.id, r.comment as text, r.brand, e.vector, e.model "
+                    "from survey_responses r "
                     "left join text_embeddings e on e.subject = 'response' and e.subject_id = cast(r.id as text) "
                     "where r.id > ? and r.comment is not null order by r.id limit ?",
     }
