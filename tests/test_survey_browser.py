@@ -5,23 +5,17 @@ email opens in the browser, a comment is typed and sent, and the database holds 
 its class and sentiment.
 """
 
-import os
 import re
-import shutil
 import threading
 
 import pytest
 
+from helpers.browser import launch, needs_chromium
 from helpers.net import free_port
 from listener.jobs.surveys import run_invitations, run_response_scoring
 from listener.web import wsgi_app
 
-CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} "
-                                "(apt-get install chromium, or set ASCOLTO_CHROMIUM)")
-# As the machine's notes advise: no background networking, no sandbox (root), a fresh profile.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -60,7 +54,7 @@ def test_customer_answers_in_a_real_browser(served, tmp_path):
     link = re.findall(r'href="(http://127\.0\.0\.1:\d+/s/[^"]+)"', html)[3]  # the "3" button
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="it-IT")  # a phone
         page.goto(link)
         assert page.title() == "Il tuo parere"

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
+# As the machine's notes advise: no background networking, no sandbox (root), a fresh profile.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
                  "--disable-background-networking", "--disable-component-update"]
 needs_chromium = pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (apt-get install "
