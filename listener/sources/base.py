@@ -117,6 +117,21 @@ class SinceCursor:
         """The cursor moved to the newest of ``times`` (never back)."""
         return SinceCursor(max([t for t in (self.since, *times) if t], default=self.since))
 
+    def read_back(self, ask: Callable[[str | None], tuple[list, str | None]], time_of: Callable[[Any], str | None],
+                  max_pages: int, cost: int = 0) -> Iterator[Page]:
+        """Pages of an API read newest first by page token (``ask(token)`` -> items, next token), back
+        to this cursor: the page that reaches it, or the last one read, carries the advanced cursor."""
+        token, reached = None, self
+        for number in range(max_pages):
+            items, token = ask(token)
+            times = [time_of(item) for item in items]
+            fresh = self.newer(items, times)
+            reached = reached.advanced(times)
+            done = not token or len(fresh) < len(items) or number == max_pages - 1
+            yield Page(fresh, reached if done else None, cost=cost)
+            if done:
+                return
+
 
 def translated(call: Callable[[], T], translate: Callable[[Exception], Exception]) -> T:
     """``call()``, with an API client's exceptions turned into ours (unknown ones pass unchanged)."""

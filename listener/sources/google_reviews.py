@@ -92,21 +92,15 @@ Cursor = SinceCursor  # updateTime of the newest review committed (ISO)
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
     """Pages of reviews, newest update first, back to the cursor."""
     url = f"{settings.api_root.rstrip('/')}/v4/{query.key}/reviews"
-    token, reached = None, cursor
-    for number in range(settings.max_pages):
+
+    def ask(token: str | None) -> tuple[list, str | None]:
         params = {"pageSize": settings.page_size, "orderBy": "updateTime desc", **({"pageToken": token} if token else {})}
         answer = translated(lambda: request(client, "GET", url, what="Google Business Profile", sleep=sleep,
                                             refused_hint=_refused_hint(settings), params=params),
                             lambda exc: _translate(exc, settings)).json()
-        reviews = [r for r in answer.get("reviews") or [] if isinstance(r, dict)]
-        times = [_updated(r) for r in reviews]
-        fresh = cursor.newer(reviews, times)
-        reached = reached.advanced(times)
-        token = answer.get("nextPageToken")
-        done = not token or len(fresh) < len(reviews) or number == settings.max_pages - 1
-        yield Page(fresh, reached if done else None)
-        if done:
-            return
+        return [r for r in answer.get("reviews") or [] if isinstance(r, dict)], answer.get("nextPageToken")
+
+    return cursor.read_back(ask, _updated, settings.max_pages)
 
 
 def _refused_hint(settings: Settings) -> str:

@@ -85,21 +85,15 @@ def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep
     """Pages of comment threads, newest first, back to the cursor; each page costs one quota unit."""
     kind, _, target = query.key.partition(":")
     where = {"allThreadsRelatedToChannelId": target} if kind == "channel" else {"videoId": target}
-    token, reached = None, cursor
-    for number in range(settings.max_pages):
+
+    def ask(token: str | None) -> tuple[list, str | None]:
         request = client.commentThreads().list(part="snippet", order="time", maxResults=100, textFormat="plainText",
                                                pageToken=token, **where)
         answer = _call(request, settings, sleep)
-        threads = [t for t in answer.get("items") or [] if isinstance(t, dict)]
-        times = [_published(t) for t in threads]
-        # a thread without a time goes on and is reported as malformed; older ones are committed already
-        fresh = cursor.newer(threads, times)
-        reached = reached.advanced(times)
-        token = answer.get("nextPageToken")
-        done = not token or len(fresh) < len(threads) or number == settings.max_pages - 1
-        yield Page(fresh, reached if done else None, cost=1)
-        if done:
-            return
+        return [t for t in answer.get("items") or [] if isinstance(t, dict)], answer.get("nextPageToken")
+
+    # a thread without a time goes on and is reported as malformed; older ones are committed already
+    return cursor.read_back(ask, _published, settings.max_pages, cost=1)
 
 
 def _published(thread: dict) -> str | None:
