@@ -44,25 +44,29 @@ def read_unhappy(path: Path) -> LabelledTexts:
 
 
 def _read(path: Path, label_of, expected: str) -> LabelledTexts:
-    texts, labels = [], []
+    rows = read_rows(path, lambda row: (str(row["text"]), label_of(row)), expected)
+    return LabelledTexts(Path(path).stem, [text for text, _ in rows], [label for _, label in rows])
+
+
+def read_rows(path: Path, parse, expected: str) -> list:
+    """``parse(row)`` for each JSON object of a JSON Lines file; a row it cannot parse (KeyError,
+    ValueError, TypeError, BadLabels) is one BadDataset naming the file, the line and ``expected``."""
     try:
         # split("\n"), not splitlines(): texts may hold U+0085 or U+2028, which are not row breaks here.
         lines = Path(path).read_text(encoding="utf-8").split("\n")
     except OSError as exc:
         raise BadDataset(f"cannot read {path}: {exc.strerror}") from None
+    parsed = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-            text, label = row["text"], label_of(row)
+            parsed.append(parse(json.loads(line)))
         except (ValueError, KeyError, TypeError, BadLabels) as exc:
             raise BadDataset(f"{path}:{number}: expected {expected} ({exc})") from None
-        texts.append(str(text))
-        labels.append(label)
-    if not texts:
+    if not parsed:
         raise BadDataset(f"{path}: no rows")
-    return LabelledTexts(Path(path).stem, texts, labels)
+    return parsed
 
 
 def training_set(train: list[LabelledTexts], val: list[LabelledTexts]) -> tuple[list[LabelledTexts], int]:

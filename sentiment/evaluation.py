@@ -9,14 +9,12 @@ unhappy-customer detector, at each preset, otherwise by the confident-negative r
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .datasets import LabelledTexts
+from .datasets import LabelledTexts, read_rows
 from .detector import PRESETS, judge
-from .errors import BadDataset, BadLabels
 from .labels import normalise_label
 from .metrics import Report, binary_predictions, evaluate
 from .nps import DEFAULT_CONFIDENCE
@@ -50,29 +48,16 @@ class EvaluationRows:
 
 
 def read_evaluation(path: Path) -> EvaluationRows:
-    texts, labels, unhappy, langs = [], [], [], []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").split("\n")
-    except OSError as exc:
-        raise BadDataset(f"cannot read {path}: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            label = normalise_label(str(row["label"])) if "label" in row else None
-            complaint = row.get("complaint")
-            if label is None and not isinstance(complaint, bool):
-                raise KeyError("label or complaint")
-        except (ValueError, KeyError, TypeError, BadLabels) as exc:
-            raise BadDataset(f'{path}:{number}: expected {{"text", "label"}} or {{"text", "complaint": true|false}} '
-                             f"({exc})") from None
-        texts.append(str(row["text"]))
-        labels.append(label)
-        unhappy.append(complaint if isinstance(complaint, bool) else label == "negative")
-        langs.append(row.get("lang") if isinstance(row.get("lang"), str) else None)
-    if not texts:
-        raise BadDataset(f"{path}: no rows")
+    def parse(row: dict) -> tuple[str, str | None, bool, str | None]:
+        label = normalise_label(str(row["label"])) if "label" in row else None
+        complaint = row.get("complaint")
+        if label is None and not isinstance(complaint, bool):
+            raise KeyError("label or complaint")
+        return (str(row["text"]), label, complaint if isinstance(complaint, bool) else label == "negative",
+                row.get("lang") if isinstance(row.get("lang"), str) else None)
+
+    rows = read_rows(path, parse, '{"text", "label"} or {"text", "complaint": true|false}')
+    texts, labels, unhappy, langs = (list(column) for column in zip(*rows))
     return EvaluationRows(Path(path).stem, texts, None if None in labels else labels, unhappy, langs)
 
 

@@ -4,14 +4,14 @@ theme, macro-F1 overall and per language, and the threshold that maximises macro
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import AscoltoError
+from sentiment.datasets import read_rows
+
 from .matching import ThemeMatcher
 
 
@@ -32,20 +32,8 @@ class ThemeScores:
 
 
 def read_labelled(path: Path) -> list[Labelled]:
-    rows = []
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise AscoltoError(f"cannot read {path}: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-            rows.append(Labelled(data["text"], data.get("lang", ""), frozenset(data["themes"]), data.get("split", "")))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AscoltoError(f"{path}:{number}: expected {{\"text\", \"lang\", \"themes\": [...]}} ({exc})") from None
-    return rows
+    return read_rows(path, lambda row: Labelled(row["text"], row.get("lang", ""), frozenset(row["themes"]),
+                                                row.get("split", "")), '{"text", "lang", "themes": [...]}')
 
 
 def score(rows: Sequence[Labelled], predicted: Sequence[set], themes: Sequence[str]) -> ThemeScores:
