@@ -4,12 +4,12 @@ transport the other helpers do not mock (google-api-python-client speaks httplib
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from helpers.net import serving
 
 
 @dataclass
@@ -27,7 +27,7 @@ class ApiServer:
     def played(self, path: str) -> list[dict]:
         return [r for r in self.requests if r["path"] == path]
 
-    def respond(self, handler: BaseHTTPRequestHandler) -> None:
+    def respond(self, handler) -> None:
         parts = urlsplit(handler.path)
         body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
         self.requests.append({"method": handler.command, "path": parts.path, "body": body,
@@ -43,31 +43,13 @@ class ApiServer:
         handler.wfile.write(data)
 
 
-def _handler(server: ApiServer):
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            server.respond(self)
-
-        def do_POST(self):
-            server.respond(self)
-
-        def log_message(self, *args):  # quiet
-            pass
-
-    return Handler
-
-
 @pytest.fixture
 def api_server():
     """An ``ApiServer`` on 127.0.0.1; every queued answer must be played, and some request made."""
     recorded = ApiServer()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorded))
-    recorded.url = f"http://127.0.0.1:{server.server_address[1]}/"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield recorded
-    server.shutdown()
-    server.server_close()
+    with serving(recorded.respond) as port:
+        recorded.url = f"http://127.0.0.1:{port}/"
+        yield recorded
     assert recorded.requests, "this recorded-HTTP test made no HTTP request"
     unplayed = {path: len(queued) for path, queued in recorded.answers.items() if queued}
     assert not unplayed, f"answers not played: {unplayed}"

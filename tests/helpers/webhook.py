@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
+
+from helpers.net import serving
 
 
 class Recorder:
@@ -17,31 +16,23 @@ class Recorder:
         return self.answers.pop(0) if self.answers else 200
 
 
-def _handler(recorder: Recorder):
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            status = recorder.status()
-            recorder.requests.append({"path": self.path, "headers": dict(self.headers), "body": body,
-                                      "status": status})
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b"{}")
+def _respond(recorder: Recorder):
+    def respond(handler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        status = recorder.status()
+        recorder.requests.append({"path": handler.path, "headers": dict(handler.headers), "body": body,
+                                  "status": status})
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.end_headers()
+        handler.wfile.write(b"{}")
 
-        def log_message(self, *args):  # quiet
-            pass
-
-    return Handler
+    return respond
 
 
 @pytest.fixture
 def webhook():
     """``(port, recorder)`` of a server on 127.0.0.1 that records every POST."""
     recorder = Recorder()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorder))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], recorder
-    server.shutdown()
-    server.server_close()
+    with serving(_respond(recorder)) as port:
+        yield port, recorder
