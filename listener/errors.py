@@ -30,11 +30,18 @@ class SourceUnavailable(AscoltoError):
 
 
 class RateLimited(AscoltoError):
-    """The source's rate limit is reached; collection resumes at ``resume_at`` (a datetime or None)."""
+    """The source's rate limit is reached. When collection may resume is ``resume_at`` (a time the
+    API named, e.g. a reset header), or ``resume(now)``, worked out from the collect job's clock (a
+    ``Retry-After`` in seconds, a daily quota's reset): sources never read the real clock themselves.
+    Neither: the next run asks again."""
 
-    def __init__(self, message: str, resume_at=None):
-        self.resume_at = resume_at
+    def __init__(self, message: str, resume_at=None, *, resume=None):
+        self.resume_at, self.resume = resume_at, resume
         super().__init__(message)
+
+    def resume_time(self, now):
+        """When the source may be asked again (a datetime), or None for the next run."""
+        return self.resume(now) if self.resume is not None else self.resume_at
 
 
 class BudgetSpent(AscoltoError):

@@ -32,6 +32,8 @@ class SurveySettings:
     # CSV files read on every survey run, new rows only (a shop's nightly export; the example's samples)
     orders_file: Path | None = field(default=None, metadata={"path": True})
     replies_file: Path | None = field(default=None, metadata={"path": True})
+    # Sample data: each file's dates move by whole days so that its newest is yesterday (the example)
+    relative_dates: bool = False
 
     def secret(self) -> bytes:
         return link_secret(self.secret_env)

@@ -7,7 +7,8 @@ real clock, and only as that callable's default.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 
 def utc_now() -> datetime:
@@ -31,3 +32,22 @@ def parse_timestamp(value: str) -> datetime:
     if not EARLIEST <= moment.year <= LATEST or not EARLIEST <= moment.astimezone(timezone.utc).year <= LATEST:
         raise ValueError(f"timestamp {value!r} is not between {EARLIEST} and {LATEST}")
     return moment
+
+
+def days_to_yesterday(times: Iterable[datetime], now: datetime) -> timedelta:
+    """The whole days that move the newest of ``times`` to the day before ``now``: sample data dated
+    relative to its import never ages (the example's report shows the last weeks on any date).
+    Whole days keep each time of day; an empty ``times`` moves nothing."""
+    newest = max(times, default=None)
+    if newest is None:
+        return timedelta(0)
+    yesterday = (now - timedelta(days=1)).astimezone(timezone.utc).date()
+    return timedelta(days=(yesterday - newest.astimezone(timezone.utc).date()).days)
+
+
+def shifted(value: str, by: timedelta) -> str:
+    """An ISO timestamp moved by ``by``; a value that is not a timestamp is left for its reader to refuse."""
+    try:
+        return iso(parse_timestamp(value) + by)
+    except (ValueError, AttributeError):
+        return value

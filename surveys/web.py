@@ -13,7 +13,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -23,7 +23,7 @@ from .orders import order_from_row, save_order
 from .responses import parse_score, record_answer, unsubscribe
 from .settings import SurveySettings
 from .templating import render
-from .timestamps import iso
+from .timestamps import iso, utc_now
 from .tokens import Token, TokenError, TokenExpired, sign, verify
 
 FORM_VALID_HOURS = 24
@@ -115,7 +115,7 @@ def verified(token_text: str, secret: bytes, now: datetime, kind: str) -> Token:
 
 
 def create_app(settings: SurveySettings | None, open_db: Callable, brands: list[str],
-               now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+               now: Callable[[], datetime] = utc_now,
                blueprints: Sequence[Blueprint] = ()) -> Flask:
     """The WSGI app: the survey pages (where surveys are configured), the orders endpoint, and the
     ``blueprints`` of other packages (listener's alert actions), all with the same security headers.

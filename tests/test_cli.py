@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,6 @@ import sys
 import click
 import pytest
 import sqlite_utils
-from click.testing import CliRunner
 
 from helpers.paths import EXAMPLE_CONFIG
 from listener.cli.main import cli
@@ -23,28 +23,28 @@ def all_commands(group: click.Group, prefix=()):
 
 
 @pytest.mark.parametrize("path,command", list(all_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
-def test_every_command_has_one_line_help(path, command):
+def test_every_command_has_one_line_help(path, command, ascolto):
     assert command.help and command.get_short_help_str(200).strip(), f"ascolto {' '.join(path)} has no help"
-    result = CliRunner().invoke(cli, [*path, "--help"])
+    result = ascolto([*path, "--help"])
     assert result.exit_code == 0 and "Usage: " in result.output
 
 
-def test_import_refuses_an_unknown_brand(tmp_path):
+def test_import_refuses_an_unknown_brand(tmp_path, ascolto):
     config = tmp_path / "c.toml"
     config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', f'path = "{tmp_path / "a.db"}"')
                       .replace('path = "sample_mentions.jsonl"', f'path = "{EXAMPLE_CONFIG.parent / "sample_mentions.jsonl"}"'))
-    result = CliRunner().invoke(cli, ["import", str(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl"),
+    result = ascolto(["import", str(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl"),
                                       "--config", str(config), "--brand", "Nope"])
     assert result.exit_code == 1 and "--brand: no brand named 'Nope'" in result.output
 
 
-def test_sources_shows_what_each_source_lacks_and_the_types_not_used(tmp_path, monkeypatch):
+def test_sources_shows_what_each_source_lacks_and_the_types_not_used(tmp_path, monkeypatch, ascolto):
     monkeypatch.delenv("YOUTUBE_API_KEY", raising=False)
     monkeypatch.setenv("BLUESKY_HANDLE", "caffeaurora.bsky.social")
     monkeypatch.setenv("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
     config = tmp_path / "ascolto.toml"
     config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', f'path = "{tmp_path / "a.db"}"'))
-    result = CliRunner().invoke(cli, ["sources", "--config", str(config)])
+    result = ascolto(["sources", "--config", str(config)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     youtube = lines.index(next(line for line in lines if line.startswith("youtube:youtube")))
@@ -57,8 +57,11 @@ def test_sources_shows_what_each_source_lacks_and_the_types_not_used(tmp_path, m
 
 @pytest.mark.model
 def test_main_job_once_on_the_example_config(tmp_path):
-    """README command 1, in a scratch folder: real model, real SQLite file, alerts left in the outbox."""
-    shutil.copy(EXAMPLE_CONFIG.parent / "sample_mentions.jsonl", tmp_path)
+    """README command 1, in a scratch folder: real model, real SQLite file, alerts left in the outbox;
+    then the report on the example shows NPS, themes and charts, on whatever day this runs (CI runs it
+    under faketime too)."""
+    for sample in ("sample_mentions.jsonl", "sample_orders.csv", "sample_replies.csv"):
+        shutil.copy(EXAMPLE_CONFIG.parent / sample, tmp_path)
     config = tmp_path / "ascolto.toml"
     config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', 'path = "ascolto.db"'))
     credentials = {"X_BEARER_TOKEN", "REDDIT_CLIENT_ID", "BLUESKY_HANDLE", "MASTODON_ACCESS_TOKEN", "YOUTUBE_API_KEY",
@@ -82,12 +85,17 @@ def test_main_job_once_on_the_example_config(tmp_path):
                            capture_output=True, text=True, cwd=tmp_path)
     assert "new 0" in again.stdout
     assert db.execute("select count(*) from alerts where kind = 'detractor_mention'").fetchone()[0] == detractors
+    report = subprocess.run([sys.executable, "-m", "listener", "report", "--config", str(config), "--html", "r.html"],
+                            capture_output=True, text=True, cwd=tmp_path, env=environment)
+    assert report.returncode == 0, report.stderr
+    assert re.search(r"NPS [+-]\d+ \(95% CI", report.stdout) and "themes (NPS of answers" in report.stdout
+    assert (tmp_path / "r.html").read_text().count("<svg") == 3
 
 
 @pytest.mark.model
-def test_score_json_says_negative_and_positive():
+def test_score_json_says_negative_and_positive(ascolto):
     texts = ["Servizio clienti pessimo, non comprerò mai più", "Adoro questo prodotto, consegna velocissima!"]
-    result = CliRunner().invoke(cli, ["score", *texts, "--json"])
+    result = ascolto(["score", *texts, "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [r["label"] for r in rows] == ["negative", "positive"]

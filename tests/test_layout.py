@@ -127,3 +127,31 @@ def test_the_contract_check_names_what_a_module_lacks():
     assert contract_problems(half) == ["no Cursor"]
     half.Cursor, half.fetch = x.Cursor, lambda client, settings, query: iter(())
     assert contract_problems(half) == ["fetch does not take (client, settings, query, cursor, sleep)"]
+
+
+REAL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"),
+              ("time", "time"), ("time", "localtime"), ("time", "gmtime")}
+CLOCK_HOME = REPO / "surveys" / "timestamps.py"  # utc_now: the one read of the real clock, a default only
+
+
+def real_clock_reads(path: Path) -> list[str]:
+    """``datetime.now()``, ``time.time()`` and the like in a file (durations, time.monotonic, are fine)."""
+    return [f"{path.relative_to(REPO)}:{node.lineno}" for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name) and (node.func.value.id, node.func.attr) in REAL_CLOCK]
+
+
+def test_only_one_function_reads_the_real_clock():
+    """Code takes a ``now`` callable; tests hand in theirs, so no test depends on the day it runs."""
+    reads = [read for path in MODULES.values() if path != CLOCK_HOME for read in real_clock_reads(path)]
+    assert reads == []
+
+
+def test_tests_read_the_real_clock_only_for_sqlite_now():
+    """A test that needs the real time (SQL counting from SQLite's 'now') says so with utc_now; the
+    command line is run through the ``ascolto`` fixture, which hands commands the test clock."""
+    tests = [p for p in (REPO / "tests").rglob("*.py")]
+    assert [read for path in tests for read in real_clock_reads(path)] == []
+    direct = [str(p.relative_to(REPO)) for p in tests if "CliRunner()" in p.read_text(encoding="utf-8")
+              and p.name != "cli.py" and p != Path(__file__)]
+    assert direct == []

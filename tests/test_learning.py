@@ -5,10 +5,8 @@ and a roll-back; the near-miss list; a broken version; alert figures in `ascolto
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from helpers.models import tiny_head_file
-from listener.cli.main import cli
 from listener.jobs.learning import run_near_misses, run_retrain
 from listener.learning import history
 
@@ -75,15 +73,15 @@ def test_a_worse_version_is_refused_and_the_active_one_kept(tiny):
     assert run["status"] == "refused" and "keeping r1" in run["message"]
 
 
-def test_history_and_roll_back_from_the_command_line(tiny):
+def test_history_and_roll_back_from_the_command_line(tiny, ascolto):
     add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
     run_retrain(tiny)
     config = str(tiny.config.path)
-    listed = CliRunner().invoke(cli, ["sentiment", "history", "--config", config])
+    listed = ascolto(["sentiment", "history", "--config", config])
     assert listed.exit_code == 0 and "r1" in listed.output and "active" in listed.output
-    back = CliRunner().invoke(cli, ["sentiment", "use", "shipped:tiny-head", "--config", config])
+    back = ascolto(["sentiment", "use", "shipped:tiny-head", "--config", config])
     assert back.exit_code == 0 and "shipped:tiny-head is active" in back.output
-    unknown = CliRunner().invoke(cli, ["sentiment", "use", "r9", "--config", config])
+    unknown = ascolto(["sentiment", "use", "r9", "--config", config])
     assert unknown.exit_code == 1 and unknown.output.startswith("Error: no model version 'r9'; versions: ")
 
 
@@ -114,14 +112,14 @@ def test_near_misses_are_listed_once_a_day_with_complaint_links(make_app, clock)
     assert [m["text"] for m in details["mentions"]] == ["Caffè Aurora close", "Caffè Aurora also close"]
 
 
-def test_eval_reports_alert_precision_and_recall_per_preset(tiny, tmp_path):
+def test_eval_reports_alert_precision_and_recall_per_preset(tiny, tmp_path, ascolto):
     add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
     run_retrain(tiny)
     complaints = jsonl(tmp_path / "c.jsonl", [{"text": t, "complaint": True} for t in UNHAPPY]
                        + [{"text": t, "complaint": False} for t in CONTENT])
     reviews = jsonl(tmp_path / "r.jsonl", [{"text": t, "label": "negative"} for t in UNHAPPY]
                     + [{"text": t, "label": "positive"} for t in CONTENT])
-    result = CliRunner().invoke(cli, ["eval", str(complaints), str(reviews), "--lang", "en", "--json",
+    result = ascolto(["eval", str(complaints), str(reviews), "--lang", "en", "--json",
                                       "--config", str(tiny.config.path)])
     assert result.exit_code == 0, result.output
     by_file = {r["name"]: r for r in json.loads(result.output)}

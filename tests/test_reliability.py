@@ -11,10 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from helpers.apps import write_config
-from listener.cli.main import cli
 from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
 from listener.jobs.runs import start_run
@@ -98,11 +96,11 @@ def test_a_row_the_database_refuses_is_skipped_and_the_rest_of_its_chunk_saved(m
     assert "x:1: not saved: UnicodeEncodeError" in caplog.text
 
 
-def test_orders_csv_in_latin1_and_a_lone_surrogate_on_the_api(smtp_app, tmp_path):
+def test_orders_csv_in_latin1_and_a_lone_surrogate_on_the_api(smtp_app, tmp_path, ascolto):
     orders = tmp_path / "orders.csv"
     orders.write_bytes("order_ref,email,name,language,purchased_at,legal_basis\n"
                        "A-1,nico@example.com,Niccolò,it,2026-11-18T10:00:00Z,consent\n".encode("cp1252"))
-    result = CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
+    result = ascolto(["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
     assert result.exit_code == 0 and "1 new orders" in result.output
     assert smtp_app.db.execute("select name from customers").fetchone()[0] == "Niccolò"
     web = wsgi_app(smtp_app).test_client()
@@ -114,12 +112,12 @@ def test_orders_csv_in_latin1_and_a_lone_surrogate_on_the_api(smtp_app, tmp_path
 
 # ---- 2. one bad record never stops a job ---------------------------------------------------------
 
-def test_names_with_line_breaks_are_cleaned_on_the_way_in_and_every_invitation_goes(smtp_app, tmp_path):
+def test_names_with_line_breaks_are_cleaned_on_the_way_in_and_every_invitation_goes(smtp_app, tmp_path, ascolto):
     orders = tmp_path / "orders.csv"
     orders.write_text('order_ref,email,name,language,purchased_at,legal_basis\n'
                       '"A-1",a@example.com,"Mallory\r\nBcc: victim@example.com",it,2026-11-18T10:00:00Z,consent\n'
                       '"A-2",b@example.com,Bob,en,2026-11-18T10:00:00Z,consent\n', encoding="utf-8")
-    CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
+    ascolto(["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
     web = wsgi_app(smtp_app).test_client()
     web.post("/api/orders", json={"order_ref": "W-1", "email": "c@example.com", "name": "Eve\nX-Evil: 1",
                                   "purchased_at": "2026-11-18T10:00:00Z", "legal_basis": "consent"},
@@ -130,12 +128,12 @@ def test_names_with_line_breaks_are_cleaned_on_the_way_in_and_every_invitation_g
     assert all(len(e.rcpt_tos) == 1 for e in smtp_app.inbox.envelopes)  # no header injection
 
 
-def test_an_invitation_that_cannot_be_built_fails_alone(smtp_app, tmp_path):
+def test_an_invitation_that_cannot_be_built_fails_alone(smtp_app, tmp_path, ascolto):
     orders = tmp_path / "orders.csv"
     orders.write_text("order_ref,email,name,language,purchased_at,legal_basis\n"
                       "A-1,a@example.com,Ann,it,2026-11-18T10:00:00Z,consent\n"
                       "A-2,b@example.com,Bob,en,2026-11-18T10:00:00Z,consent\n", encoding="utf-8")
-    CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
+    ascolto(["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
     run_invitations(smtp_app)  # plans and sends both; now make a third one that cannot be built
     smtp_app.db.execute("update survey_invitations set status = 'pending', lang = 'de' where order_ref = 'A-1'")
     counts = run_invitations(smtp_app)
@@ -193,7 +191,7 @@ def test_an_alert_that_cannot_be_built_fails_alone(smtp_app, tmp_path):
 
 # ---- 4, 5, 6: unsubscribe header, huge texts, refused recipients --------------------------------
 
-def test_list_unsubscribe_is_one_bare_url_in_the_raw_message(make_app, smtp_server, monkeypatch, tmp_path):
+def test_list_unsubscribe_is_one_bare_url_in_the_raw_message(make_app, smtp_server, monkeypatch, tmp_path, ascolto):
     monkeypatch.setenv("ASCOLTO_SECRET", SECRET)
     controller, inbox = smtp_server()
     base = "https://feedback.customer-care.caffeaurora-example.com/sondaggi/dopo-ogni-acquisto"
@@ -202,7 +200,7 @@ def test_list_unsubscribe_is_one_bare_url_in_the_raw_message(make_app, smtp_serv
     orders = tmp_path / "orders.csv"
     orders.write_text("order_ref,email,name,language,purchased_at,legal_basis\n"
                       "A-1,a@example.com,Ann,it,2026-11-18T10:00:00Z,consent\n", encoding="utf-8")
-    CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(app.config.path)])
+    ascolto(["surveys", "import-orders", str(orders), "--config", str(app.config.path)])
     run_invitations(app)
     raw = inbox.envelopes[0].original_content
     header = re.search(rb"^List-Unsubscribe: (.*)$", raw, re.M).group(1).rstrip(b"\r")
@@ -326,13 +324,13 @@ def test_orders_api_wants_bearer_answers_413_in_json_and_secures_every_response(
         assert "default-src 'none'" in response.headers["Content-Security-Policy"]
 
 
-def test_a_signed_link_with_an_odd_score_is_a_bad_link(smtp_app, tmp_path):
+def test_a_signed_link_with_an_odd_score_is_a_bad_link(smtp_app, tmp_path, ascolto):
     from surveys.tokens import Token, sign
 
     orders = tmp_path / "orders.csv"
     orders.write_text("order_ref,email,name,language,purchased_at,legal_basis\n"
                       "A-1,a@example.com,Ann,it,2026-11-18T10:00:00Z,consent\n", encoding="utf-8")
-    CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
+    ascolto(["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
     run_invitations(smtp_app)
     public_id = smtp_app.db.execute("select public_id from survey_invitations").fetchone()[0]
     web = wsgi_app(smtp_app).test_client()
@@ -343,11 +341,11 @@ def test_a_signed_link_with_an_odd_score_is_a_bad_link(smtp_app, tmp_path):
 
 # ---- 12: planning is linear ---------------------------------------------------------------------
 
-def test_planning_reads_the_day_counts_once_per_brand_not_per_order(smtp_app, tmp_path):
+def test_planning_reads_the_day_counts_once_per_brand_not_per_order(smtp_app, tmp_path, ascolto):
     lines = ["order_ref,email,name,language,purchased_at,legal_basis"]
     lines += [f"A-{i},c{i}@example.com,C{i},it,2026-11-18T10:00:00Z,consent" for i in range(60)]
     (tmp_path / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    CliRunner().invoke(cli, ["surveys", "import-orders", str(tmp_path / "orders.csv"), "--config",
+    ascolto(["surveys", "import-orders", str(tmp_path / "orders.csv"), "--config",
                              str(smtp_app.config.path)])
     from surveys.invitations import InvitationCounts, plan
 

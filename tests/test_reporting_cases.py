@@ -6,15 +6,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
+from helpers.clock import Clock
 from helpers.paths import REPO
 from listener.cases import CaseError, add_note, assign, list_cases, move
-from listener.cli.main import cli
 from listener.reports.datasette import metadata_for
 from listener.reports.digest import queue_digest
 from listener.reports.figures import Period, brand_report
 from sentiment.nps import nps
+from surveys.timestamps import utc_now
 
 BRAND = "Caffè Aurora"
 REPORTS = '[reports]\nrecipients = ["marketing@example.com"]\n'
@@ -26,7 +26,18 @@ def at(days_ago: float, clock) -> str:
 
 @pytest.fixture
 def app(make_app, clock):
-    application = make_app(extra=REPORTS, mailer=None)
+    return known_app(make_app, clock)
+
+
+@pytest.fixture
+def app_dated_now(make_app):
+    """The same rows dated back from the real time: Datasette's canned queries count from SQLite's
+    'now' (what a marketer means by "the last 7 days"), so their rows must be recent whatever the day."""
+    return known_app(make_app, Clock(utc_now().replace(microsecond=0)))
+
+
+def known_app(make_app, clock):
+    application = make_app(extra=REPORTS, mailer=None, now=clock)
     db = application.db
     responses = []
     # This period (28 days): 20 promoters, 10 passives, 10 detractors -> NPS +25.
@@ -84,13 +95,16 @@ def test_nps_by_week_matches_the_python_arithmetic(app):
         assert row["nps_high"] == pytest.approx(expected.high, abs=0.06)
 
 
-def test_other_canned_queries_return_the_expected_rows(app):
+def test_other_canned_queries_return_the_expected_rows(app_dated_now):
+    app = app_dated_now
     days = query(app, "mentions_per_day")
     assert sum(r["total"] for r in days) == 12 and sum(r["negative"] for r in days) == 4
-    negative = query(app, "most_negative_mentions", days="100000")
+    negative = query(app, "most_negative_mentions")  # the last 7 days: every mention (0.5 to 4.5 days old)
     assert [r["p_negative"] for r in negative[:4]] == [0.9] * 4 and len(negative) == 12
+    assert len(query(app, "most_negative_mentions", days="2")) == 6  # those 0.5 and 1.5 days old
     cases = query(app, "open_cases_by_age")
     assert [c["subject_id"] for c in cases] == ["x:0", "x:3", "x:6"]  # oldest first
+    assert [c["overdue"] for c in cases] == [1, 1, 0] and [c["age_days"] for c in cases] == [12.0, 11.0, 10.0]
     comments = query(app, "detractor_comments")
     assert len(comments) == 22 and {c["score"] for c in comments} == {3}
     assert query(app, "response_rate") == []  # imported replies have no invitations
@@ -111,9 +125,9 @@ def test_report_figures_on_the_known_fixture(app, clock):
     assert report.top_detractor_words == [("consegna", 10), ("lenta", 5), ("pacco", 5), ("ritardo", 5), ("rotto", 5)]
 
 
-def test_report_command_prints_and_writes_html_with_charts(app, tmp_path):
+def test_report_command_prints_and_writes_html_with_charts(app, tmp_path, ascolto):
     page = tmp_path / "report.html"
-    result = CliRunner().invoke(cli, ["report", "--config", str(app.config.path), "--brand", BRAND, "--html", str(page)])
+    result = ascolto(["report", "--config", str(app.config.path), "--brand", BRAND, "--html", str(page)])
     assert result.exit_code == 0, result.output
     assert "NPS +25 (95% CI" in result.output and "not significant at 95%" in result.output
     html = page.read_text()
@@ -142,17 +156,16 @@ def test_case_transitions_notes_and_overdue(app, clock):
     assert [c["id"] for c in list_cases(app.db, overdue_at=now)] == []
 
 
-def test_cases_cli_lists_overdue_and_refuses_bad_moves_in_one_line(app):
-    runner = CliRunner()
-    listed = runner.invoke(cli, ["cases", "list", "--overdue", "--config", str(app.config.path)])
+def test_cases_cli_lists_overdue_and_refuses_bad_moves_in_one_line(app, ascolto):
+    listed = ascolto(["cases", "list", "--overdue", "--config", str(app.config.path)])
     assert listed.output.count("OVERDUE") == 2
-    runner.invoke(cli, ["cases", "close", "1", "--config", str(app.config.path)])
-    again = runner.invoke(cli, ["cases", "contacted", "1", "--config", str(app.config.path)])
+    ascolto(["cases", "close", "1", "--config", str(app.config.path)])
+    again = ascolto(["cases", "contacted", "1", "--config", str(app.config.path)])
     assert again.exit_code == 1 and again.output.strip() == "Error: case #1 is resolved: it can move to nothing (it is closed), not contacted"
 
 
-def test_sentiment_corrections_are_stored_beside_the_model_label(app):
-    result = CliRunner().invoke(cli, ["sentiment", "correct", "mention", "x:1", "negative", "--by", "giulia",
+def test_sentiment_corrections_are_stored_beside_the_model_label(app, ascolto):
+    result = ascolto(["sentiment", "correct", "mention", "x:1", "negative", "--by", "giulia",
                                       "--config", str(app.config.path)])
     assert result.exit_code == 0 and "model said neutral, corrected to negative" in result.output
     row = app.db.execute("select kind, subject_id, text, model_label, label, author from corrections").fetchone()

@@ -3,9 +3,7 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from listener.cli.main import cli
 from sentiment.head import LinearHead
 
 pytestmark = pytest.mark.model
@@ -23,7 +21,7 @@ def write(path, rows):
     return path
 
 
-def test_train_with_corrections_compares_before_and_after(tmp_path, make_app):
+def test_train_with_corrections_compares_before_and_after(tmp_path, make_app, ascolto):
     rows = [(t, "negative") for t in NEGATIVE] + [(t, "neutral") for t in NEUTRAL] + [(t, "positive") for t in POSITIVE]
     train = write(tmp_path / "train.jsonl", rows[0::2])
     val = write(tmp_path / "val.jsonl", rows[1::2])
@@ -33,10 +31,9 @@ def test_train_with_corrections_compares_before_and_after(tmp_path, make_app):
                                "Caffè Aurora, altro che 'ottimo servizio'...", "created_at": "2026-11-20T10:00:00Z",
                                "collected_at": "2026-11-20T10:00:00Z", "sentiment": "positive"})
     app.close()
-    runner = CliRunner()
-    assert runner.invoke(cli, ["sentiment", "correct", "mention", "x:1", "negative", "--config", str(config)]).exit_code == 0
+    assert ascolto(["sentiment", "correct", "mention", "x:1", "negative", "--config", str(config)]).exit_code == 0
     out = tmp_path / "head.json"
-    result = runner.invoke(cli, ["sentiment", "train", "--train", str(train), "--val", str(val), "--corrections",
+    result = ascolto(["sentiment", "train", "--train", str(train), "--val", str(val), "--corrections",
                                  "--config", str(config), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "validation file" in result.output and "before" in result.output and "after" in result.output
@@ -46,8 +43,8 @@ def test_train_with_corrections_compares_before_and_after(tmp_path, make_app):
     assert head.weight.shape == (3, 384) and head.info["train"] == ["train", "corrections"]
 
 
-def test_corrections_without_config_is_one_clear_line(tmp_path):
+def test_corrections_without_config_is_one_clear_line(tmp_path, ascolto):
     val = write(tmp_path / "val.jsonl", [("ok", "neutral")])
-    result = CliRunner().invoke(cli, ["sentiment", "train", "--val", str(val), "--corrections", "--out",
+    result = ascolto(["sentiment", "train", "--val", str(val), "--corrections", "--out",
                                       str(tmp_path / "h.json")], env={"ASCOLTO_CONFIG": ""})
     assert result.exit_code == 1 and result.output.strip() == "Error: --corrections needs --config (the database holding them)"

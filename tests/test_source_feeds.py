@@ -64,6 +64,8 @@ def test_a_rate_limit_waits_for_retry_after_and_an_outage_is_retried_then_record
     recorded_http.get(ALERTS, status=429, headers={"Retry-After": "1800"})
     limited = run_source(app, app.config.source("alerts"))
     assert limited.status == "rate_limited" and "429" in limited.message
+    assert limited.message.endswith("asked again after 2026-11-23T09:30:00Z")  # the test clock + 1800 s
+    assert run_source(app, app.config.source("alerts")).status == "rate_limited"  # not asked before then
     for _ in range(3):
         recorded_http.get(BLOG, status=503)
     down = run_source(app, app.config.source("blog"))

@@ -36,17 +36,14 @@ def served(make_app, smtp_server, monkeypatch):
     thread.join(timeout=5)
 
 
-def test_customer_answers_in_a_real_browser(served, tmp_path):
-    from click.testing import CliRunner
+def test_customer_answers_in_a_real_browser(served, tmp_path, ascolto):
     from playwright.sync_api import sync_playwright
-
-    from listener.cli.main import cli
 
     app, inbox, config = served
     orders = tmp_path / "orders.csv"
     orders.write_text("order_ref,email,name,language,purchased_at,legal_basis\n"
                       "B-77,marta@example.com,Marta,it,2026-11-19T09:30:00+01:00,consent\n", encoding="utf-8")
-    assert CliRunner().invoke(cli, ["surveys", "import-orders", str(orders), "--config", str(config)]).exit_code == 0
+    assert ascolto(["surveys", "import-orders", str(orders), "--config", str(config)]).exit_code == 0
     assert run_invitations(app).sent == 1
     email = inbox.messages()[0]
     assert email["To"] == "Marta <marta@example.com>"

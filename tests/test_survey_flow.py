@@ -3,9 +3,7 @@
 import re
 
 import pytest
-from click.testing import CliRunner
 
-from listener.cli.main import cli
 from listener.jobs.dispatch import run_dispatch
 from listener.jobs.surveys import run_invitations, run_response_scoring
 from listener.web import wsgi_app
@@ -34,7 +32,7 @@ ORDERS = (
 
 
 @pytest.fixture
-def survey_app(tmp_path, make_app, smtp_server, monkeypatch):
+def survey_app(tmp_path, make_app, smtp_server, monkeypatch, ascolto):
     monkeypatch.setenv("ASCOLTO_SECRET", SECRET)
     monkeypatch.setenv("ASCOLTO_ORDERS_SECRET", ORDERS_SECRET)
     controller, inbox = smtp_server()
@@ -43,7 +41,7 @@ def survey_app(tmp_path, make_app, smtp_server, monkeypatch):
     config = app.config.path
     app.inbox, app.config_file = inbox, config
     (tmp_path / "orders.csv").write_text(ORDERS, encoding="utf-8")
-    result = CliRunner().invoke(cli, ["surveys", "import-orders", str(tmp_path / "orders.csv"), "--config", str(config)])
+    result = ascolto(["surveys", "import-orders", str(tmp_path / "orders.csv"), "--config", str(config)])
     assert result.exit_code == 0, result.output
     app.import_output = result.output
     return app
@@ -230,7 +228,7 @@ def test_detractor_answer_is_scored_alerted_and_opens_a_case(survey_app):
     assert run_response_scoring(survey_app).scored == 0
 
 
-def test_replies_from_another_tool_join_the_pipeline(survey_app, tmp_path):
+def test_replies_from_another_tool_join_the_pipeline(survey_app, tmp_path, ascolto):
     replies = tmp_path / "replies.csv"
     replies.write_text("id,email,score,comment,answered_at\n"
                        "r1,giulia@example.com,0,Mai più,2026-11-20T10:00:00Z\n"
@@ -238,10 +236,10 @@ def test_replies_from_another_tool_join_the_pipeline(survey_app, tmp_path):
                        "r3,,,empty score,2026-11-20T11:00:00Z\n"
                        "r4,,7.5,half,2026-11-20T11:00:00Z\n", encoding="utf-8")
     args = ["surveys", "import-replies", str(replies), "--config", str(survey_app.config_file), "--source", "typeform"]
-    first = CliRunner().invoke(cli, args)
+    first = ascolto(args)
     assert "2 new replies, 0 already known, 2 skipped" in first.output
     assert "replies.csv:4: skipped: score '' is not a number" in first.output or "replies.csv:4: skipped: score" in first.output
-    assert "2 already known" in CliRunner().invoke(cli, args).output
+    assert "2 already known" in ascolto(args).output
     zero = survey_app.db.execute("select score, nps_class, customer_id from survey_responses where external_id = 'typeform:r1'").fetchone()
     assert zero[0] == 0 and zero[1] == "detractor" and zero[2] is not None
     assert run_response_scoring(survey_app).detractors == 1

@@ -167,7 +167,6 @@ def test_discovery_runs_once_a_week_on_complaints_without_a_theme(make_app, tmp_
 def test_the_theme_queries_through_datasette(make_app, tmp_path):
     """The canned queries, run by Datasette's own client, agree with the drivers computed in Python."""
     import asyncio
-    from datetime import datetime, timezone
 
     from datasette.app import Datasette
 
@@ -175,9 +174,10 @@ def test_the_theme_queries_through_datasette(make_app, tmp_path):
     from listener.reports.datasette import metadata_for
     from listener.themes.assignments import sync_taxonomy
     from listener.themes.drivers import brand_drivers
+    from surveys.timestamps import utc_now
 
     app = make_app(extra=TWO_THEMES, mailer=None, scorer=BagOfWordsScorer())
-    now = datetime.now(timezone.utc)  # the queries count from SQLite's 'now'
+    now = utc_now()  # the queries count from SQLite's 'now'
     answered = (now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     comments = [(1, "il corriere non passa mai"), (2, "consegna in ritardo"), (10, "consegna veloce"),
                 (3, "la moka perde"), (9, "ottimo"), (8, None)]

@@ -1,11 +1,9 @@
 """The X collector: tweepy for real against recorded HTTP responses shaped like API v2."""
 
 import pytest
-from click.testing import CliRunner
 
 from helpers.apps import write_config
 from helpers.paths import fixture_json
-from listener.cli.main import cli
 from listener.jobs.collect import run_source
 from listener.sources.x import Cursor as XCursor
 from listener.sources.x import build_query
@@ -178,11 +176,11 @@ def test_missing_token_names_the_variable_and_other_sources_keep_working(tmp_pat
     assert run_source(app, app.config.source("file")).counts.new == 1
 
 
-def test_collect_command_prints_one_line_for_a_refusal(tmp_path, monkeypatch, recorded_http):
+def test_collect_command_prints_one_line_for_a_refusal(tmp_path, monkeypatch, recorded_http, ascolto):
     monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
     config = write_config(tmp_path, smtp='host = ""', sources=X_SOURCE)
     recorded_http.get(SEARCH, status=403, json=fixture_json("x", "error_403.json"))
-    result = CliRunner().invoke(cli, ["collect", "x", "--once", "--config", str(config)])
+    result = ascolto(["collect", "x", "--once", "--config", str(config)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1].startswith("Error: X refused recent search (403 Forbidden)")
 
@@ -259,11 +257,11 @@ def test_a_since_id_older_than_7_days_starts_a_new_pass_instead_of_failing_forev
 
 
 def test_spent_credits_pause_x_for_a_day_with_one_notice_and_one_error_line(make_app, monkeypatch, recorded_http,
-                                                                            clock):
+                                                                            clock, ascolto):
     monkeypatch.setenv("X_BEARER_TOKEN", "fixture-bearer-token")
     app = make_app(sources=X_SOURCE, mailer=None)
     recorded_http.get(SEARCH, status=402, json=fixture_json("x", "error_402.json"))
-    result = CliRunner().invoke(cli, ["collect", "x", "--once", "--config", str(app.config.path)])
+    result = ascolto(["collect", "x", "--once", "--config", str(app.config.path)])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == \
         "Error: X answered 402 Payment Required: the account's credits are spent; X is paused for a day"

@@ -9,13 +9,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import click
 
 from sentiment.errors import SentimentError
 from surveys.errors import SurveyError
-from surveys.timestamps import iso
+from surveys.timestamps import iso, utc_now
 
 from ..errors import AscoltoError
 
@@ -44,11 +47,26 @@ def config_option(required: bool = True):
     )
 
 
+@dataclass(frozen=True)
+class World:
+    """What a command takes from outside the program: the clock. The root group makes one with the
+    real clock; tests invoke the CLI with ``obj=World(now=their_clock)``, so that no command a test
+    runs reads the real time."""
+
+    now: Callable[[], datetime] = utc_now
+
+
+def world() -> World:
+    context = click.get_current_context(silent=True)
+    found = context.find_object(World) if context is not None else None
+    return found or World()
+
+
 def open_app(config_path: Path):
     from ..app import App
     from ..config import load_config
 
-    return App(load_config(config_path))
+    return App(load_config(config_path), now=world().now)
 
 
 def model_settings(config_path: Path | None):

@@ -8,13 +8,16 @@ import sys
 import click
 
 from . import alerts, cases, reports, run, sentiment, surveys, themes
+from .common import World
 
 
 @click.group()
 @click.version_option(package_name="ascolto")
 @click.option("-v", "--verbose", is_flag=True, help="Log each job's progress, not only problems.")
-def cli(verbose: bool) -> None:
+@click.pass_context
+def cli(context: click.Context, verbose: bool) -> None:
     """Ascolto: brand mentions and NPS replies, scored for sentiment, with an alert for every detractor."""
+    context.ensure_object(World)  # the real clock, unless a test handed in its own
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="ascolto: %(message)s",
                         stream=sys.stderr)
     # tweepy and prawcore log request headers (bearer tokens included) at DEBUG: keep them quieter.

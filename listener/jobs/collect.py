@@ -69,10 +69,13 @@ def run_source(app: App, source: SourceSettings, *, brand: str | None = None,
         elif counts.errors:
             status = "partial"
     except RateLimited as exc:
-        if exc.resume_at is not None:
-            with db.atomic():
-                set_cursor(db, job, RETRY_AFTER, iso(exc.resume_at), iso(app.now()))
         status, message = "rate_limited", str(exc)
+        resume = exc.resume_time(app.now())
+        if resume is not None:
+            with db.atomic():
+                set_cursor(db, job, RETRY_AFTER, iso(resume), iso(app.now()))
+            if "waiting until" not in message:
+                message += f"; asked again after {iso(resume)}"
     except BudgetSpent as exc:
         with db.atomic():
             if exc.pause is not None:

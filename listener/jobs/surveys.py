@@ -16,7 +16,7 @@ from surveys.errors import BadRow, SurveyError
 from surveys.invitations import InvitationCounts
 from surveys.orders import order_from_row, read_csv, save_order
 from surveys.responses import reply_from_row, save_reply, save_score, unscored
-from surveys.timestamps import iso
+from surveys.timestamps import days_to_yesterday, iso, parse_timestamp, shifted
 
 from ..alerts.outbox import RESPONSE_ALERT, enqueue
 from ..app import App
@@ -31,15 +31,20 @@ def zones(app: App) -> dict:
     return {b.name: b.zone for b in app.config.brands}
 
 
-def import_csv(app: App, file: Path, parse, save, on_bad=None) -> tuple[int, int, int]:
+def import_csv(app: App, file: Path, parse, save, on_bad=None, relative_column: str | None = None
+               ) -> tuple[int, int, int]:
     """Parse each CSV row (a bad one reported by line and skipped) and save it in its own
-    transaction; returns (new, already known, skipped)."""
+    transaction; returns (new, already known, skipped). With ``relative_column`` (sample data), that
+    column's dates move by whole days so that the newest is yesterday."""
     brands = [b.name for b in app.config.brands]
+    shift = _sample_shift(file, relative_column, app.now()) if relative_column else None
     new = seen = bad = 0
     for line, row in read_csv(file):
         try:
             if isinstance(row, BadRow):
                 raise row
+            if shift and row.get(relative_column):
+                row = {**row, relative_column: shifted(row[relative_column], shift)}
             item = parse(row, brands)
         except BadRow as exc:
             bad += 1
@@ -51,16 +56,29 @@ def import_csv(app: App, file: Path, parse, save, on_bad=None) -> tuple[int, int
     return new, seen, bad
 
 
+def _sample_shift(file: Path, column: str, now):
+    times = []
+    for _line, row in read_csv(file):
+        try:
+            times.append(parse_timestamp(row[column]))
+        except (TypeError, KeyError, ValueError, AttributeError):
+            continue  # a bad row is reported when it is read for real
+    return days_to_yesterday(times, now)
+
+
 def import_survey_files(app: App) -> tuple[int, int]:
     """The [surveys] orders_file and replies_file, new rows only: (new orders, new replies)."""
     settings, now = app.config.surveys, iso(app.now())
+    relative = settings.relative_dates
     orders = replies = 0
     if settings.orders_file is not None and settings.orders_file.is_file():
         orders = import_csv(app, settings.orders_file, order_from_row,
-                            lambda db, order: save_order(db, order, now, "csv"))[0]
+                            lambda db, order: save_order(db, order, now, "csv"),
+                            relative_column="purchased_at" if relative else None)[0]
     if settings.replies_file is not None and settings.replies_file.is_file():
         replies = import_csv(app, settings.replies_file, reply_from_row,
-                             lambda db, reply: save_reply(db, reply, settings.replies_file.stem))[0]
+                             lambda db, reply: save_reply(db, reply, settings.replies_file.stem),
+                             relative_column="answered_at" if relative else None)[0]
     return orders, replies
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
@@ -47,8 +47,7 @@ def request(session, method: str, url: str, *, what: str, refused_hint: str = ""
         raise SourceUnavailable(f"{what}: unavailable after retries ({type(exc).__name__})") from None
     if response.status_code == 429:
         resume = retry_after(response.headers.get("Retry-After"))
-        raise RateLimited(f"{what}: rate limited (429); resumes after {resume:%Y-%m-%dT%H:%M:%SZ}"
-                          if resume else f"{what}: rate limited (429)", resume)
+        raise RateLimited(f"{what}: rate limited (429)", resume=resume)
     if response.status_code in (401, 403):
         raise SourceRefused(f"{what}: refused ({response.status_code}){': ' + refused_hint if refused_hint else ''}")
     if response.status_code >= 400:
@@ -56,17 +55,17 @@ def request(session, method: str, url: str, *, what: str, refused_hint: str = ""
     return response
 
 
-def retry_after(value: str | None, now: datetime | None = None) -> datetime | None:
-    """The time a ``Retry-After`` header names: seconds from now, or an HTTP date."""
-    if not value:
-        return None
-    now = now or datetime.now(timezone.utc)
-    if value.strip().isdigit():
-        return now + timedelta(seconds=int(value))
+def retry_after(value: str | None):
+    """When a ``Retry-After`` header lets us ask again, as a function of the collect job's clock:
+    seconds from now, or an HTTP date; None when the header says neither."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return lambda now: now + timedelta(seconds=int(value))
     try:
-        return parsedate_to_datetime(value).astimezone(timezone.utc)
-    except (TypeError, ValueError):
+        moment = parsedate_to_datetime(value).astimezone(timezone.utc)
+    except (TypeError, ValueError, IndexError):
         return None
+    return lambda now: moment
 
 
 class _Text(HTMLParser):

@@ -12,12 +12,13 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
 from surveys.textfiles import LEGACY, clean, csv_rows, one_line, open_lines, undecodable, undecodable_problem
-from surveys.timestamps import iso, parse_timestamp
+from surveys.timestamps import days_to_yesterday, iso, parse_timestamp
 
 from ..brands import is_excluded, match_brand
 from ..errors import AscoltoError
@@ -41,6 +42,8 @@ class Settings(SourceSettings):
     kind = TYPE
     path: Path = setting(path=True)
     brand: str | None = setting(None)  # the brand of every row; else each row's brand, else keyword matching
+    # Sample data: the file's dates move by whole days so that its newest is the day before the import
+    relative_dates: bool = setting(False)
 
     def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
         if self.brand is not None and self.brand not in {b.name for b in brands}:
@@ -65,8 +68,20 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
 
 def fetch(client: None, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:
     items = read_items(settings.path)
+    if settings.relative_dates:
+        items = list(items)
+        newest = max(_times(items), default=None)
+        items = iter([replace(item, newest=newest) if isinstance(item, RawItem) else item for item in items])
     while page := list(islice(items, PAGE_ITEMS)):
         yield Page(page)
+
+
+def _times(items) -> Iterator[datetime]:
+    for item in items:
+        try:
+            yield parse_timestamp(item.data["created_at"])
+        except (AttributeError, KeyError, TypeError, ValueError):
+            continue  # reported when the item becomes a row
 
 
 class Cursor:
@@ -84,6 +99,7 @@ class Cursor:
 class RawItem:
     where: str  # file:line, for messages
     data: dict
+    newest: datetime | None = None  # with relative_dates: the file's newest created_at
 
 
 @dataclass(frozen=True)
@@ -144,9 +160,12 @@ def item_to_row(item: RawItem | Problem, query: Query, brands: Sequence[Brand], 
     if not _SOURCE.match(source):
         raise BadItem(f"source {fields['source']!r} must be a short lower-case name such as 'x' or 'reddit'")
     try:
-        created_at = iso(parse_timestamp(fields["created_at"]))
+        created = parse_timestamp(fields["created_at"])
     except ValueError as exc:
         raise BadItem(f"created_at: {exc}") from None
+    if item.newest is not None:  # sample data: the newest row lands on the day before the import
+        created += days_to_yesterday([item.newest], parse_timestamp(collected_at))
+    created_at = iso(created)
     brand = _brand_of(data, fields["text"], brands, default_brand)
     lang = language_code(data.get("lang")) or guess_language(fields["text"], brand.languages)
     return MentionRow(

@@ -137,9 +137,10 @@ class _Server5xx(Exception):
 def _refusal(exc, settings: Settings) -> Exception:
     reasons = {d.get("reason") for d in (exc.error_details or []) if isinstance(d, dict)}
     if reasons & {"quotaExceeded", "dailyLimitExceeded", "rateLimitExceeded"}:
-        resume = _next_pacific_midnight(datetime.now(timezone.utc)) if "quotaExceeded" in reasons else None
+        daily = "quotaExceeded" in reasons
         return RateLimited(f"YouTube quota exceeded ({', '.join(sorted(reasons))}); collection resumes "
-                           f"{'after ' + iso(resume) if resume else 'at the next run'}", resume)
+                           f"{'after the daily reset (midnight Pacific time)' if daily else 'at the next run'}",
+                           resume=_next_pacific_midnight if daily else None)
     if reasons & {"commentsDisabled"}:
         return SourceRefused("YouTube: comments are disabled on this video; remove it from video_ids")
     named = f" {', '.join(sorted(reasons))}" if reasons else ""
