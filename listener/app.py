@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
-from surveys.errors import MissingSecret
-from surveys.settings import link_secret
-from surveys.timestamps import iso, utc_now
+from listener.kernel.errors import MissingCredential
+from listener.kernel.secrets import signing_secret
+from listener.kernel.times import iso, utc_now
 
 from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
@@ -137,8 +137,8 @@ class App:
         links = None
         if web is not None:
             try:
-                secret = link_secret(web.secret_env)
-            except MissingSecret as exc:
+                secret = signing_secret(web.secret_env)
+            except MissingCredential as exc:
                 log.warning("alerts go out without action links: %s", exc)
             else:
                 links = action_links(web.base_url, secret, self.now(), alerts.action_link_days)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from .errors import AscoltoError
+from listener.kernel.errors import AscoltoError
 
 STATUSES = ("open", "contacted", "resolved", "lost", "dismissed")
 NEXT = {"open": {"contacted", "resolved", "lost", "dismissed"}, "contacted": {"resolved", "lost", "dismissed"},

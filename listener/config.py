@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from listener.kernel.errors import ConfigError
 from sentiment.loading import ModelSettings
 from sentiment.nps import DEFAULT_CONFIDENCE
 from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
 
-from .errors import ConfigError
 from .settings import Alerts, Brand, Channel, Learning, Reports, Scheduler, Smtp, ThemeMatching, Web
 from .sources.base import SourceSettings
 from .sources.registry import SOURCES

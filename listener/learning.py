@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from listener.kernel.times import iso
 from sentiment.datasets import LabelledTexts, read_labelled, read_unhappy
 from sentiment.detector import DEFAULT_PRESET, Detector, fit_detector, raw_probability
 from sentiment.errors import SentimentError
 from sentiment.head import LinearHead, class_weights, fit_head
 from sentiment.labels import LABELS, UNHAPPY_LABELS
 from sentiment.metrics import evaluate
-from surveys.timestamps import iso
 
 from .alerts.outbox import NOTICE_ALERT, enqueue
 

@@ -13,7 +13,7 @@ names the file and the key. The field metadata keys are plain strings, so that `
 - ``expected``: how to describe the expected value in a message.
 
 Secrets are never settings: a setting names the environment variable that holds one, and
-``read_secret`` reads it when it is needed.
+``listener.kernel.secrets.read_secret`` reads it when it is needed.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from listener.kernel.errors import MissingCredential
+from listener.kernel.secrets import read_secret
 from sentiment.detector import DEFAULT_PRESET, PRESETS
-
-from .errors import MissingCredential
 
 LANGUAGES = ("it", "en")
 DEFAULT_TIMEZONE = "Europe/Rome"
@@ -38,14 +38,6 @@ def setting(default=dataclasses.MISSING, **metadata):
     if isinstance(default, list):
         default = tuple(default)
     return field(default=default, metadata=metadata)
-
-
-def read_secret(variable: str, needed_for: str) -> str:
-    """The value of an environment variable holding a secret; MissingCredential names it if unset."""
-    value = os.environ.get(variable, "")
-    if not value.strip():
-        raise MissingCredential(variable, needed_for)
-    return value
 
 
 def time_zone_problem(name: str) -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from .errors import AscoltoError
+from listener.kernel.errors import AscoltoError
 
 BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one before giving up
 migrations = Migrations("ascolto.listener")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import threading
 
-from surveys.settings import link_secret
+from listener.kernel.errors import AscoltoError
+from listener.kernel.secrets import signing_secret
 
 from .app import App
-from .errors import AscoltoError
 from .store import connect
 
 
@@ -19,7 +19,7 @@ def wsgi_app(app: App):
 
     path, web = app.config.database, app.config.web
     open_db = lambda: connect(path)  # noqa: E731 - one connection per request
-    actions = actions_blueprint(open_db, lambda: link_secret(web.secret_env), app.config.brand_by_name, app.now,
+    actions = actions_blueprint(open_db, lambda: signing_secret(web.secret_env), app.config.brand_by_name, app.now,
                                 app.case_due)
     return create_app(app.config.surveys, open_db, [b.name for b in app.config.brands], now=app.now,
                       blueprints=[actions])

@@ -6,8 +6,8 @@ import email.policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
-from .templating import render
-from .textfiles import one_line
+from listener.kernel.templating import render
+from listener.kernel.textfiles import one_line
 
 TEXT = {
     "it": {

@@ -1,14 +1,10 @@
 """Exceptions of the surveys package; the CLI turns them into one line."""
 
+from listener.kernel.errors import AscoltoError
 
-class SurveyError(Exception):
+
+class SurveyError(AscoltoError):
     """An expected failure a person can fix."""
-
-
-class MissingSecret(SurveyError):
-    def __init__(self, variable: str, needed_for: str):
-        self.variable = variable
-        super().__init__(f"environment variable {variable} is not set (needed for {needed_for})")
 
 
 class BadRow(ValueError):

@@ -18,12 +18,14 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from .delivery import DeliveryError
+from listener.kernel.delivery import DeliveryError
+from listener.kernel.hours import local_day_start
+from listener.kernel.times import iso, parse_timestamp
+
 from .emails import invitation_email
 from .links import score_link, unsubscribe_link
-from .policy import local_day_start, may_invite, may_remind, may_send_now
+from .policy import may_invite, may_remind, may_send_now
 from .settings import SurveySettings
-from .timestamps import iso, parse_timestamp
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from listener.kernel.signing import Token, sign
+
 from .settings import SurveySettings
-from .tokens import Token, sign
 
 UNSUBSCRIBE_VALID_DAYS = 730  # an old email's unsubscribe link must keep working
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from listener.kernel.textfiles import csv_rows, one_line, open_lines
+from listener.kernel.times import iso, parse_timestamp
+
 from .errors import BadRow, SurveyError
 from .policy import LEGAL_BASES
-from .textfiles import csv_rows, one_line, open_lines
-from .timestamps import iso, parse_timestamp
 
 LANGUAGES = ("it", "en")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from listener.kernel.hours import quiet_at
+
 # GDPR art. 6(1)(a) consent; 6(1)(f) legitimate interest (in Italy, the soft opt-in of art. 130(4)
 # of the Codice Privacy covers service surveys to existing customers).
 LEGAL_BASES = ("consent", "legitimate_interest")
@@ -41,17 +43,6 @@ OK = Decision(True, "ok")
 
 def in_quiet_hours(now: datetime, zone: ZoneInfo, policy: ContactPolicy) -> bool:
     return quiet_at(now, zone, policy.quiet_start_hour, policy.quiet_end_hour)
-
-
-def quiet_at(now: datetime, zone: ZoneInfo, start: int, end: int) -> bool:
-    """Is it between ``start`` and ``end`` o'clock (e.g. 21 to 9, across midnight) in ``zone``?"""
-    hour = now.astimezone(zone).hour
-    return (start <= hour or hour < end) if start > end else (start <= hour < end)
-
-
-def local_day_start(now: datetime, zone: ZoneInfo) -> datetime:
-    local = now.astimezone(zone)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def may_invite(*, legal_basis: str | None, unsubscribed: bool, purchased_at: datetime,

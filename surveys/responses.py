@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from listener.kernel.textfiles import clean
+from listener.kernel.times import iso, parse_timestamp
 from sentiment.nps import PROMOTER, nps_class
 
 from .errors import BadRow
-from .textfiles import clean
-from .timestamps import iso, parse_timestamp
 
 
 def record_answer(db: sqlite_utils.Database, invitation: dict, score: int, comment: str | None, now: str) -> int:

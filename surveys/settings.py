@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import MissingSecret
+from listener.kernel.secrets import SECRET_HINT, SIGNING_SECRET_CHARS, read_secret, signing_secret
+
 from .policy import ContactPolicy
 
 
@@ -36,22 +36,11 @@ class SurveySettings:
     relative_dates: bool = False
 
     def secret(self) -> bytes:
-        return link_secret(self.secret_env)
+        return signing_secret(self.secret_env)
 
     def orders_secret(self) -> bytes:
-        return _read(self.orders_secret_env, "the orders endpoint").encode()
+        return read_secret(self.orders_secret_env, f"the orders endpoint; at least {SIGNING_SECRET_CHARS} characters, "
+                                                   f"{SECRET_HINT}", SIGNING_SECRET_CHARS).encode()
 
     def link(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
-
-
-def link_secret(variable: str) -> bytes:
-    """The secret that signs every link Ascolto sends (surveys, unsubscribe, alert actions)."""
-    return _read(variable, "signing the links in surveys and alerts").encode()
-
-
-def _read(variable: str, needed_for: str) -> str:
-    value = os.environ.get(variable, "")
-    if len(value) < 16:
-        raise MissingSecret(variable, f"{needed_for}; at least 16 characters, e.g. from `openssl rand -hex 32`")
-    return value

@@ -18,13 +18,15 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from .errors import BadRow, MissingSecret
+from listener.kernel.errors import MissingCredential
+from listener.kernel.signing import Token, TokenError, TokenExpired, sign, verify
+from listener.kernel.templating import render
+from listener.kernel.times import iso, utc_now
+
+from .errors import BadRow
 from .orders import order_from_row, save_order
 from .responses import parse_score, record_answer, unsubscribe
 from .settings import SurveySettings
-from .templating import render
-from .timestamps import iso, utc_now
-from .tokens import Token, TokenError, TokenExpired, sign, verify
 
 FORM_VALID_HOURS = 24
 MAX_BODY_BYTES = 32 * 1024
@@ -141,7 +143,7 @@ def create_app(settings: SurveySettings | None, open_db: Callable, brands: list[
             response.headers.setdefault(header, value)
         return response
 
-    @app.errorhandler(MissingSecret)
+    @app.errorhandler(MissingCredential)
     def not_configured(error):
         app.logger.error("%s", error)
         return Response("Links are not configured on this server.\n", status=503, content_type="text/plain")

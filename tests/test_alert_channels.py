@@ -141,7 +141,7 @@ def test_routing_by_brand_kind_source_and_language(make_app, tmp_path, monkeypat
 def test_bad_channels_name_the_key(tmp_path, setting, problem):
     from helpers.apps import write_config
     from listener.config import load_config
-    from listener.errors import ConfigError
+    from listener.kernel.errors import ConfigError
 
     path = write_config(tmp_path, extra=f'[[alerts.channels]]\nname = "c"\n{setting}\n')
     with pytest.raises(ConfigError, match=re.escape(f"alerts.channels[0].{problem}")):

@@ -9,8 +9,8 @@ from helpers.net import free_port
 from helpers.paths import FIXTURE_DIR
 from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
+from listener.kernel.times import parse_timestamp
 from listener.sources.files import Settings as ImportSource
-from surveys.timestamps import parse_timestamp
 
 
 def smtp_app(make_app, port):

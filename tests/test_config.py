@@ -6,7 +6,7 @@ import pytest
 from helpers.apps import write_config
 from helpers.paths import EXAMPLE_CONFIG
 from listener.config import load_config
-from listener.errors import ConfigError
+from listener.kernel.errors import ConfigError
 
 
 def test_example_config_loads_with_its_documented_defaults():

@@ -69,9 +69,8 @@ def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_en
     import torch
     from transformers import BertModel
 
-    from sentiment.onnx_encoder import onnx_model, outlier_matmuls
-
     from helpers.models import tiny_bert_config
+    from sentiment.onnx_encoder import onnx_model, outlier_matmuls
 
     folder = tmp_path / "encoder"
     shutil.copytree(tiny_encoder_dir, folder)  # for its tokenizer

@@ -325,7 +325,7 @@ def test_orders_api_wants_bearer_answers_413_in_json_and_secures_every_response(
 
 
 def test_a_signed_link_with_an_odd_score_is_a_bad_link(smtp_app, tmp_path, ascolto):
-    from surveys.tokens import Token, sign
+    from listener.kernel.signing import Token, sign
 
     orders = tmp_path / "orders.csv"
     orders.write_text("order_ref,email,name,language,purchased_at,legal_basis\n"

@@ -10,11 +10,11 @@ import pytest
 from helpers.clock import Clock
 from helpers.paths import REPO
 from listener.cases import CaseError, add_note, assign, list_cases, move
+from listener.kernel.times import utc_now
 from listener.reports.datasette import metadata_for
 from listener.reports.digest import queue_digest
 from listener.reports.figures import Period, brand_report
 from sentiment.nps import nps
-from surveys.timestamps import utc_now
 
 BRAND = "Caffè Aurora"
 REPORTS = '[reports]\nrecipients = ["marketing@example.com"]\n'

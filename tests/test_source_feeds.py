@@ -78,7 +78,7 @@ def test_a_rate_limit_waits_for_retry_after_and_an_outage_is_retried_then_record
 def test_a_feed_naming_an_unknown_brand_is_a_config_error(tmp_path):
     from helpers.apps import write_config
     from listener.config import load_config
-    from listener.errors import ConfigError
+    from listener.kernel.errors import ConfigError
 
     path = write_config(tmp_path, sources=f'[[sources]]\ntype = "feed"\nname = "f"\nurl = "{BLOG}"\nbrand = "Nope"\n')
     with pytest.raises(ConfigError, match=r"sources\[0\]\.brand: no brand named 'Nope'"):

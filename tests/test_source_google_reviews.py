@@ -80,7 +80,7 @@ def test_a_location_the_account_does_not_manage_is_refused(app, recorded_http):
 
 
 def test_a_bad_location_name_names_the_key(make_app):
-    from listener.errors import ConfigError
+    from listener.kernel.errors import ConfigError
 
     with pytest.raises(ConfigError, match=r"sources\[0\]\.locations: expected names like"):
         make_app(sources=SOURCE.replace(LOCATION, "5566778899"), mailer=None)

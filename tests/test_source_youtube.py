@@ -86,7 +86,7 @@ def test_the_daily_budget_stops_before_another_page(make_app, api_server, monkey
 
 
 def test_settings_need_a_channel_or_videos(make_app):
-    from listener.errors import ConfigError
+    from listener.kernel.errors import ConfigError
 
     with pytest.raises(ConfigError, match="channel_id"):
         make_app(sources='[[sources]]\ntype = "youtube"\nname = "yt"\nbrand = "Caffè Aurora"\n', mailer=None)

@@ -2,8 +2,8 @@
 is caught within the hour, and a spike is alerted once."""
 
 import math
-from fractions import Fraction
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 
 import numpy as np
 import pytest

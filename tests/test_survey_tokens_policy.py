@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from listener.kernel.signing import Token, TokenError, TokenExpired, sign, verify
 from surveys.policy import ContactPolicy, in_quiet_hours, may_invite, may_remind
-from surveys.tokens import Token, TokenError, TokenExpired, sign, verify
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # 11:00 in Rome

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from helpers.models import BagOfWordsScorer, KeywordScorer
-from listener.errors import ConfigError
 from listener.jobs.collect import run_import
-from listener.sources.files import Settings as ImportSource
 from listener.jobs.surveys import run_response_scoring
 from listener.jobs.themes import keep_themes_current, run_discovery
+from listener.kernel.errors import ConfigError
 from listener.settings import ThemeMatching
+from listener.sources.files import Settings as ImportSource
 from listener.themes.discovery import cluster
 from listener.themes.drivers import drivers
 from listener.themes.matching import ThemeMatcher
@@ -171,10 +171,10 @@ def test_the_theme_queries_through_datasette(make_app, tmp_path):
     from datasette.app import Datasette
 
     from helpers.paths import REPO
+    from listener.kernel.times import utc_now
     from listener.reports.datasette import metadata_for
     from listener.themes.assignments import sync_taxonomy
     from listener.themes.drivers import brand_drivers
-    from surveys.timestamps import utc_now
 
     app = make_app(extra=TWO_THEMES, mailer=None, scorer=BagOfWordsScorer())
     now = utc_now()  # the queries count from SQLite's 'now'

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, request
 
-from surveys.templating import environment
-from surveys.timestamps import iso
-from surveys.tokens import Token, TokenError, sign, verify
+from listener.kernel.signing import Token, TokenError, sign, verify
+from listener.kernel.templating import environment
+from listener.kernel.times import iso
 from surveys.web import SECURITY_HEADERS, Refusal, best_language, message, verified
 
 from ..cases import CaseError, assign, correct_label, move, open_case

@@ -27,9 +27,9 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from surveys.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
-from surveys.policy import quiet_at
-from surveys.timestamps import iso, parse_timestamp
+from listener.kernel.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.hours import quiet_at
+from listener.kernel.times import iso, parse_timestamp
 
 from ..settings import Alerts, Channel
 from .messages import Context, Item, compose

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
-from surveys.templating import environment
-from surveys.textfiles import one_line
-from surveys.timestamps import parse_timestamp
+from listener.kernel.templating import environment
+from listener.kernel.textfiles import one_line
+from listener.kernel.times import parse_timestamp
 
 from ..settings import Brand
 from .outbox import DETRACTOR_ALERT, NEAR_MISSES_ALERT, RESPONSE_ALERT

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from surveys.timestamps import iso
+from listener.kernel.times import iso
 
 from ..reports.figures import top_words
 from ..settings import Alerts

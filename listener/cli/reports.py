@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from surveys.timestamps import EARLIEST
+from listener.kernel.errors import AscoltoError
+from listener.kernel.times import EARLIEST
 
-from ..errors import AscoltoError
 from .common import check_brand, config_option, friendly, open_app
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import AscoltoError
+from listener.kernel.errors import AscoltoError
+
 from ..sources.registry import source_module
 from .common import (
     check_brand,

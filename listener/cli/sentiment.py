@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import AscoltoError
+from listener.kernel.errors import AscoltoError
+
 from .common import config_option, friendly, model_settings, now_iso, open_app, progress
 
 

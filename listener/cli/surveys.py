@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..errors import AscoltoError
+from listener.kernel.errors import AscoltoError
+
 from .common import config_option, friendly, now_iso, open_app, surveys_settings
 
 

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
-from surveys.timestamps import iso, parse_timestamp
+from listener.kernel.errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
+from listener.kernel.times import iso, parse_timestamp
 
 from ..alerts.outbox import NOTICE_ALERT, enqueue
 from ..app import App
-from ..errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
 from ..pipeline import CHUNK, Counts, chunked, save_chunk
 from ..settings import Brand
 from ..sources.base import BadItem, Budget, NotAboutBrand, Page, Query, SourceSettings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from surveys.timestamps import iso
+from listener.kernel.times import iso
 
 from ..alerts.dispatch import Dispatch, dispatch
 from ..app import App

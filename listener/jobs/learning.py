@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from surveys.timestamps import iso
+from listener.kernel.times import iso
 
 from ..alerts.outbox import NEAR_MISSES_ALERT, enqueue
 from ..app import App

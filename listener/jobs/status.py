@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, fields
 from datetime import timedelta
 
-from surveys.timestamps import iso, parse_timestamp
+from listener.kernel.times import iso, parse_timestamp
 
 from ..app import App
 from ..sources.base import SourceSettings

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from listener.kernel.times import days_to_yesterday, iso, parse_timestamp, shifted
 from surveys import invitations
 from surveys.errors import BadRow, SurveyError
 from surveys.invitations import InvitationCounts
 from surveys.orders import order_from_row, read_csv, save_order
 from surveys.responses import reply_from_row, save_reply, save_score, unscored
-from surveys.timestamps import days_to_yesterday, iso, parse_timestamp, shifted
 
 from ..alerts.outbox import RESPONSE_ALERT, enqueue
 from ..app import App

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from surveys.timestamps import iso
+from listener.kernel.times import iso
 
 from ..app import App
 from ..store import get_cursor, set_cursor

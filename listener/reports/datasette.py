@@ -6,7 +6,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from ..errors import AscoltoError
+from listener.kernel.errors import AscoltoError
 
 
 def metadata_for(database: Path, metadata_file: Path) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from surveys.timestamps import iso
+from listener.kernel.times import iso
 
 from ..alerts.outbox import DIGEST_ALERT, enqueue
 from ..app import App

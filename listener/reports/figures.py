@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from listener.kernel.times import iso
 from sentiment.nps import Change, Nps, nps, nps_change
-from surveys.timestamps import iso
 
 from ..themes.drivers import brand_drivers
 

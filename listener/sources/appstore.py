@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from surveys.textfiles import clean, one_line
-from surveys.timestamps import iso, parse_timestamp
+from listener.kernel.textfiles import clean, one_line
+from listener.kernel.times import iso, parse_timestamp
 
 from ..brands import is_excluded
 from ..language import guess_language

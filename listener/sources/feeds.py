@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from surveys.textfiles import clean, one_line
-from surveys.timestamps import iso
+from listener.kernel.textfiles import clean, one_line
+from listener.kernel.times import iso
 
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code

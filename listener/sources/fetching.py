@@ -14,7 +14,8 @@ from datetime import timedelta, timezone
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 
-from ..errors import RateLimited, SourceRefused, SourceUnavailable
+from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
+
 from .base import Sleep
 from .retry import call_with_retries
 

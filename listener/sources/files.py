@@ -17,11 +17,11 @@ from datetime import datetime
 from itertools import islice
 from pathlib import Path
 
-from surveys.textfiles import LEGACY, clean, csv_rows, one_line, open_lines, undecodable, undecodable_problem
-from surveys.timestamps import days_to_yesterday, iso, parse_timestamp
+from listener.kernel.errors import AscoltoError
+from listener.kernel.textfiles import LEGACY, clean, csv_rows, one_line, open_lines, undecodable, undecodable_problem
+from listener.kernel.times import days_to_yesterday, iso, parse_timestamp
 
 from ..brands import is_excluded, match_brand
-from ..errors import AscoltoError
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
 from ..store import MentionRow

@@ -15,11 +15,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from surveys.textfiles import clean, one_line
-from surveys.timestamps import iso
+from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
+from listener.kernel.textfiles import clean, one_line
+from listener.kernel.times import iso
 
 from ..brands import is_excluded
-from ..errors import RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language
 from ..settings import Brand, setting
 from ..store import MentionRow

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from surveys.textfiles import clean, one_line
-from surveys.timestamps import iso
+from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
+from listener.kernel.secrets import read_secret
+from listener.kernel.textfiles import clean, one_line
+from listener.kernel.times import iso
 
 from ..brands import is_excluded, match_brand
-from ..errors import RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language, language_code
-from ..settings import Brand, read_secret, setting
+from ..settings import Brand, setting
 from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 from .fetching import html_to_text

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from surveys.timestamps import iso
+from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
+from listener.kernel.secrets import read_secret
+from listener.kernel.times import iso
 
 from ..brands import is_excluded, match_brand
-from ..errors import RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language
-from ..settings import Brand, read_secret, setting
+from ..settings import Brand, setting
 from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 

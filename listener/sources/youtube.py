@@ -18,13 +18,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from surveys.textfiles import clean, one_line
-from surveys.timestamps import iso, parse_timestamp
+from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
+from listener.kernel.secrets import read_secret
+from listener.kernel.textfiles import clean, one_line
+from listener.kernel.times import iso, parse_timestamp
 
 from ..brands import is_excluded
-from ..errors import RateLimited, SourceRefused, SourceUnavailable
 from ..language import guess_language
-from ..settings import Brand, read_secret, setting
+from ..settings import Brand, setting
 from ..store import MentionRow
 from .base import BadItem, Budget, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
 from .retry import call_with_retries

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlite_utils
 
-from surveys.timestamps import iso
+from listener.kernel.times import iso
 
 from .assignments import vector
 

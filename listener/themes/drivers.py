@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from listener.kernel.times import iso
 from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER, Change, Nps, nps, nps_change
-from surveys.timestamps import iso
 
 from .taxonomy import Taxonomy
 

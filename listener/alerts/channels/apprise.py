@@ -13,9 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.delivery import PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.errors import MissingCredential
 
-from ...errors import MissingCredential
 from ...settings import Channel
 from ..messages import Outgoing
 

@@ -12,7 +12,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from surveys.delivery import PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.delivery import PermanentDeliveryError, TransientDeliveryError
 
 from ...settings import Smtp
 from ..messages import Outgoing

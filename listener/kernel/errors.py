@@ -14,11 +14,11 @@ class ConfigError(AscoltoError):
 
 
 class MissingCredential(AscoltoError):
-    """A secret the configuration refers to is not in the environment."""
+    """A secret the configuration refers to is not in the environment (or too short to be safe)."""
 
-    def __init__(self, variable: str, needed_for: str):
+    def __init__(self, variable: str, needed_for: str, problem: str = "is not set"):
         self.variable = variable
-        super().__init__(f"environment variable {variable} is not set (needed for {needed_for})")
+        super().__init__(f"environment variable {variable} {problem} (needed for {needed_for})")
 
 
 class SourceRefused(AscoltoError):
