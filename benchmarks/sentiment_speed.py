@@ -8,8 +8,7 @@ batches, dynamic padding, torch) and our scorer on ONNX Runtime with int8 weight
 time, texts/s, peak memory (VmHWM of the process) and, for the offline default, macro-F1 on the
 held-out XLM-T test files. Then end to end: 10,000 mentions imported from a file, scored and written
 to SQLite, with texts/s, rows/s and SQLite's share of the time. Texts come from ../shared/data.
-``--head`` adds the same rows for another head of the offline encoder, e.g. a layer-cut student
-(``ascolto sentiment finetune --blocks 6``).
+``--head`` adds the same rows for another head file of the offline encoder (with its adapters).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 
 def texts_from_shared(limit: int) -> list[str]:
-    from sentiment.datasets import read_labelled
+    from sentiment.training.datasets import read_labelled
 
     folder = SHARED / "data" / "sentiment"
     if not folder.is_dir():
@@ -77,7 +76,7 @@ def build_xlmr(folder: Path) -> None:
     import torch
     from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
 
-    from sentiment.e5_folder import e5_folder
+    from sentiment.building.e5_folder import e5_folder
 
     torch.manual_seed(0)
     config = XLMRobertaConfig(vocab_size=250002, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
@@ -92,7 +91,7 @@ def build_xlmr(folder: Path) -> None:
 def random_head(dim: int):
     import numpy as np
 
-    from sentiment.head import LinearHead
+    from sentiment.runtime.heads import LinearHead
 
     rng = np.random.default_rng(0)
     return LinearHead(rng.normal(size=(3, dim)).astype("float32"), np.zeros(3, "float32"), {"prefix": ""})
@@ -100,7 +99,7 @@ def random_head(dim: int):
 
 def offline_head(model: str) -> Path | None:
     """The head file behind a model name: the default's for "e5-small", the file for a --head path."""
-    from sentiment.loading import DEFAULT_HEAD
+    from sentiment.runtime.loading import DEFAULT_HEAD
 
     if model == "e5-small":
         return DEFAULT_HEAD
@@ -108,28 +107,27 @@ def offline_head(model: str) -> Path | None:
 
 
 def make_scorer(model: str, variant: str, xlmr_dir: Path | None):
-    from sentiment.e5_folder import e5_folder
-    from sentiment.head import LinearHead
-    from sentiment.loading import encoder_folder
-    from sentiment.models import ClassifierScorer, EncoderHeadScorer
+    from sentiment.building.e5_folder import e5_folder
+    from sentiment.runtime.loading import ModelSettings, encoder_folder, encoder_scorer
+    from sentiment.runtime.model_file import Heads
+    from sentiment.runtime.scorers import ClassifierScorer, EncoderScorer, Tokens
 
+    runtime = "torch" if variant == "sorted" else variant
+    settings = ModelSettings(batch_size=32, max_length=128, runtime=runtime)
     if head_file := offline_head(model):
-        head = LinearHead.load(head_file)
-        folder = encoder_folder(e5_folder(), head, head_file)  # with its LoRA adapters merged (and cut)
         if variant == "pipeline":
-            return PipelineEncoder(folder, head)
-        if variant == "sorted":
-            return EncoderHeadScorer(folder, head, batch_size=32, max_length=128)
-        from sentiment.onnx_encoder import OnnxEncoderHeadScorer
-
-        return OnnxEncoderHeadScorer(folder, head, batch_size=32, max_length=128, runtime=variant)
+            heads = Heads.load(head_file)
+            return PipelineEncoder(encoder_folder(e5_folder(), heads, head_file), heads.sentiment)
+        return encoder_scorer(e5_folder(), head_file, model, settings)  # with its LoRA adapters merged
     if variant == "pipeline":
         return PipelineClassifier(xlmr_dir)
     if variant == "sorted":
         return ClassifierScorer(str(xlmr_dir), batch_size=32, max_length=128)
-    from sentiment.onnx_encoder import OnnxEncoderHeadScorer  # the same encoder compute, exported
+    from sentiment.runtime.encoders import load_tokenizer
+    from sentiment.runtime.onnx import OnnxEncoder
 
-    return OnnxEncoderHeadScorer(xlmr_dir, random_head(768), batch_size=32, max_length=128, runtime=variant)
+    return EncoderScorer("xlm-r", Tokens(load_tokenizer(str(xlmr_dir)), "", 128), OnnxEncoder(xlmr_dir, variant),
+                         Heads(random_head(768)), batch_size=32)
 
 
 class PipelineClassifier:
@@ -158,7 +156,7 @@ class PipelineEncoder:
     def score(self, texts):
         import numpy as np
 
-        from sentiment.scores import Score
+        from sentiment.scoring import Score
 
         prefixed = ["query: " + t for t in texts]
         outputs = self.pipe(prefixed, batch_size=32, tokenize_kwargs={"truncation": True, "max_length": 128})
@@ -192,8 +190,8 @@ def child(model: str, variant: str, count: int, xlmr_dir: str | None) -> dict:
 
 
 def quality(scorer) -> dict:
-    from sentiment.datasets import read_labelled
-    from sentiment.metrics import evaluate
+    from sentiment.evaluation.metrics import evaluate
+    from sentiment.training.datasets import read_labelled
 
     figures = {}
     for name in ("xlmt_italian_test", "xlmt_english_test"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from listener.kernel.errors import MissingCredential
 from listener.kernel.secrets import signing_secret
 from listener.kernel.times import iso, utc_now
+from listener.rules import AlertRules
 
 from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
@@ -22,7 +23,6 @@ from .alerts.messages import Context
 from .alerts.outbox import NOTICE_ALERT
 from .alerts.routing import Route, channels, routes
 from .config import Config
-from .pipeline import AlertRules
 from .sources.registry import source_module
 from .store import open_db
 from .themes.matching import ThemeMatcher
@@ -54,7 +54,7 @@ class App:
     @cached_property
     def scorer(self):
         # Loading a transformer takes seconds: only jobs that score pay for it, and only once.
-        from sentiment.loading import load_scorer
+        from sentiment.runtime.loading import load_scorer
 
         settings, head = self.config.model, self.active_head_file
         if head is not None and head != self.shipped_head_file:  # a version retrained on corrections
@@ -65,7 +65,7 @@ class App:
     def shipped_head_file(self) -> Path | None:
         """The head the configuration names, or the offline model's own; None for a hub classifier,
         which has no heads to retrain."""
-        from sentiment.loading import DEFAULT_HEAD, OFFLINE, resolve_name
+        from sentiment.runtime.loading import DEFAULT_HEAD, OFFLINE, resolve_name
 
         if self.config.model.head is not None:
             return self.config.model.head
@@ -74,7 +74,7 @@ class App:
     @cached_property
     def active_head_file(self) -> Path | None:
         """The head file of the active model version (see listener.learning)."""
-        from .learning import register_shipped, usable_head
+        from listener.learning.versions import register_shipped, usable_head
 
         shipped = self.shipped_head_file
         if shipped is None:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from listener.kernel.errors import ConfigError
-from sentiment.loading import ModelSettings
-from sentiment.nps import DEFAULT_CONFIDENCE
+from listener.rules import DEFAULT_CONFIDENCE
+from sentiment.runtime.loading import ModelSettings
 from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
 

@@ -3,7 +3,7 @@ follow-up case for every detractor.
 
 Rows arrive in chunks; each chunk is scored in one batch and committed in one transaction together
 with the alerts of its detractors, so an alert exists exactly when its mention does. Whether a
-mention alerts is ``sentiment.detector.judge``: a 1-2 star rating, else the detector at the brand's
+mention alerts is ``listener.rules.judge``: a 1-2 star rating, else the detector at the brand's
 preset and the mention's language, else (a model without a detector) a confident negative.
 """
 
@@ -12,17 +12,17 @@ from __future__ import annotations
 import functools
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 import sqlite_utils
 
-from sentiment.detector import DEFAULT_PRESET, Verdict, judge
-from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER
+from surveys.nps import DETRACTOR
 
 from .alerts.outbox import DETRACTOR_ALERT, enqueue
 from .alerts.routing import Route
 from .cases import open_case
+from .rules import AlertRules
 from .store import MentionRow, ScoredMention, insert_mentions, known_revisions, update_edited
 from .themes.assignments import record as record_themes
 from .themes.matching import ThemeMatcher
@@ -46,32 +46,12 @@ class Counts:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass(frozen=True)
-class AlertRules:
-    """How a brand wants to be alerted: the detector's preset per brand, whether a 1-2 star rating
-    alerts by itself, and the confidence a sentiment needs to count (promoters, and detractors for a
-    model without a detector)."""
-
-    min_confidence: float
-    presets: Mapping[str, str] = field(default_factory=dict)  # brand -> preset
-    low_rating_alerts: Mapping[str, bool] = field(default_factory=dict)  # brand -> on/off
-
-    def classify(self, row: MentionRow, score, detector) -> tuple[str, Verdict]:
-        verdict = judge(score, row.lang, detector, self.presets.get(row.brand, DEFAULT_PRESET), self.min_confidence,
-                        row.rating, self.low_rating_alerts.get(row.brand, True))
-        if verdict.alert:
-            return DETRACTOR, verdict
-        confident = score.confidence >= self.min_confidence
-        return (PROMOTER if score.label == "positive" and confident else PASSIVE), verdict
-
-
 def score_rows(rows: Sequence[MentionRow], scorer, rules: AlertRules) -> list[ScoredMention]:
     scores = scorer.score([row.text for row in rows])
-    detector = getattr(scorer, "detector", None)
     scored = []
     for row, s in zip(rows, scores, strict=True):
-        nps_class, verdict = rules.classify(row, s, detector)
-        why = {"rule": verdict.rule, "threshold": verdict.threshold, "preset": rules.presets.get(row.brand, DEFAULT_PRESET)}
+        nps_class, verdict = rules.classify(row.brand, row.lang, s, scorer.detector, row.rating)
+        why = {"rule": verdict.rule, "threshold": verdict.threshold, "preset": rules.preset(row.brand)}
         scored.append(ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, scorer.name,
                                     nps_class, verdict.p_unhappy, verdict.rule if verdict.alert else None,
                                     verdict.threshold if verdict.rule == "detector" else None, why, s.embedding))
@@ -99,7 +79,7 @@ def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer, ru
     edited = [r for r in latest.values() if r.id in known and r.revision and r.revision > (known[r.id] or 0)]
     scored = score_rows(fresh + edited, scorer, rules) if fresh or edited else []
     store = functools.partial(_store, routes_for=routes_for, now=now, case_due=case_due or now, themes=themes,
-                              model=getattr(scorer, "name", ""))
+                              model=scorer.name)
     try:
         with db.atomic():
             inserted, alerts = store(db, scored)

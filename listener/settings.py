@@ -26,7 +26,7 @@ from pathlib import Path
 
 from listener.kernel.errors import MissingCredential
 from listener.kernel.secrets import read_secret
-from sentiment.detector import DEFAULT_PRESET, PRESETS
+from sentiment.runtime.detector import DEFAULT_PRESET, PRESETS
 
 LANGUAGES = ("it", "en")
 DEFAULT_TIMEZONE = "Europe/Rome"

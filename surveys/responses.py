@@ -14,7 +14,7 @@ import sqlite_utils
 
 from listener.kernel.textfiles import clean
 from listener.kernel.times import iso, parse_timestamp
-from sentiment.nps import PROMOTER, nps_class
+from surveys.nps import PROMOTER, nps_class
 
 from .errors import BadRow
 

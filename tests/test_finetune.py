@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from helpers.models import blank_scorer
-from sentiment.datasets import LabelledTexts
+from sentiment.building.adapters import adapted_folder, load_adapter, merge, save_adapter
 from sentiment.errors import BadDataset
-from sentiment.finetune import adapted_folder, adapter_arrays, attach, finetune, load_adapter, merge, save_adapter
-from sentiment.head import LinearHead
-from sentiment.loading import encoder_folder
-from sentiment.models import EncoderHeadScorer
+from sentiment.runtime.loading import encoder_folder, encoder_scorer
+from sentiment.runtime.model_file import Heads
+from sentiment.training.datasets import LabelledTexts
+from sentiment.training.finetune import adapter_arrays, attach, finetune, lora_layers
 
 TEXTS = ["awful", "hate", "bad", "ok", "the", "it", "good", "great", "love"] * 4
 LABELS = (["negative"] * 3 + ["neutral"] * 3 + ["positive"] * 3) * 4
@@ -20,18 +20,19 @@ LABELS = (["negative"] * 3 + ["neutral"] * 3 + ["positive"] * 3) * 4
 
 def test_merged_weights_give_the_same_outputs_as_the_adapters(tiny_encoder_dir):
     scorer = blank_scorer(tiny_encoder_dir)
-    inputs = scorer.tokenizer(["good", "it was awful"], padding=True, return_tensors="pt")
-    layers = attach(scorer.encoder, rank=4, alpha=8)
+    inputs = scorer.tokens.tokenizer(["good", "it was awful"], padding=True, return_tensors="pt")
+    adapted = attach(scorer.encoder.model, rank=4, alpha=8)
+    layers = lora_layers(adapted)
     torch.manual_seed(0)
     for layer in layers.values():
-        layer.lora_b.data.normal_(0, 0.1)  # as if trained
+        layer.lora_B["default"].weight.data.normal_(0, 0.1)  # as if trained
     with torch.no_grad():
-        with_adapters = scorer.encoder(**inputs).last_hidden_state
-    adapter = adapter_arrays(layers)
+        with_adapters = scorer.encoder.model(**inputs).last_hidden_state
+    adapter = adapter_arrays(adapted)
     plain = blank_scorer(tiny_encoder_dir)
-    merge(plain.encoder, adapter, 8 / 4)
+    merge(plain.encoder.model, adapter, 8 / 4)
     with torch.no_grad():
-        merged = plain.encoder(**inputs).last_hidden_state
+        merged = plain.encoder.model(**inputs).last_hidden_state
     assert len(layers) == 2 * 6  # two blocks, six linear layers each
     assert torch.allclose(with_adapters, merged, atol=1e-5)
 
@@ -51,14 +52,14 @@ def test_finetuning_learns_and_round_trips_through_the_cache(tiny_encoder_dir, t
     assert scale == result.scale and set(adapter) == set(result.adapter)
     result.head.info.update(adapter="toy.safetensors", prefix="")
     result.head.save(tmp_path / "toy.json")
-    folder = encoder_folder(base, LinearHead.load(tmp_path / "toy.json"), tmp_path / "toy.json")
+    folder = encoder_folder(base, Heads.load(tmp_path / "toy.json"), tmp_path / "toy.json")
     assert folder != base and folder == adapted_folder(base, tmp_path / "toy.safetensors")  # cached
-    scorer = EncoderHeadScorer(folder, LinearHead.load(tmp_path / "toy.json"))
+    scorer = encoder_scorer(base, tmp_path / "toy.json", "toy")
     assert [s.label for s in scorer.score(["awful", "the", "love"])] == ["negative", "neutral", "positive"]
 
 
 def test_training_leaves_out_validation_texts_and_repeats():
-    from sentiment.datasets import training_set
+    from sentiment.training.datasets import training_set
 
     train = [LabelledTexts("a", ["good", "bad", "good", "meh"], ["positive", "negative", "positive", "neutral"]),
              LabelledTexts("b", ["meh", "fine", "awful"], ["neutral", "positive", "negative"])]
@@ -74,7 +75,7 @@ def test_training_leaves_out_validation_texts_and_repeats():
 
 
 def test_class_weights_make_each_class_count_equally():
-    from sentiment.head import class_weights
+    from sentiment.training.heads import class_weights
 
     labels = np.array([0] * 10 + [1] * 30 + [2] * 60)  # negative, neutral, positive
     weights = class_weights(labels)
@@ -88,9 +89,10 @@ def test_class_weights_make_each_class_count_equally():
 def test_two_heads_learn_together_on_one_encoder_and_load_as_one_model(tiny_encoder_dir, tmp_path):
     """The multi-task recipe on the tiny encoder: sentiment and the detector share the adapters; the
     saved file loads as a scorer whose scores carry P(unhappy)."""
-    from sentiment.datasets import read_unhappy
-    from sentiment.detector import Detector, fit_detector, raw_probability
-    from sentiment.recipe import load_recipe
+    from sentiment.runtime.detector import Detector, raw_probability
+    from sentiment.training.calibration import fit_detector
+    from sentiment.training.datasets import read_unhappy
+    from sentiment.training.recipe import load_recipe
 
     def write(name, texts, label):
         (tmp_path / name).write_text("".join(f'{{"text": "{t}", {label(i)}}}\n' for i, t in enumerate(texts)))
@@ -111,7 +113,7 @@ def test_two_heads_learn_together_on_one_encoder_and_load_as_one_model(tiny_enco
     base = tmp_path / "base"
     shutil.copytree(tiny_encoder_dir, base)
     encoder = blank_scorer(base)
-    from sentiment.finetune import finetune_tasks
+    from sentiment.training.finetune import finetune_tasks
 
     result = finetune_tasks(encoder, recipe.tasks, epochs=8, rank=4, lr=1e-2, head_lr=5e-2, batch_size=8)
     assert set(result.heads) == {"sentiment", "detector"} and len(result.validation[0]) == 2
@@ -123,7 +125,7 @@ def test_two_heads_learn_together_on_one_encoder_and_load_as_one_model(tiny_enco
     result.head.save(tmp_path / "m.json", extra={"detector": detector.to_dict()})
     loaded = Detector.load(tmp_path / "m.json")
     assert loaded.thresholds["balanced"]["en"] == detector.thresholds["balanced"]["en"]
-    scorer = EncoderHeadScorer(encoder_folder(base, LinearHead.load(tmp_path / "m.json"), tmp_path / "m.json"),
-                               LinearHead.load(tmp_path / "m.json"), detector=loaded)
+    scorer = encoder_scorer(base, tmp_path / "m.json", "m")
+    assert scorer.detector.thresholds == loaded.thresholds
     awful, love = scorer.score(["awful", "love"])
     assert awful.unhappy > love.unhappy and loaded.is_unhappy(awful.unhappy, "en")

@@ -1,8 +1,8 @@
 import pytest
 
-from sentiment.batching import run_in_sorted_batches, sorted_batches
 from sentiment.errors import BadLabels
-from sentiment.labels import map_model_labels, normalise_label
+from sentiment.runtime.batching import run_in_sorted_batches, sorted_batches
+from sentiment.runtime.labels import map_model_labels, normalise_label
 
 
 def test_capitalised_and_short_names_map_to_ours():

@@ -8,7 +8,7 @@ import pytest
 
 from helpers.models import tiny_head_file
 from listener.jobs.learning import run_near_misses, run_retrain
-from listener.learning import history
+from listener.learning.versions import history
 
 UNHAPPY = ["bad", "awful", "hate", "pessimo"] + [f"{w}{s}" for s in (" it", " servizio", " the servizio", " it was")
                                                 for w in ("bad", "awful", "hate", "pessimo", "not good")]
@@ -130,7 +130,7 @@ def test_eval_reports_alert_precision_and_recall_per_preset(tiny, tmp_path, asco
 
 
 def test_a_release_with_a_new_model_makes_it_active_and_keeps_the_old_ones(make_app, tmp_path):
-    from listener.learning import active_version, history, register_shipped
+    from listener.learning.versions import active_version, history, register_shipped
 
     app = make_app(mailer=None)
     old, new = tmp_path / "old.json", tmp_path / "new.json"

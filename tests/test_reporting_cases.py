@@ -14,7 +14,7 @@ from listener.kernel.times import utc_now
 from listener.reports.datasette import metadata_for
 from listener.reports.digest import queue_digest
 from listener.reports.figures import Period, brand_report
-from sentiment.nps import nps
+from surveys.nps import nps
 
 BRAND = "Caffè Aurora"
 REPORTS = '[reports]\nrecipients = ["marketing@example.com"]\n'

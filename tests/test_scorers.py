@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from sentiment.errors import BadLabels, ModelUnavailable
-from sentiment.head import LinearHead, fit_head
-from sentiment.labels import LABELS
-from sentiment.loading import ModelSettings, load_scorer
-from sentiment.models import ClassifierScorer, EncoderHeadScorer
+from sentiment.runtime.labels import LABELS
+from sentiment.runtime.loading import ModelSettings, blank_encoder, encoder_scorer, load_scorer
+from sentiment.runtime.scorers import ClassifierScorer
+from sentiment.training.heads import fit_head
 
 LABEL_MAP = {"LABEL_0": "negative", "LABEL_1": "neutral", "LABEL_2": "positive"}
 TEXTS = ["good", "it was not good at all the the the the it it it", "awful", "the servizio was ottimo ok",
@@ -53,7 +53,7 @@ def test_blank_text_is_neutral_without_calling_the_model(tiny_classifier_dir, bl
 
 def test_long_text_is_truncated_not_an_error(tiny_classifier_dir):
     scorer = ClassifierScorer(str(tiny_classifier_dir), label_map=LABEL_MAP, max_length=16)
-    assert len(scorer.encode(["good " * 500])[0]) == 16
+    assert len(scorer.tokens.encode(["good " * 500])[0]) == 16
     assert scorer.score(["good " * 500])[0].label in LABELS
 
 
@@ -69,14 +69,29 @@ def test_missing_model_folder_is_one_clear_error(tmp_path):
 
 def test_encoder_head_learns_a_separable_toy_task(tiny_encoder_dir, tmp_path):
     """Train a head on the tiny encoder's embeddings, save, reload, and score through the scorer."""
-    blank = LinearHead(np.zeros((3, 16), np.float32), np.zeros(3, np.float32), {"prefix": ""})
-    encoder = EncoderHeadScorer(tiny_encoder_dir, blank)
+    encoder = blank_encoder(tiny_encoder_dir, prefix="")
     texts = ["awful", "hate", "bad", "ok", "the", "it", "good", "great", "love"] * 4
     labels = np.repeat([[0, 0, 0, 1, 1, 1, 2, 2, 2]], 4, axis=0).reshape(-1)
     head = fit_head(encoder.embed(texts), labels, l2=1e-6)
     head.info["prefix"] = ""
     head.save(tmp_path / "head.json")
-    scorer = EncoderHeadScorer(tiny_encoder_dir, LinearHead.load(tmp_path / "head.json"))
+    scorer = encoder_scorer(tiny_encoder_dir, tmp_path / "head.json", "tiny")
     assert [s.label for s in scorer.score(["awful", "the", "love"])] == ["negative", "neutral", "positive"]
     embeddings = encoder.embed(["good", "it was good"])
     assert np.allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_classifier_embeds_too_and_both_keep_the_scoring_protocol(tiny_classifier_dir, tiny_encoder_dir):
+    """Every backend satisfies ``Scorer``: a hub classifier's embedding is its last layer's mean, so
+    themes work with it too; it has no detector and no heads to retrain."""
+    from sentiment.scoring import Scorer
+
+    classifier = ClassifierScorer(str(tiny_classifier_dir), label_map=LABEL_MAP)
+    encoder = blank_encoder(tiny_encoder_dir, prefix="")
+    for scorer in (classifier, encoder):
+        assert isinstance(scorer, Scorer)
+        vectors = scorer.embed(["good", "awful"])
+        assert vectors.shape == (2, 16) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    scored = classifier.score(["good", ""])
+    assert np.allclose(scored[0].embedding, classifier.embed(["good"])[0], atol=1e-5) and scored[1].embedding is None
+    assert classifier.detector is None and classifier.heads is None

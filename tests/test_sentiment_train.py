@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sentiment.head import LinearHead
+from sentiment.runtime.heads import LinearHead
 
 pytestmark = pytest.mark.model
 

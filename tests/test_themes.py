@@ -19,7 +19,7 @@ from listener.themes.discovery import cluster
 from listener.themes.drivers import drivers
 from listener.themes.matching import ThemeMatcher
 from listener.themes.taxonomy import Taxonomy, Theme, retail_taxonomy
-from sentiment.nps import nps, nps_change
+from surveys.nps import nps, nps_change
 
 BRAND = "Caffè Aurora"
 TWO_THEMES = '''
@@ -217,7 +217,7 @@ def test_theme_assignment_on_the_held_back_half_of_the_labelled_set():
     macro-F1 at least 0.80, and no theme or language far below."""
     from helpers.paths import FIXTURE_DIR
     from listener.themes.evaluation import evaluate, read_labelled
-    from sentiment.loading import load_scorer
+    from sentiment.runtime.loading import load_scorer
 
     scorer = load_scorer()
     rows = [r for r in read_labelled(FIXTURE_DIR / "themes" / "labelled.jsonl") if r.split == "test"]

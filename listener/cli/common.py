@@ -69,7 +69,7 @@ def open_app(config_path: Path):
 
 def model_settings(config_path: Path | None):
     """The configured model, or the default one when no configuration is given."""
-    from sentiment.loading import ModelSettings
+    from sentiment.runtime.loading import ModelSettings
 
     from ..config import load_config
 

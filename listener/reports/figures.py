@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from listener.kernel.times import iso
-from sentiment.nps import Change, Nps, nps, nps_change
+from surveys.nps import Change, Nps, nps, nps_change
 
 from ..themes.drivers import brand_drivers
 

@@ -10,7 +10,7 @@ import json
 import math
 from html import escape
 
-from sentiment.nps import Nps
+from surveys.nps import Nps
 
 from .figures import MIN_SAMPLE, BrandReport
 

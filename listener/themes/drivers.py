@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from listener.kernel.times import iso
-from sentiment.nps import DETRACTOR, PASSIVE, PROMOTER, Change, Nps, nps, nps_change
+from surveys.nps import DETRACTOR, PASSIVE, PROMOTER, Change, Nps, nps, nps_change
 
 from .taxonomy import Taxonomy
 

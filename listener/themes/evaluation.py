@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.datasets import read_rows
+from sentiment.training.datasets import read_rows
 
 from .matching import ThemeMatcher
 

@@ -4,8 +4,8 @@ and the themes' keywords: no second pass of the model over the text.
 Each theme stands for the embeddings of its example phrases (computed once per process and
 taxonomy: a few dozen short phrases). A text's similarity to a theme is its best cosine similarity
 to those; a keyword of the theme in the text adds ``keyword_boost``; the theme is assigned when
-the sum reaches ``threshold``, the best ``max_themes`` at most. A scorer without embeddings (a hub
-classifier) leaves keywords alone to decide.
+the sum reaches ``threshold``, the best ``max_themes`` at most. A scorer without embeddings leaves
+keywords alone to decide.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from sentiment.scoring import Scorer
 
 from ..settings import ThemeMatching
 from .taxonomy import Taxonomy
@@ -33,15 +35,15 @@ class ThemeMatcher:
         self.prototypes = prototypes  # theme id -> [k, d] unit vectors; None: keywords only
 
     @classmethod
-    def build(cls, taxonomy: Taxonomy, settings: ThemeMatching, scorer) -> ThemeMatcher:
-        """Embeds the themes' examples with the scorer's encoder; a scorer without one (a hub
-        classifier) leaves keywords alone to decide."""
+    def build(cls, taxonomy: Taxonomy, settings: ThemeMatching, scorer: Scorer) -> ThemeMatcher:
+        """Embeds the themes' examples with the scorer; a scorer without embeddings leaves keywords
+        alone to decide."""
         phrases = [(theme.id, phrase) for theme in taxonomy for phrase in theme.prototypes()]
-        embed = getattr(scorer, "embed", None)
-        if not phrases or embed is None:
+        embedded = scorer.embed([phrase for _, phrase in phrases]) if phrases else None
+        if embedded is None or not embedded.size:
             return cls(taxonomy, settings, None)
         vectors: dict[str, list] = {}
-        for (theme, _), vector in zip(phrases, embed([phrase for _, phrase in phrases]), strict=True):
+        for (theme, _), vector in zip(phrases, embedded, strict=True):
             vectors.setdefault(theme, []).append(_unit(np.asarray(vector, dtype=np.float32)))
         return cls(taxonomy, settings, {theme: np.stack(v) for theme, v in vectors.items()})
 

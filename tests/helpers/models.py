@@ -11,9 +11,12 @@ WORDS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "good", "great", "love", "bad", "aw
 
 
 class KeywordScorer:
-    """A stand-in for the model in pipeline tests, where what matters is what happens to a score."""
+    """A stand-in for the model in pipeline tests, where what matters is what happens to a score. It
+    keeps the scoring protocol: no detector, no heads to retrain, no embeddings (``[n, 0]``)."""
 
     name = "test:keywords"
+    detector = None
+    heads = None
     NEGATIVE = ("pessimo", "vergognoso", "joke", "worst", "rotto", "never")
     POSITIVE = ("adoro", "love", "great", "ottimo")
 
@@ -21,7 +24,7 @@ class KeywordScorer:
         self.calls = []
 
     def score(self, texts):
-        from sentiment.scores import Score
+        from sentiment.scoring import Score
 
         self.calls.append(list(texts))
         out = []
@@ -34,6 +37,11 @@ class KeywordScorer:
             else:
                 out.append(Score("neutral", 0.7, 0.15, 0.7, 0.15))
         return out
+
+    def embed(self, texts):
+        import numpy as np
+
+        return np.zeros((len(texts), 0), dtype=np.float32)
 
 
 def build_tiny_tokenizer(folder: Path):
@@ -59,13 +67,10 @@ def tiny_bert_config(**extra):
 
 
 def blank_scorer(folder):
-    """The tiny encoder (hidden size 16) with a zero head and no prefix: a host for adapters."""
-    import numpy as np
+    """The tiny encoder (hidden size 16) on torch with a blank head and no prefix: a host for adapters."""
+    from sentiment.runtime.loading import blank_encoder
 
-    from sentiment.head import LinearHead
-    from sentiment.models import EncoderHeadScorer
-
-    return EncoderHeadScorer(folder, LinearHead(np.zeros((3, 16), "float32"), np.zeros(3, "float32"), {"prefix": ""}))
+    return blank_encoder(folder, prefix="")
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +102,7 @@ def tiny_encoder_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def offline_scorer():
     """The real offline default (e5-small + committed head), built into the user's cache once."""
-    from sentiment.loading import ModelSettings, load_scorer
+    from sentiment.runtime.loading import ModelSettings, load_scorer
 
     return load_scorer(ModelSettings(name="offline"))
 
@@ -107,9 +112,9 @@ def tiny_head_file(folder: Path, detector_weight=None) -> Path:
     given), calibrated as is, every preset at 0.5 in both languages."""
     import numpy as np
 
-    from sentiment.detector import PRESETS, Detector
-    from sentiment.head import LinearHead
-    from sentiment.labels import UNHAPPY_LABELS
+    from sentiment.runtime.detector import PRESETS, Detector
+    from sentiment.runtime.heads import LinearHead
+    from sentiment.runtime.labels import UNHAPPY_LABELS
 
     weight = np.zeros((2, 16), "float32") if detector_weight is None else np.asarray(detector_weight, "float32")
     detector = Detector(LinearHead(weight, np.zeros(2, "float32"), {}, UNHAPPY_LABELS),

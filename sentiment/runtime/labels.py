@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .errors import BadLabels
+from sentiment.errors import BadLabels
 
 LABELS = ("negative", "neutral", "positive")
 # The detector's classes: is the author an unhappy customer who should get an answer?

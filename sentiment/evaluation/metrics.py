@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .labels import LABELS
+from sentiment.runtime.labels import LABELS
 
 
 @dataclass(frozen=True)

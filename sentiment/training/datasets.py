@@ -7,8 +7,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BadDataset, BadLabels
-from .labels import UNHAPPY_LABELS, normalise_label
+from sentiment.errors import BadDataset, BadLabels
+from sentiment.runtime.labels import UNHAPPY_LABELS, normalise_label
 
 
 @dataclass(frozen=True)
