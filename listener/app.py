@@ -16,6 +16,7 @@ from listener.kernel.errors import MissingCredential
 from listener.kernel.secrets import signing_secret
 from listener.kernel.times import iso, utc_now
 from listener.rules import AlertRules
+from listener.store.database import open_db
 
 from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
@@ -24,7 +25,6 @@ from .alerts.outbox import NOTICE_ALERT
 from .alerts.routing import Route, channels, routes
 from .config import Config
 from .sources.registry import source_module
-from .store import open_db
 from .themes.matching import ThemeMatcher
 
 log = logging.getLogger(__name__)

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from listener.sources.base import MentionRow
+from listener.store.mentions import ScoredMention, insert_mentions, known_revisions, update_edited
 from surveys.nps import DETRACTOR
 
 from .alerts.outbox import DETRACTOR_ALERT, enqueue
 from .alerts.routing import Route
 from .cases import open_case
 from .rules import AlertRules
-from .store import MentionRow, ScoredMention, insert_mentions, known_revisions, update_edited
 from .themes.assignments import record as record_themes
 from .themes.matching import ThemeMatcher
 

@@ -7,9 +7,9 @@ import threading
 
 from listener.kernel.errors import AscoltoError
 from listener.kernel.secrets import signing_secret
+from listener.store.database import connect
 
 from .app import App
-from .store import connect
 
 
 def wsgi_app(app: App):

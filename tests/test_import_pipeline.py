@@ -7,7 +7,7 @@ import pytest
 from listener.jobs.collect import run_import
 from listener.sources.base import BadItem, Query
 from listener.sources.files import RawItem, Settings, item_to_row
-from listener.store import open_db
+from listener.store.database import open_db
 
 FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "mentions_with_problems.jsonl"
 

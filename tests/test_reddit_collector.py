@@ -5,7 +5,7 @@ import pytest
 from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.reddit import Cursor as RedditCursor
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 TOKEN = "https://www.reddit.com/api/v1/access_token"
 SEARCH = "https://oauth.reddit.com/r/coffee+italy/search/"

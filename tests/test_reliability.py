@@ -85,7 +85,7 @@ def test_a_lone_surrogate_is_stored_visibly_and_the_chunk_survives(make_app, tmp
 def test_a_row_the_database_refuses_is_skipped_and_the_rest_of_its_chunk_saved(make_app, caplog):
     """Defence in depth below the importer's own cleaning: the pipeline isolates the bad row."""
     from listener.pipeline import save_chunk
-    from listener.store import MentionRow
+    from listener.sources.base import MentionRow
 
     app = make_app(mailer=None)
     rows = [MentionRow(id=f"x:{i}", source="x", native_id=str(i), brand="Caffè Aurora", author="a", url=None,

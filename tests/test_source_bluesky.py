@@ -10,7 +10,7 @@ import pytest
 from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.bluesky import Cursor
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 XRPC = "https://bsky.social/xrpc"
 SOURCE = '[[sources]]\ntype = "bluesky"\nname = "bluesky"\nlimit = 3\n'

@@ -7,7 +7,7 @@ import pytest
 from helpers.paths import FIXTURE_DIR
 from listener.jobs.collect import run_source
 from listener.sources.feeds import Cursor
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 ALERTS = "https://www.google.com/alerts/feeds/09876543210987654321/12345678901234567890"
 BLOG = "https://barista-blog.example/feed/"

@@ -10,7 +10,7 @@ import pytest
 from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.google_reviews import Cursor
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 LOCATION = "accounts/1092837465/locations/5566778899"
 REVIEWS = f"https://mybusiness.googleapis.com/v4/{LOCATION}/reviews"

@@ -7,7 +7,7 @@ import pytest
 from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.mastodon import Cursor
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 INSTANCE = "https://mastodon.example"
 TAG = f"{INSTANCE}/api/v1/timelines/tag/caffeaurora"

@@ -8,7 +8,7 @@ import pytest
 from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.youtube import Cursor
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 THREADS = "/youtube/v3/commentThreads"
 

@@ -7,7 +7,7 @@ from helpers.paths import fixture_json
 from listener.jobs.collect import run_source
 from listener.sources.x import Cursor as XCursor
 from listener.sources.x import build_query
-from listener.store import get_cursor
+from listener.store.mentions import get_cursor
 
 SEARCH = "https://api.twitter.com/2/tweets/search/recent"
 X_SOURCE = '[[sources]]\ntype = "x"\nname = "x"\nmax_results = 10\n'
@@ -243,7 +243,7 @@ def test_retweets_are_stored_as_their_original_once(make_app, monkeypatch, recor
 
 def test_a_since_id_older_than_7_days_starts_a_new_pass_instead_of_failing_forever(app, recorded_http):
     with app.db.atomic():
-        from listener.store import set_cursor
+        from listener.store.mentions import set_cursor
 
         set_cursor(app.db, "x:x", build_query(app.config.brand("Caffè Aurora")),
                    XCursor(since_id="1850000000000000000").dump(), "2026-11-10T09:00:00Z")

@@ -20,6 +20,8 @@ from types import ModuleType
 
 from listener.kernel.errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
 from listener.kernel.times import iso, parse_timestamp
+from listener.sources.base import MentionRow
+from listener.store.mentions import capped, get_cursor, set_cursor
 
 from ..alerts.outbox import NOTICE_ALERT, enqueue
 from ..app import App
@@ -27,7 +29,6 @@ from ..pipeline import CHUNK, Counts, chunked, save_chunk
 from ..settings import Brand
 from ..sources.base import BadItem, Budget, NotAboutBrand, Page, Query, SourceSettings
 from ..sources.registry import source_module
-from ..store import MentionRow, capped, get_cursor, set_cursor
 from .runs import finish_run, start_run
 
 log = logging.getLogger(__name__)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from listener.kernel.times import iso
+from listener.store.mentions import get_cursor, set_cursor
 
 from ..app import App
-from ..store import get_cursor, set_cursor
 from ..themes.assignments import mark_assigned, reassign, stored_texts, sync_taxonomy
 from ..themes.discovery import cluster, save_candidates, unmatched_complaints
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from listener.kernel.textfiles import clean, one_line
 from listener.kernel.times import iso, parse_timestamp
+from listener.sources.base import MentionRow
 
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
 from .fetching import request
 

@@ -133,6 +133,25 @@ class SinceCursor:
                 return
 
 
+@dataclass(frozen=True)
+class MentionRow:
+    id: str
+    source: str
+    native_id: str
+    brand: str
+    author: str | None
+    url: str | None
+    text: str
+    lang: str | None
+    created_at: str
+    collected_at: str
+    raw: str  # the item as received, JSON
+    rating: int | None = None  # 1-5 stars, for sources that have them (reviews)
+    text_length: int | None = None  # the text's full length, when it was cut to the storage limit
+    revision: int | None = None  # an editable post's version; a higher one replaces the stored text
+    reply: str | None = None  # the brand's own public answer, where the source shows it
+
+
 def translated(call: Callable[[], T], translate: Callable[[Exception], Exception]) -> T:
     """``call()``, with an API client's exceptions turned into ours (unknown ones pass unchanged)."""
     try:

@@ -19,11 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from listener.kernel.textfiles import clean, one_line
 from listener.kernel.times import iso
+from listener.sources.base import MentionRow
 
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
 from .fetching import html_to_text, request
 

@@ -20,11 +20,11 @@ from pathlib import Path
 from listener.kernel.errors import AscoltoError
 from listener.kernel.textfiles import LEGACY, clean, csv_rows, one_line, open_lines, undecodable, undecodable_problem
 from listener.kernel.times import days_to_yesterday, iso, parse_timestamp
+from listener.sources.base import MentionRow
 
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
 
 TYPE = "import"

@@ -18,11 +18,11 @@ from datetime import datetime, timezone
 from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
 from listener.kernel.textfiles import clean, one_line
 from listener.kernel.times import iso
+from listener.sources.base import MentionRow
 
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from ..store import MentionRow
 from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 
 TYPE = "googleplay"

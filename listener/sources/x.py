@@ -27,11 +27,11 @@ from datetime import datetime, timedelta, timezone
 from listener.kernel.errors import BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
 from listener.kernel.secrets import read_secret
 from listener.kernel.times import iso, parse_timestamp
+from listener.sources.base import MentionRow
 
 from ..brands import is_excluded
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from ..store import MentionRow
 from .base import BadItem, Budget, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 from .retry import call_with_retries
 

@@ -22,11 +22,11 @@ from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
 from listener.kernel.secrets import read_secret
 from listener.kernel.textfiles import clean, one_line
 from listener.kernel.times import iso, parse_timestamp
+from listener.sources.base import MentionRow
 
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from ..store import MentionRow
 from .base import BadItem, Budget, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
 from .retry import call_with_retries
 

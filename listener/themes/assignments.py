@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import sqlite_utils
 
-from ..store import get_cursor, set_cursor
+from listener.store.mentions import get_cursor, set_cursor
+
 from .matching import Match, ThemeMatcher
 from .taxonomy import Taxonomy
 

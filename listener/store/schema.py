@@ -1,27 +1,14 @@
-"""The SQLite store: schema (as registered migrations), connection settings, and writes.
-
-Datasette reads the same file while the bot writes, hence WAL and a busy timeout. Several processes
-may write (the bot, the survey page, an import): every write transaction begins IMMEDIATE, so a
-second writer waits for the first instead of failing (``Database.atomic``). Every write is
-idempotent: mentions are keyed ``source:native_id``, an alert is unique per (kind, subject) and a
-case per subject.
-"""
+"""The listener's tables, as registered migrations (sqlite-utils): each one applied once, in order,
+under the write lock (``listener.store.database.migrate``). A change of schema is a new migration,
+never an edit of one already released."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
-from listener.kernel.errors import AscoltoError
-
-BUSY_TIMEOUT_MS = 30_000  # how long a writer waits for another one before giving up
 migrations = Migrations("ascolto.listener")
 
 
@@ -116,36 +103,6 @@ def m007_detector_and_ratings(db: sqlite_utils.Database) -> None:
     db["mentions"].add_column("p_unhappy", float)
     db["mentions"].add_column("alert_rule", str)
     db["mentions"].add_column("rating", int)
-
-
-class Database(sqlite_utils.Database):
-    """sqlite-utils' Database whose write transactions wait for each other instead of failing.
-
-    In WAL mode a transaction that begins as a reader (plain BEGIN) and then writes fails at once
-    with "database is locked" when another process wrote in between: the busy timeout cannot help a
-    stale snapshot. A transaction that begins IMMEDIATE takes the write lock first, so a second
-    writer waits up to the busy timeout. sqlite-utils' own writes go through ``atomic()`` too, and
-    the connection opens no implicit transactions (``isolation_level=None``), so this is the one
-    place the rule lives.
-    """
-
-    @contextlib.contextmanager
-    def atomic(self):
-        if self.conn.in_transaction:  # nested: a savepoint inside the transaction already held
-            with super().atomic():
-                yield self
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self
-        except BaseException:
-            self.rollback()
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.rollback()
-            raise
 
 
 @migrations()
@@ -247,144 +204,3 @@ def m014_themes(db: sqlite_utils.Database) -> None:
     db["theme_candidates"].create(
         {"id": int, "brand": str, "found_at": str, "period_start": str, "period_end": str, "size": int,
          "words": str, "examples": str, "status": str}, pk="id", defaults={"status": "new"})
-
-
-def open_db(path: str | Path) -> Database:
-    """Open (creating if needed) and migrate the database; WAL, busy timeout, foreign keys on."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = connect(path)
-        db.enable_wal()
-        migrate(db)
-    except (OSError, sqlite3.Error) as exc:
-        raise AscoltoError(f"cannot open the database {path}: {_reason(path, exc)}") from None
-    return db
-
-
-def _reason(path: Path, exc: Exception) -> str:
-    if path.is_dir():
-        return "it is a folder (database.path names a file)"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc)
-
-
-def connect(path: str | Path) -> Database:
-    """A connection to a database already migrated (the web app opens one per request)."""
-    # check_same_thread off: the scheduler's worker thread is not the thread that opened the file.
-    db = Database(sqlite3.connect(str(path), check_same_thread=False, isolation_level=None,
-                                  timeout=BUSY_TIMEOUT_MS / 1000))
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA foreign_keys = ON")
-    return db
-
-
-def migrate(db: sqlite_utils.Database) -> None:
-    """Apply pending migrations under the write lock: two processes starting at once do not both
-    apply the same one."""
-    from surveys.schema import migrations as survey_migrations
-
-    with db.atomic():
-        migrations.apply(db)
-        survey_migrations.apply(db)
-
-
-@dataclass(frozen=True)
-class MentionRow:
-    id: str
-    source: str
-    native_id: str
-    brand: str
-    author: str | None
-    url: str | None
-    text: str
-    lang: str | None
-    created_at: str
-    collected_at: str
-    raw: str  # the item as received, JSON
-    rating: int | None = None  # 1-5 stars, for sources that have them (reviews)
-    text_length: int | None = None  # the text's full length, when it was cut to the storage limit
-    revision: int | None = None  # an editable post's version; a higher one replaces the stored text
-    reply: str | None = None  # the brand's own public answer, where the source shows it
-
-
-def capped(row: MentionRow, max_chars: int) -> MentionRow:
-    """The row with its text cut to ``max_chars`` (and its raw item kept only that far, ten times
-    over): one 50 MB post must not cost minutes of scoring, gigabytes of memory or a 100 MB email."""
-    if len(row.text) <= max_chars and len(row.raw) <= 10 * max_chars:
-        return row
-    raw = row.raw if len(row.raw) <= 10 * max_chars else json.dumps(
-        {"raw_cut_at": 10 * max_chars, "raw_length": len(row.raw), "raw_start": row.raw[:10 * max_chars]},
-        ensure_ascii=False)
-    return replace(row, text=row.text[:max_chars], raw=raw, text_length=len(row.text))
-
-
-@dataclass(frozen=True)
-class ScoredMention:
-    row: MentionRow
-    sentiment: str
-    sentiment_score: float
-    p_negative: float
-    p_neutral: float
-    p_positive: float
-    model: str
-    nps_class: str
-    p_unhappy: float | None = None
-    alert_rule: str | None = None
-    alert_threshold: float | None = None
-    alert_details: dict | None = field(default=None, compare=False)  # why it alerted, for the alert (not a column)
-    embedding: object = field(default=None, compare=False, repr=False)  # kept in text_embeddings (not a column)
-
-    def record(self) -> dict:
-        fields = asdict(self)
-        fields.pop("alert_details")
-        fields.pop("embedding")
-        return {**fields.pop("row"), **fields}
-
-
-def known_revisions(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, int | None]:
-    """The stored mentions among ``ids``, with their revision (None for posts that are not edited)."""
-    ids = list(ids)
-    found: dict[str, int | None] = {}
-    for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        found.update(db.execute(f"select id, revision from mentions where id in ({marks})", chunk).fetchall())
-    return found
-
-
-def update_edited(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:
-    """Replace stored mentions by their newer revisions (an edited post: one mention, its latest text);
-    returns those replaced. The caller holds the transaction."""
-    updated = []
-    for mention in mentions:
-        record = mention.record()
-        record.pop("collected_at")  # when it was first collected stays
-        columns = [k for k in record if k != "id"]
-        sql = (f"update mentions set {', '.join(f'{k} = ?' for k in columns)} "
-               "where id = ? and coalesce(revision, 0) < ?")
-        if db.execute(sql, [record[k] for k in columns] + [record["id"], mention.row.revision]).rowcount:
-            updated.append(mention)
-    return updated
-
-
-def insert_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:
-    """Insert scored mentions, leaving existing rows as they are (a re-run changes nothing); returns
-    those inserted now. The caller holds the transaction."""
-    inserted = []
-    for mention in mentions:
-        record = mention.record()
-        sql = f"insert or ignore into mentions ({', '.join(record)}) values ({', '.join('?' * len(record))})"
-        if db.execute(sql, list(record.values())).rowcount:
-            inserted.append(mention)
-    return inserted
-
-
-def get_cursor(db: sqlite_utils.Database, source: str, query: str) -> str | None:
-    row = db.execute("select value from cursors where source = ? and query = ?", [source, query]).fetchone()
-    return row[0] if row else None
-
-
-def set_cursor(db: sqlite_utils.Database, source: str, query: str, value: str, now: str) -> None:
-    db["cursors"].upsert({"source": source, "query": query, "value": value, "updated_at": now}, pk=("source", "query"))

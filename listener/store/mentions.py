@@ -1,0 +1,96 @@
+"""Mentions and the cursors of the sources that collect them.
+
+Every write is idempotent: a mention is keyed ``source:native_id`` and inserted once; an edited post
+(a higher revision) replaces its stored text. A cursor moves in the transaction that commits the rows
+it covers (the caller holds it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+
+import sqlite_utils
+
+from listener.sources.base import MentionRow
+
+from .database import in_chunks, marks
+
+
+def capped(row: MentionRow, max_chars: int) -> MentionRow:
+    """The row with its text cut to ``max_chars`` (and its raw item kept only that far, ten times
+    over): one 50 MB post must not cost minutes of scoring, gigabytes of memory or a 100 MB email."""
+    if len(row.text) <= max_chars and len(row.raw) <= 10 * max_chars:
+        return row
+    raw = row.raw if len(row.raw) <= 10 * max_chars else json.dumps(
+        {"raw_cut_at": 10 * max_chars, "raw_length": len(row.raw), "raw_start": row.raw[:10 * max_chars]},
+        ensure_ascii=False)
+    return replace(row, text=row.text[:max_chars], raw=raw, text_length=len(row.text))
+
+
+@dataclass(frozen=True)
+class ScoredMention:
+    row: MentionRow
+    sentiment: str
+    sentiment_score: float
+    p_negative: float
+    p_neutral: float
+    p_positive: float
+    model: str
+    nps_class: str
+    p_unhappy: float | None = None
+    alert_rule: str | None = None
+    alert_threshold: float | None = None
+    alert_details: dict | None = field(default=None, compare=False)  # why it alerted, for the alert (not a column)
+    embedding: object = field(default=None, compare=False, repr=False)  # kept in text_embeddings (not a column)
+
+    def record(self) -> dict:
+        fields = asdict(self)
+        fields.pop("alert_details")
+        fields.pop("embedding")
+        return {**fields.pop("row"), **fields}
+
+
+def known_revisions(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, int | None]:
+    """The stored mentions among ``ids``, with their revision (None for posts that are not edited)."""
+    found: dict[str, int | None] = {}
+    for chunk in in_chunks(ids):
+        found.update(db.execute(f"select id, revision from mentions where id in ({marks(chunk)})", chunk).fetchall())
+    return found
+
+
+def update_edited(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:
+    """Replace stored mentions by their newer revisions (an edited post: one mention, its latest text);
+    returns those replaced. The caller holds the transaction."""
+    updated = []
+    for mention in mentions:
+        record = mention.record()
+        record.pop("collected_at")  # when it was first collected stays
+        columns = [k for k in record if k != "id"]
+        sql = (f"update mentions set {', '.join(f'{k} = ?' for k in columns)} "
+               "where id = ? and coalesce(revision, 0) < ?")
+        if db.execute(sql, [record[k] for k in columns] + [record["id"], mention.row.revision]).rowcount:
+            updated.append(mention)
+    return updated
+
+
+def insert_mentions(db: sqlite_utils.Database, mentions: Iterable[ScoredMention]) -> list[ScoredMention]:
+    """Insert scored mentions, leaving existing rows as they are (a re-run changes nothing); returns
+    those inserted now. The caller holds the transaction."""
+    inserted = []
+    for mention in mentions:
+        record = mention.record()
+        sql = f"insert or ignore into mentions ({', '.join(record)}) values ({', '.join('?' * len(record))})"
+        if db.execute(sql, list(record.values())).rowcount:
+            inserted.append(mention)
+    return inserted
+
+
+def get_cursor(db: sqlite_utils.Database, source: str, query: str) -> str | None:
+    row = db.execute("select value from cursors where source = ? and query = ?", [source, query]).fetchone()
+    return row[0] if row else None
+
+
+def set_cursor(db: sqlite_utils.Database, source: str, query: str, value: str, now: str) -> None:
+    db["cursors"].upsert({"source": source, "query": query, "value": value, "updated_at": now}, pk=("source", "query"))
