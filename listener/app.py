@@ -12,17 +12,18 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 
+from listener.alerts.kinds import NOTICE_ALERT
+from listener.alerts.routing import channels, routes
 from listener.kernel.errors import MissingCredential
 from listener.kernel.secrets import signing_secret
 from listener.kernel.times import iso, utc_now
 from listener.rules import AlertRules
+from listener.store.alerts import Route
 from listener.store.database import open_db
 
 from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
 from .alerts.messages import Context
-from .alerts.outbox import NOTICE_ALERT
-from .alerts.routing import Route, channels, routes
 from .config import Config
 from .sources.registry import source_module
 from .themes.matching import ThemeMatcher
@@ -117,15 +118,10 @@ class App:
     @cached_property
     def senders(self) -> dict:
         """Alert channel name -> the channel that sends (None: an email channel without SMTP)."""
-        from .alerts.channels.apprise import AppriseChannel
-        from .alerts.channels.email import EmailChannel
+        from .alerts.channels.registry import channel_module
 
-        def sender(channel):
-            if channel.type == "apprise":
-                return AppriseChannel(channel)
-            return EmailChannel(self.mailer, self.config.alerts.sender) if self.mailer else None
-
-        return {channel.name: sender(channel) for channel in self.channels}
+        return {channel.name: channel_module(channel.type).make_sender(channel, self.mailer, self.config.alerts.sender)
+                for channel in self.channels}
 
     def routes_for(self, kind: str, brand: str | None = None, source: str | None = None,
                    lang: str | None = None) -> list[Route]:

@@ -2,7 +2,8 @@
 
 Transitions: open -> contacted -> resolved | lost, and open -> resolved | lost directly; open or
 contacted -> dismissed when the alert was wrong ("not a complaint"). Resolved, lost and dismissed
-are final. Notes accumulate with their time and author; nothing is ever overwritten.
+are final. Notes accumulate with their time and author; nothing is ever overwritten. The rows live
+in ``listener.store.cases``.
 """
 
 from __future__ import annotations
@@ -10,72 +11,51 @@ from __future__ import annotations
 import sqlite_utils
 
 from listener.kernel.errors import AscoltoError
+from listener.store import cases as store
+from listener.store.cases import Case
+from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
 
 STATUSES = ("open", "contacted", "resolved", "lost", "dismissed")
 NEXT = {"open": {"contacted", "resolved", "lost", "dismissed"}, "contacted": {"resolved", "lost", "dismissed"},
         "resolved": set(), "lost": set(), "dismissed": set()}
-TASK_LABELS = {"sentiment": ("negative", "neutral", "positive"), "detector": ("unhappy", "other")}
+TASK_LABELS = {"sentiment": LABELS, "detector": UNHAPPY_LABELS}
 
 
 class CaseError(AscoltoError):
     """A case that does not exist, or a transition that is not allowed."""
 
 
-def open_case(db: sqlite_utils.Database, kind: str, subject_id: str, brand: str, due_at: str, now: str) -> int:
-    """Open the case of a detractor (once per subject); the caller holds the transaction."""
-    return db.execute("insert or ignore into cases (kind, subject_id, brand, status, due_at, created_at, updated_at) "
-                      "values (?, ?, ?, 'open', ?, ?, ?)", [kind, subject_id, brand, due_at, now, now]).rowcount
-
-
-def get_case(db: sqlite_utils.Database, case_id: int) -> dict:
-    row = next(iter(db.query("select * from cases where id = ?", [case_id])), None)
-    if row is None:
+def get_case(db: sqlite_utils.Database, case_id: int) -> Case:
+    case = store.find_case(db, case_id)
+    if case is None:
         raise CaseError(f"no case #{case_id}")
-    return row
+    return case
 
 
-def move(db: sqlite_utils.Database, case_id: int, status: str, now: str) -> dict:
+def move(db: sqlite_utils.Database, case_id: int, status: str, now: str) -> Case:
     case = get_case(db, case_id)
-    if status not in NEXT[case["status"]]:
-        allowed = ", ".join(sorted(NEXT[case["status"]])) or "nothing (it is closed)"
-        raise CaseError(f"case #{case_id} is {case['status']}: it can move to {allowed}, not {status}")
+    if status not in NEXT[case.status]:
+        allowed = ", ".join(sorted(NEXT[case.status])) or "nothing (it is closed)"
+        raise CaseError(f"case #{case_id} is {case.status}: it can move to {allowed}, not {status}")
     with db.atomic():
-        db.execute("update cases set status = ?, updated_at = ? where id = ?", [status, now, case_id])
+        store.set_status(db, case_id, status, now)
     return get_case(db, case_id)
 
 
-def assign(db: sqlite_utils.Database, case_id: int, owner: str, now: str) -> dict:
+def assign(db: sqlite_utils.Database, case_id: int, owner: str, now: str) -> Case:
     case = get_case(db, case_id)
-    if not NEXT[case["status"]]:
-        raise CaseError(f"case #{case_id} is {case['status']}: closed cases are not reassigned")
+    if not NEXT[case.status]:
+        raise CaseError(f"case #{case_id} is {case.status}: closed cases are not reassigned")
     with db.atomic():
-        db.execute("update cases set owner = ?, updated_at = ? where id = ?", [owner, now, case_id])
+        store.set_owner(db, case_id, owner, now)
     return get_case(db, case_id)
 
 
-def add_note(db: sqlite_utils.Database, case_id: int, text: str, author: str, now: str) -> dict:
+def add_note(db: sqlite_utils.Database, case_id: int, text: str, author: str, now: str) -> Case:
     get_case(db, case_id)
-    line = f"[{now}] {author}: {' '.join(text.split())}"
     with db.atomic():
-        db.execute("update cases set notes = coalesce(notes || char(10), '') || ?, updated_at = ? where id = ?",
-                   [line, now, case_id])
+        store.append_note(db, case_id, f"[{now}] {author}: {' '.join(text.split())}", now)
     return get_case(db, case_id)
-
-
-def list_cases(db: sqlite_utils.Database, *, status: str | None = None, overdue_at: str | None = None,
-               brand: str | None = None) -> list[dict]:
-    where, args = [], []
-    if status:
-        where.append("status = ?")
-        args.append(status)
-    if overdue_at:
-        where.append("status in ('open', 'contacted') and due_at < ?")
-        args.append(overdue_at)
-    if brand:
-        where.append("brand = ?")
-        args.append(brand)
-    sql = "select * from cases" + (" where " + " and ".join(where) if where else "") + " order by due_at, id"
-    return list(db.query(sql, args))
 
 
 def correct_label(db: sqlite_utils.Database, kind: str, subject_id: str, label: str, author: str, now: str, *,
@@ -84,15 +64,11 @@ def correct_label(db: sqlite_utils.Database, kind: str, subject_id: str, label: 
     was): a sentiment (negative, neutral, positive) or the detector's (unhappy, other)."""
     if label not in TASK_LABELS[task]:
         raise CaseError(f"label {label!r}: expected {' or '.join(TASK_LABELS[task])}")
-    if kind == "mention":
-        row = db.execute("select text, sentiment, nps_class from mentions where id = ?", [subject_id]).fetchone()
-    else:
-        row = db.execute("select comment, sentiment, nps_class from survey_responses where id = ?",
-                         [subject_id]).fetchone()
-    if row is None or not row[0]:
+    found = store.labelled_text(db, kind, subject_id)
+    if found is None:
         raise CaseError(f"no {kind} {subject_id!r} with a text to label")
-    model_label = row[1] if task == "sentiment" else ("unhappy" if row[2] == "detractor" else "other")
+    model_label = found.sentiment if task == "sentiment" else ("unhappy" if found.nps_class == "detractor" else "other")
     with db.atomic():
-        db["corrections"].insert({"kind": kind, "subject_id": subject_id, "text": row[0], "model_label": model_label,
-                                  "label": label, "author": author, "created_at": now, "task": task, "via": via})
-    return {"text": row[0], "model_label": model_label, "label": label}
+        store.add_correction(db, kind=kind, subject_id=subject_id, text=found.text, model_label=model_label,
+                             label=label, author=author, now=now, task=task, via=via)
+    return {"text": found.text, "model_label": model_label, "label": label}

@@ -18,18 +18,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from listener.alerts.settings import Alerts, Channel, Smtp
 from listener.kernel.errors import ConfigError
 from listener.rules import DEFAULT_CONFIDENCE
+from listener.settings import Brand, Learning, Reports, Scheduler, ThemeMatching, Web
+from sentiment.runtime.labels import LABELS
 from sentiment.runtime.loading import ModelSettings
 from surveys.policy import ContactPolicy
 from surveys.settings import SurveySettings
 
-from .settings import Alerts, Brand, Channel, Learning, Reports, Scheduler, Smtp, ThemeMatching, Web
 from .sources.base import SourceSettings
 from .sources.registry import SOURCES
 from .themes.taxonomy import Taxonomy, Theme, retail_taxonomy
 
-LABELS = ("negative", "neutral", "positive")
 MAX_TEXT_CHARS = 20_000
 
 

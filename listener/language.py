@@ -9,12 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_WORDS = {
-    "it": set("il lo la gli le un una di da in con su per tra fra che non è e ma più anche sono ho ha mi ti ci "
-              "del della dei delle nel nella questo questa molto mai sempre ancora come perché grazie ordine".split()),
-    "en": set("the a an of to in on for with and but not is are was were it this that i you my your have has "
-              "very never always still again why thanks order from at be".split()),
-}
+from listener.kernel.words import FUNCTION_WORDS
+
 _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 
@@ -34,7 +30,7 @@ def language_code(value) -> str | None:
 
 def guess_language(text: str, allowed: Sequence[str] = ("it", "en")) -> str | None:
     words = [w.casefold() for w in _TOKEN.findall(text)]
-    counts = {lang: sum(w in _WORDS[lang] for w in words) for lang in allowed if lang in _WORDS}
+    counts = {lang: sum(w in FUNCTION_WORDS[lang] for w in words) for lang in allowed if lang in FUNCTION_WORDS}
     if not counts:
         return None
     best = max(counts, key=counts.get)

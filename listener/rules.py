@@ -32,7 +32,7 @@ class Verdict:
 
     alert: bool
     p_unhappy: float | None  # calibrated; None without a detector
-    rule: str  # "detector", "sentiment" (no detector: a confident negative) or "rating"
+    rule: str  # "detector", "sentiment" (no detector: a confident negative), "rating" or "survey"
     threshold: float | None = None  # what p_unhappy (detector) or the confidence (sentiment) had to reach
 
 
@@ -76,8 +76,11 @@ class AlertRules:
         return self.presets.get(brand, DEFAULT_PRESET)
 
     def classify(self, brand: str, lang: str | None, score: Score, detector: Detector | None,
-                 rating: int | None = None) -> tuple[str, Verdict]:
-        """(class, verdict) of a text about ``brand``."""
+                 rating: int | None = None, survey_class: str | None = None) -> tuple[str, Verdict]:
+        """(class, verdict) of a text about ``brand``; a survey answer's class is its score's, and it
+        alerts exactly when it is a detractor's."""
+        if survey_class is not None:
+            return survey_class, Verdict(survey_class == DETRACTOR, None, "survey")
         verdict = judge(score, lang, detector, self.preset(brand), self.min_confidence, rating,
                         self.low_rating_alerts.get(brand, True))
         if verdict.alert:

@@ -21,6 +21,7 @@ import sqlite_utils
 from listener.kernel.delivery import DeliveryError
 from listener.kernel.hours import local_day_start
 from listener.kernel.times import iso, parse_timestamp
+from listener.store import surveys as store
 
 from .emails import invitation_email
 from .links import score_link, unsubscribe_link
@@ -41,11 +42,7 @@ class InvitationCounts:
 
 
 def sent_today(db: sqlite_utils.Database, brand: str, now: datetime, zone: ZoneInfo) -> int:
-    start = iso(local_day_start(now, zone))
-    return db.execute(
-        "select (select count(*) from survey_invitations where brand = ? and sent_at >= ?)"
-        " + (select count(*) from survey_invitations where brand = ? and reminded_at >= ?)",
-        [brand, start, brand, start]).fetchone()[0]
+    return store.sent_since(db, brand, iso(local_day_start(now, zone)))
 
 
 def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], now: datetime,
@@ -54,23 +51,19 @@ def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
 
     One query reads the orders with their customers; the day's counts are read once per brand and
     kept up to date here, so planning is linear in the number of orders."""
-    orders = list(db.query(
-        "select o.order_ref, o.brand, o.purchased_at, c.id as customer_id, c.lang, c.legal_basis, "
-        "c.unsubscribed_at, c.last_surveyed_at from orders o join customers c on c.id = o.customer_id "
-        "where not exists (select 1 from survey_invitations i where i.order_ref = o.order_ref) "
-        "order by o.purchased_at"))
+    orders = store.orders_to_invite(db)
     today: dict[str, int] = {}  # invitations sent, reminded or pending today, per brand
     surveyed: dict[int, datetime | None] = {}  # last survey per customer, as this run changes it
     for order in orders:
-        brand, zone, customer = order["brand"], zones[order["brand"]], order["customer_id"]
+        brand, zone, customer = order.brand, zones[order.brand], order.customer_id
         if brand not in today:
-            today[brand] = sent_today(db, brand, now, zone) + _pending(db, brand)
+            today[brand] = sent_today(db, brand, now, zone) + store.pending_count(db, brand)
         if customer not in surveyed:
-            last = order["last_surveyed_at"]
+            last = order.last_surveyed_at
             surveyed[customer] = parse_timestamp(last) if last else None
         decision = may_invite(
-            legal_basis=order["legal_basis"], unsubscribed=order["unsubscribed_at"] is not None,
-            purchased_at=parse_timestamp(order["purchased_at"]), last_surveyed_at=surveyed[customer],
+            legal_basis=order.legal_basis, unsubscribed=order.unsubscribed_at is not None,
+            purchased_at=parse_timestamp(order.purchased_at), last_surveyed_at=surveyed[customer],
             sent_today=today[brand], now=now, zone=zone, policy=settings.policy)
         if decision.send or decision.final:
             with db.atomic():
@@ -88,59 +81,33 @@ def plan(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
             counts.waiting += 1
 
 
-def _taken(db, order: dict, last_surveyed: datetime | None) -> bool:
+def _taken(db, order: store.OrderToInvite, last_surveyed: datetime | None) -> bool:
     """Inside the write transaction: has another process invited for this order, or surveyed this
     customer, since the orders were read? (Then this run leaves it, and the next decides afresh.)"""
-    invited, last = db.execute(
-        "select exists (select 1 from survey_invitations where order_ref = ?), last_surveyed_at from customers "
-        "where id = ?", [order["order_ref"], order["customer_id"]]).fetchone()
-    return bool(invited) or (parse_timestamp(last) if last else None) != last_surveyed
+    invited, last = store.invited_or_surveyed(db, order.order_ref, order.customer_id)
+    return invited or (parse_timestamp(last) if last else None) != last_surveyed
 
 
-def _pending(db, brand: str) -> int:
-    return db.execute("select count(*) from survey_invitations where brand = ? and status = 'pending'",
-                      [brand]).fetchone()[0]
+def _create(db, order: store.OrderToInvite, settings: SurveySettings, now: datetime, status: str,
+            reason: str | None) -> None:
+    store.create_invitation(db, public_id=secrets.token_urlsafe(12), order=order, status=status, now=iso(now),
+                            expires_at=iso(now + timedelta(days=settings.policy.link_valid_days)), reason=reason)
 
 
-def _create(db, order: dict, settings: SurveySettings, now: datetime, status: str, reason: str | None) -> None:
-    db["survey_invitations"].insert({
-        "public_id": secrets.token_urlsafe(12), "customer_id": order["customer_id"], "order_ref": order["order_ref"],
-        "brand": order["brand"], "lang": order["lang"], "status": status, "created_at": iso(now),
-        "expires_at": iso(now + timedelta(days=settings.policy.link_valid_days)), "attempts": 0,
-        "last_error": reason,
-    })
-    if status == "pending":
-        db.execute("update customers set last_surveyed_at = ? where id = ?", [iso(now), order["customer_id"]])
-
-
-def _message(row: dict, settings: SurveySettings, secret: bytes, reminder: bool):
-    expires, created = parse_timestamp(row["expires_at"]), parse_timestamp(row["created_at"])
-    links = [score_link(settings, secret, row["public_id"], score, expires) for score in range(11)]
+def _message(row: store.Invitation, settings: SurveySettings, secret: bytes, reminder: bool):
+    expires, created = parse_timestamp(row.expires_at), parse_timestamp(row.created_at)
+    links = [score_link(settings, secret, row.public_id, score, expires) for score in range(11)]
     return invitation_email(
-        lang=row["lang"], brand=row["brand"], order_ref=row["order_ref"], name=row["name"], to=row["email"],
+        lang=row.lang, brand=row.brand, order_ref=row.order_ref, name=row.name, to=row.email,
         sender=settings.sender, score_links=links,
-        unsubscribe=unsubscribe_link(settings, secret, row["public_id"], created), reminder=reminder)
-
-
-_WITH_CUSTOMER = ("select i.*, c.email, c.name, c.unsubscribed_at from survey_invitations i "
-                  "join customers c on c.id = i.customer_id ")
-
-
-def _due(db) -> list[dict]:
-    return list(db.query(_WITH_CUSTOMER + "where i.status = 'pending' order by i.id"))
-
-
-def _reminders(db) -> list[dict]:
-    return list(db.query(
-        _WITH_CUSTOMER + "where i.status in ('sent', 'opened') and i.reminded_at is null "
-        "and not exists (select 1 from survey_responses r where r.invitation_id = i.id) order by i.id"))
+        unsubscribe=unsubscribe_link(settings, secret, row.public_id, created), reminder=reminder)
 
 
 def send(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], mailer,
          now: datetime, counts: InvitationCounts) -> None:
     """Mail the pending invitations and the due reminders that quiet hours and the cap allow."""
     secret = settings.secret()
-    work = [(row, False) for row in _due(db)] + [(row, True) for row in _reminders(db)]
+    work = [(row, False) for row in store.pending_invitations(db)] + [(row, True) for row in store.reminders_due(db)]
     if not work:
         return
     try:
@@ -155,18 +122,17 @@ def send(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str
 
 def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, counts) -> bool:
     """Send one invitation or reminder if allowed now; False when the SMTP session has failed."""
-    zone = zones[row["brand"]]
-    today = sent_today(db, row["brand"], now, zone)
+    zone = zones[row.brand]
+    today = sent_today(db, row.brand, now, zone)
     if reminder:
-        decision = may_remind(unsubscribed=row["unsubscribed_at"] is not None, answered=False, reminded=False,
-                              sent_at=parse_timestamp(row["sent_at"]), expires_at=parse_timestamp(row["expires_at"]),
+        decision = may_remind(unsubscribed=row.unsubscribed_at is not None, answered=False, reminded=False,
+                              sent_at=parse_timestamp(row.sent_at), expires_at=parse_timestamp(row.expires_at),
                               sent_today=today, now=now, zone=zone, policy=settings.policy)
     else:
         decision = may_send_now(today, now, zone, settings.policy)
-        if row["unsubscribed_at"] is not None:
+        if row.unsubscribed_at is not None:
             with db.atomic():
-                db.execute("update survey_invitations set status = 'cancelled', last_error = 'unsubscribed' "
-                           "where id = ?", [row["id"]])
+                store.cancel_invitation(db, row.id, "unsubscribed")
             return True
     if not decision.send:
         counts.waiting += not decision.final
@@ -174,27 +140,24 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
     try:
         message = _message(row, settings, secret, reminder)
     except (ValueError, TypeError, KeyError) as exc:  # a bad row fails alone; the others go out
-        log.error("invitation %s cannot be built: %s", row["id"], exc)
+        log.error("invitation %s cannot be built: %s", row.id, exc)
         with db.atomic():
-            db.execute("update survey_invitations set status = 'failed', attempts = attempts + 1, last_error = ? "
-                       "where id = ?", [f"cannot build the email: {type(exc).__name__}: {exc}"[:500], row["id"]])
+            store.invitation_failed(db, row.id, f"cannot build the email: {type(exc).__name__}: {exc}", "failed")
         counts.skipped += 1
         return True
     try:
         deliver(message)
     except DeliveryError as exc:
         with db.atomic():
-            db.execute("update survey_invitations set attempts = attempts + 1, last_error = ?, status = ? "
-                       "where id = ?", [str(exc)[:500], "failed" if exc.permanent else row["status"], row["id"]])
+            store.invitation_failed(db, row.id, str(exc), "failed" if exc.permanent else row.status)
         counts.error = str(exc)
         counts.waiting += 1
         return bool(exc.permanent)  # a refused address: go on; a broken session: stop
     with db.atomic():
         if reminder:
-            db.execute("update survey_invitations set reminded_at = ? where id = ?", [iso(now), row["id"]])
+            store.invitation_reminded(db, row.id, iso(now))
         else:
-            db.execute("update survey_invitations set status = 'sent', sent_at = ?, attempts = attempts + 1, "
-                       "last_error = null where id = ?", [iso(now), row["id"]])
+            store.invitation_sent(db, row.id, iso(now))
     counts.reminded += reminder
     counts.sent += not reminder
     return True

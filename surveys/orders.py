@@ -14,6 +14,7 @@ import sqlite_utils
 
 from listener.kernel.textfiles import csv_rows, one_line, open_lines
 from listener.kernel.times import iso, parse_timestamp
+from listener.store import surveys as store
 
 from .errors import BadRow, SurveyError
 from .policy import LEGAL_BASES
@@ -77,17 +78,5 @@ def read_csv(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
 
 def save_order(db: sqlite_utils.Database, order: Order, now: str, channel: str) -> bool:
     """Upsert the customer, insert the order if new; True if the order is new. The caller commits."""
-    customer = db.execute("select id, legal_basis from customers where email = ?", [order.email]).fetchone()
-    if customer is None:
-        customer_id = db["customers"].insert({
-            "email": order.email, "name": order.name, "lang": order.lang, "legal_basis": order.legal_basis,
-            "created_at": now, "updated_at": now}).last_pk
-    else:
-        customer_id = customer[0]
-        # A later order without a basis does not erase one recorded before.
-        db.execute("update customers set name = coalesce(?, name), lang = ?, legal_basis = coalesce(?, legal_basis), "
-                   "updated_at = ? where id = ?", [order.name, order.lang, order.legal_basis, now, customer_id])
-    return db.execute(
-        "insert or ignore into orders (order_ref, brand, customer_id, purchased_at, received_at, channel) "
-        "values (?, ?, ?, ?, ?, ?)", [order.order_ref, order.brand, customer_id, order.purchased_at, now, channel],
-    ).rowcount == 1
+    customer_id = store.upsert_customer(db, order.email, order.name, order.lang, order.legal_basis, now)
+    return store.add_order(db, order.order_ref, order.brand, customer_id, order.purchased_at, now, channel)

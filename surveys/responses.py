@@ -14,30 +14,10 @@ import sqlite_utils
 
 from listener.kernel.textfiles import clean
 from listener.kernel.times import iso, parse_timestamp
+from listener.store import surveys as store
 from surveys.nps import PROMOTER, nps_class
 
 from .errors import BadRow
-
-
-def record_answer(db: sqlite_utils.Database, invitation: dict, score: int, comment: str | None, now: str) -> int:
-    """Insert or update the invitation's response; returns its id. The caller holds the transaction."""
-    cls = nps_class(score)
-    db.execute(
-        "insert into survey_responses (invitation_id, customer_id, brand, score, nps_class, comment, channel, "
-        "answered_at) values (?, ?, ?, ?, ?, ?, 'web', ?) "
-        "on conflict (invitation_id) do update set score = excluded.score, nps_class = excluded.nps_class, "
-        "comment = excluded.comment, updated_at = excluded.answered_at, sentiment = null, sentiment_score = null, "
-        "p_negative = null, p_neutral = null, p_positive = null, model = null, scored_at = null, "
-        "review_candidate = 0",
-        [invitation["id"], invitation["customer_id"], invitation["brand"], score, cls, comment or None, now])
-    db.execute("update survey_invitations set status = 'answered' where id = ?", [invitation["id"]])
-    return db.execute("select id from survey_responses where invitation_id = ?", [invitation["id"]]).fetchone()[0]
-
-
-def unsubscribe(db: sqlite_utils.Database, customer_id: int, now: str) -> None:
-    db.execute("update customers set unsubscribed_at = coalesce(unsubscribed_at, ?) where id = ?", [now, customer_id])
-    db.execute("update survey_invitations set status = 'cancelled', last_error = 'unsubscribed' "
-               "where customer_id = ? and status = 'pending'", [customer_id])
 
 
 @dataclass(frozen=True)
@@ -83,27 +63,23 @@ def save_reply(db: sqlite_utils.Database, reply: ImportedReply, source: str) -> 
     """Insert an imported reply once (keyed by source and its id); True if new."""
     customer = None
     if reply.email:
-        customer = db.execute("select id from customers where email = ?", [reply.email]).fetchone()
+        customer = store.customer_by_email(db, reply.email)
     elif reply.order_ref:
-        customer = db.execute("select customer_id from orders where order_ref = ?", [reply.order_ref]).fetchone()
-    return db.execute(
-        "insert or ignore into survey_responses (customer_id, brand, score, nps_class, comment, channel, "
-        "external_id, answered_at) values (?, ?, ?, ?, ?, 'import', ?, ?)",
-        [customer[0] if customer else None, reply.brand, reply.score, nps_class(reply.score), reply.comment,
-         f"{source}:{reply.external_id}", reply.answered_at]).rowcount == 1
+        customer = store.customer_of_order(db, reply.order_ref)
+    return store.add_imported_answer(db, customer_id=customer, brand=reply.brand, score=reply.score,
+                                     nps_class=nps_class(reply.score), comment=reply.comment,
+                                     external_id=f"{source}:{reply.external_id}", answered_at=reply.answered_at)
 
 
-def unscored(db: sqlite_utils.Database, limit: int = 256) -> list[dict]:
-    return list(db.query("select id, brand, score, nps_class, comment from survey_responses "
-                         "where scored_at is null order by id limit ?", [limit]))
+def record_answer(db: sqlite_utils.Database, invitation: store.Invitation, score: int, comment: str | None,
+                  now: str) -> int:
+    """Insert or update the invitation's answer; returns its id. The caller holds the transaction."""
+    return store.record_answer(db, invitation, score, nps_class(score), comment, now)
 
 
-def save_score(db: sqlite_utils.Database, response_id: int, score, model: str, threshold: float, now: str) -> None:
+def save_score(db: sqlite_utils.Database, answer: store.Answer, score, model: str, threshold: float, now: str) -> None:
     """Store a comment's sentiment; a promoter whose comment is confidently positive may be asked for a review."""
-    row = db.execute("select nps_class from survey_responses where id = ?", [response_id]).fetchone()
-    candidate = bool(score) and row[0] == PROMOTER and score.label == "positive" and score.confidence >= threshold
-    values = ([score.label, score.confidence, score.negative, score.neutral, score.positive] if score
-              else [None] * 5)
-    db.execute("update survey_responses set sentiment = ?, sentiment_score = ?, p_negative = ?, p_neutral = ?, "
-               "p_positive = ?, model = ?, review_candidate = ?, scored_at = ? where id = ?",
-               [*values, model if score else None, int(candidate), now, response_id])
+    candidate = bool(score) and answer.nps_class == PROMOTER and score.label == "positive" \
+        and score.confidence >= threshold
+    values = (score.label, score.confidence, score.negative, score.neutral, score.positive) if score else (None,) * 5
+    store.save_answer_score(db, answer.id, values, model if score else None, candidate, now)

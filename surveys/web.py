@@ -22,10 +22,11 @@ from listener.kernel.errors import MissingCredential
 from listener.kernel.signing import Token, TokenError, TokenExpired, sign, verify
 from listener.kernel.templating import render
 from listener.kernel.times import iso, utc_now
+from listener.store import surveys as store
 
 from .errors import BadRow
 from .orders import order_from_row, save_order
-from .responses import parse_score, record_answer, unsubscribe
+from .responses import parse_score, record_answer
 from .settings import SurveySettings
 
 FORM_VALID_HOURS = 24
@@ -177,9 +178,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
         """(token, invitation, db) for a genuine, unexpired token; else the request ends with a page."""
         token = verified(token_text, settings.secret(), now(), kind)
         db = open_db()
-        invitation = next(iter(db.query(
-            "select i.*, c.unsubscribed_at from survey_invitations i join customers c on c.id = i.customer_id "
-            "where i.public_id = ?", [token.public_id])), None)
+        invitation = store.invitation_by_public_id(db, token.public_id)
         if invitation is None:  # a genuine token for a deleted invitation
             db.close()
             raise Refusal(message("bad", 404, best_language()))
@@ -192,32 +191,29 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
             score = parse_score(token.value)  # signed by us, so always 0-10; an old or odd link is refused
         except BadRow:
             db.close()
-            return message("bad", 400, invitation["lang"])
+            return message("bad", 400, invitation.lang)
         with db.atomic():
-            db.execute("update survey_invitations set opened_at = coalesce(opened_at, ?), opened_score = ?, "
-                       "status = case when status = 'sent' then 'opened' else status end where id = ?",
-                       [iso(now()), score, invitation["id"]])
-        previous = db.execute("select comment from survey_responses where invitation_id = ?",
-                              [invitation["id"]]).fetchone()
+            store.note_opened(db, invitation.id, score, iso(now()))
+        previous = store.previous_comment(db, invitation.id)
         db.close()
-        return survey_form(invitation, token_text, score, previous[0] if previous else "", None, 200)
+        return survey_form(invitation, token_text, score, previous or "", None, 200)
 
     def survey_form(invitation, token_text, score, comment, error, status):
-        form = Token("f", invitation["public_id"], secrets.token_urlsafe(12),
+        form = Token("f", invitation.public_id, secrets.token_urlsafe(12),
                      int((now() + timedelta(hours=FORM_VALID_HOURS)).timestamp()))
-        lang = invitation["lang"]
-        return page("survey.html", status, lang, brand=invitation["brand"], score=score, comment=comment or "",
+        lang = invitation.lang
+        return page("survey.html", status, lang, brand=invitation.brand, score=score, comment=comment or "",
                     form_token=sign(form, settings.secret()), action=f"/s/{token_text}", error=error,
                     limit=settings.max_comment_chars,
-                    question=PAGE_TEXT[lang]["question"].format(brand=invitation["brand"]))
+                    question=PAGE_TEXT[lang]["question"].format(brand=invitation.brand))
 
     @app.post("/s/<token_text>")
     def survey_answer(token_text: str):
         _token, invitation, db = load(token_text, "s")
-        lang = invitation["lang"]
+        lang = invitation.lang
         try:
             form = verify(request.form.get("form_token", ""), settings.secret(), now(), "f")
-            if form.public_id != invitation["public_id"]:
+            if form.public_id != invitation.public_id:
                 raise TokenError("form of another invitation")
         except TokenError:
             db.close()
@@ -233,8 +229,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
             return survey_form(invitation, token_text, score, comment[: settings.max_comment_chars],
                                PAGE_TEXT[lang]["too_long"].format(limit=settings.max_comment_chars), 413)
         with db.atomic():
-            used = db.execute("insert or ignore into survey_form_tokens (nonce, invitation_id, used_at) "
-                              "values (?, ?, ?)", [form.value, invitation["id"], iso(now())]).rowcount
+            used = store.use_form_token(db, form.value, invitation.id, iso(now()))
             if used and not request.form.get("website"):  # the honeypot: people never see it
                 record_answer(db, invitation, score, comment, iso(now()))
         db.close()
@@ -246,20 +241,20 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
     def unsubscribe_page(token_text: str):
         _token, invitation, db = load(token_text, "u")
         db.close()
-        lang = invitation["lang"]
-        if invitation["unsubscribed_at"]:
-            return message("unsub_done", 200, lang, brand=invitation["brand"])
-        return page("unsubscribe.html", 200, lang, brand=invitation["brand"], action=f"/u/{token_text}",
-                    question=PAGE_TEXT[lang]["unsub_question"].format(brand=invitation["brand"]))
+        lang = invitation.lang
+        if invitation.unsubscribed_at:
+            return message("unsub_done", 200, lang, brand=invitation.brand)
+        return page("unsubscribe.html", 200, lang, brand=invitation.brand, action=f"/u/{token_text}",
+                    question=PAGE_TEXT[lang]["unsub_question"].format(brand=invitation.brand))
 
     @app.post("/u/<token_text>")
     def unsubscribe_now(token_text: str):
         """The page's button, and RFC 8058 one-click POSTs from mail clients."""
         _token, invitation, db = load(token_text, "u")
         with db.atomic():
-            unsubscribe(db, invitation["customer_id"], iso(now()))
+            store.unsubscribe(db, invitation.customer_id, iso(now()))
         db.close()
-        return message("unsub_done", 200, invitation["lang"], brand=invitation["brand"])
+        return message("unsub_done", 200, invitation.lang, brand=invitation.brand)
 
     @app.post("/api/orders")
     def orders_endpoint():

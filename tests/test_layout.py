@@ -90,14 +90,40 @@ def within(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
 
-def test_dependencies_point_one_way():
-    """sentiment imports nothing of ours; the kernel nothing but itself; surveys may import sentiment
-    and the kernel, nothing else of listener; listener orchestrates."""
-    wrong = [(module, target) for module, targets in import_graph().items() for target in targets
-             if (within(module, "sentiment") and not within(target, "sentiment"))
-             or (within(module, "listener.kernel") and not within(target, "listener.kernel"))
-             or (within(module, "surveys") and within(target, "listener") and not within(target, "listener.kernel"))]
+# The floors of the house, lowest first: a module imports its own floor and those below, never one
+# above (alerts does not import reports, the store nothing of the features it serves).
+LAYERS = (
+    ("sentiment",),  # the model: nothing of ours
+    ("listener.kernel",),  # times, text files, templates, signing, secrets, delivery errors, words
+    ("listener.settings", "listener.brands", "listener.language"),  # what a configuration says
+    ("listener.sources.base",),  # the contract of sources and the records they produce
+    ("listener.store",),  # the one place SQL runs
+    ("surveys", "listener.rules", "listener.cases", "listener.sources", "listener.themes"),  # features
+    ("listener.alerts",),
+    ("listener.learning", "listener.pipeline", "listener.reports"),
+    ("listener.config", "listener.app"),
+    ("listener.jobs", "listener.web"),
+    ("listener.cli", "listener.__main__"),
+)
+
+
+def floor(module: str) -> int:
+    """The floor of a module: that of the longest package prefix named in LAYERS."""
+    best = max(((len(package), level) for level, packages in enumerate(LAYERS) for package in packages
+                if within(module, package)), default=None)
+    assert best is not None, f"{module} is on no floor of LAYERS"
+    return best[1]
+
+
+def test_dependencies_point_down_the_floors():
+    wrong = [f"{module} (floor {floor(module)}) imports {target} (floor {floor(target)})"
+             for module, targets in import_graph().items() for target in targets if floor(target) > floor(module)]
     assert wrong == []
+
+
+def test_the_floor_check_finds_an_upward_import():
+    assert floor("listener.alerts.dispatch") > floor("listener.store.alerts") > floor("listener.kernel.times")
+    assert floor("listener.sources.base") < floor("listener.sources.x")
 
 
 def test_no_private_name_is_imported_from_another_module():
@@ -161,3 +187,37 @@ def test_tests_read_the_real_clock_only_for_sqlite_now():
     direct = [str(p.relative_to(REPO)) for p in tests if "CliRunner()" in p.read_text(encoding="utf-8")
               and p.name != "cli.py" and p != Path(__file__)]
     assert direct == []
+
+
+SQL_CALLS = {"execute", "executemany", "executescript", "query"}
+
+
+def sql_runs(path: Path) -> list[str]:
+    """Where a file runs SQL: ``db.execute(...)``, ``app.db.query(...)``, ``db["table"]`` (sqlite-utils)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    for node in ast.walk(tree):
+        receiver = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in SQL_CALLS:
+            receiver = node.func.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            receiver = node.value
+        if receiver is not None and ast.unparse(receiver).split(".")[-1] in ("db", "conn", "connection"):
+            found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+def test_sql_runs_only_in_the_store():
+    """The store package holds every query (Datasette's canned queries, in config/, aside)."""
+    store = REPO / "listener" / "store"
+    assert [run for path in MODULES.values() if store not in path.parents for run in sql_runs(path)] == []
+    assert sql_runs(store / "alerts.py")  # the check sees SQL where there is some
+
+
+def test_every_registered_channel_keeps_the_contract_and_the_settings_know_it():
+    from listener.alerts.channels.registry import CHANNELS, CONTRACT
+    from listener.alerts.settings import CHANNEL_TYPES
+
+    assert set(CHANNELS) == set(CHANNEL_TYPES)
+    for kind, module in CHANNELS.items():
+        assert module.TYPE == kind and [name for name in CONTRACT if not hasattr(module, name)] == []

@@ -8,7 +8,7 @@ import pytest
 
 from helpers.models import tiny_head_file
 from listener.jobs.learning import run_near_misses, run_retrain
-from listener.learning.versions import history
+from listener.store.models import versions as history
 
 UNHAPPY = ["bad", "awful", "hate", "pessimo"] + [f"{w}{s}" for s in (" it", " servizio", " the servizio", " it was")
                                                 for w in ("bad", "awful", "hate", "pessimo", "not good")]
@@ -50,9 +50,9 @@ def test_a_better_version_is_adopted_and_scores_from_then_on(tiny):
     add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
     result = run_retrain(tiny)
     assert result.status == "adopted" and result.version == "r1", result.message
-    versions = {v["name"]: v for v in history(tiny.db)}
-    assert versions["r1"]["status"] == "active" and versions["shipped:tiny-head"]["status"] == "kept"
-    check = json.loads(versions["r1"]["validation"])[0]
+    versions = {v.name: v for v in history(tiny.db)}
+    assert versions["r1"].status == "active" and versions["shipped:tiny-head"].status == "kept"
+    check = json.loads(versions["r1"].validation)[0]
     assert check["on"] == "val" and check["new"] > check["old"] == 0.5  # average precision, from chance
     scores = tiny.scorer.score(["awful", "great"])
     assert "r1.json" in tiny.scorer.name and scores[0].unhappy > scores[1].unhappy
@@ -67,7 +67,7 @@ def test_a_worse_version_is_refused_and_the_active_one_kept(tiny):
     add_corrections(tiny, flipped, hour=10)  # a wrong-headed batch, after r1, against the validation file
     result = run_retrain(tiny)
     assert result.status == "refused" and "worse on val" in result.message
-    statuses = {v["name"]: v["status"] for v in history(tiny.db)}
+    statuses = {v.name: v.status for v in history(tiny.db)}
     assert statuses == {"shipped:tiny-head": "kept", "r1": "active", "r2": "refused"}
     run = list(tiny.db.query("select status, message from runs where job = 'model:retrain' order by id"))[-1]
     assert run["status"] == "refused" and "keeping r1" in run["message"]
@@ -88,15 +88,15 @@ def test_history_and_roll_back_from_the_command_line(tiny, ascolto):
 def test_a_broken_version_keeps_the_shipped_one_and_raises_one_notice(tiny):
     add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
     run_retrain(tiny)
-    r1 = next(v for v in history(tiny.db) if v["name"] == "r1")
-    open(r1["head_file"], "w").write("{ not json")
+    r1 = next(v for v in history(tiny.db) if v.name == "r1")
+    open(r1.head_file, "w").write("{ not json")
     tiny.reload_scorer()
     assert "r1" not in tiny.scorer.name
     tiny.reload_scorer()
     tiny.scorer  # a second load: the notice is not queued twice
     notices = list(tiny.db.query("select subject from alerts where kind = 'notice'"))
     assert notices == [{"subject": "model:r1:broken"}]
-    assert {v["name"]: v["status"] for v in history(tiny.db)}["r1"] == "broken"
+    assert {v.name: v.status for v in history(tiny.db)}["r1"] == "broken"
 
 
 def test_near_misses_are_listed_once_a_day_with_complaint_links(make_app, clock):
@@ -130,13 +130,14 @@ def test_eval_reports_alert_precision_and_recall_per_preset(tiny, tmp_path, asco
 
 
 def test_a_release_with_a_new_model_makes_it_active_and_keeps_the_old_ones(make_app, tmp_path):
-    from listener.learning.versions import active_version, history, register_shipped
+    from listener.learning.versions import register_shipped
+    from listener.store.models import active_version
 
     app = make_app(mailer=None)
     old, new = tmp_path / "old.json", tmp_path / "new.json"
     register_shipped(app.db, "shipped:old", old, "2026-11-01T00:00:00Z")
     register_shipped(app.db, "shipped:old", old, "2026-11-02T00:00:00Z")  # the same release again: nothing
-    assert [v["name"] for v in history(app.db)] == ["shipped:old"]
+    assert [v.name for v in history(app.db)] == ["shipped:old"]
     register_shipped(app.db, "shipped:new", new, "2026-11-25T00:00:00Z")
-    assert active_version(app.db)["name"] == "shipped:new"
-    assert {v["name"]: v["status"] for v in history(app.db)} == {"shipped:old": "kept", "shipped:new": "active"}
+    assert active_version(app.db).name == "shipped:new"
+    assert {v.name: v.status for v in history(app.db)} == {"shipped:old": "kept", "shipped:new": "active"}

@@ -7,9 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from sentiment.runtime.encoders import TorchEncoder
+from sentiment.runtime.encoders import Encoder, TorchEncoder
 from sentiment.runtime.heads import LinearHead
 from sentiment.runtime.loading import ModelSettings, encoder_scorer, load_scorer
+from sentiment.scoring import Scorer
 
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 TEXTS = ["good", "it was not good at all", "awful hate", "the servizio was ottimo ok", "love love love", ""]
@@ -34,6 +35,7 @@ def test_float32_onnx_gives_the_torch_scores(encoder_with_head):
     torch_scores = load_scorer(ModelSettings(name=str(folder), head=head_file)).score(TEXTS)
     onnx_scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx"))
     assert type(onnx_scorer.encoder).__name__ == "OnnxEncoder" and onnx_scorer.name.endswith(":onnx")
+    assert isinstance(onnx_scorer, Scorer) and isinstance(onnx_scorer.encoder, Encoder)  # the seams, kept
     assert np.allclose(probabilities(onnx_scorer.score(TEXTS)), probabilities(torch_scores), atol=1e-4)
     assert (folder / "onnx" / "encoder.fp32.onnx").is_file()
 

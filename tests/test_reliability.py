@@ -15,9 +15,9 @@ import pytest
 from helpers.apps import write_config
 from listener.jobs.collect import run_import
 from listener.jobs.dispatch import run_dispatch
-from listener.jobs.runs import start_run
 from listener.jobs.surveys import run_invitations
 from listener.sources.files import Settings as ImportSource
+from listener.store.runs import start_run
 from listener.web import wsgi_app
 
 SECRET = "a-link-secret-for-tests-0123456789"

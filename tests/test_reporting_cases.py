@@ -9,11 +9,12 @@ import pytest
 
 from helpers.clock import Clock
 from helpers.paths import REPO
-from listener.cases import CaseError, add_note, assign, list_cases, move
+from listener.cases import CaseError, add_note, assign, move
+from listener.jobs.digest import queue_digest
 from listener.kernel.times import utc_now
 from listener.reports.datasette import metadata_for
-from listener.reports.digest import queue_digest
 from listener.reports.figures import Period, brand_report
+from listener.store.cases import list_cases
 from surveys.nps import nps
 
 BRAND = "Caffè Aurora"
@@ -137,14 +138,14 @@ def test_report_command_prints_and_writes_html_with_charts(app, tmp_path, ascolt
 def test_case_transitions_notes_and_overdue(app, clock):
     now = at(0, clock)
     overdue = list_cases(app.db, overdue_at=now)
-    assert [c["subject_id"] for c in overdue] == ["x:0", "x:3"]
+    assert [c.subject_id for c in overdue] == ["x:0", "x:3"]
     assign(app.db, 1, "giulia", now)
     add_note(app.db, 1, "Chiamata, richiamare domani", "giulia", now)
     add_note(app.db, 1, "Rimborso fatto", "giulia", now)
-    assert move(app.db, 1, "contacted", now)["status"] == "contacted"
+    assert move(app.db, 1, "contacted", now).status == "contacted"
     case = move(app.db, 1, "resolved", now)
-    assert case["status"] == "resolved" and case["owner"] == "giulia"
-    assert case["notes"].splitlines() == ["[2026-11-23T09:00:00Z] giulia: Chiamata, richiamare domani",
+    assert case.status == "resolved" and case.owner == "giulia"
+    assert case.notes.splitlines() == ["[2026-11-23T09:00:00Z] giulia: Chiamata, richiamare domani",
                                           "[2026-11-23T09:00:00Z] giulia: Rimborso fatto"]
     with pytest.raises(CaseError, match="case #1 is resolved: it can move to nothing"):
         move(app.db, 1, "contacted", now)
@@ -152,8 +153,8 @@ def test_case_transitions_notes_and_overdue(app, clock):
         assign(app.db, 1, "marco", now)
     with pytest.raises(CaseError, match="can move to contacted, dismissed, lost, resolved, not open"):
         move(app.db, 2, "open", now)
-    assert move(app.db, 2, "lost", now)["status"] == "lost"
-    assert [c["id"] for c in list_cases(app.db, overdue_at=now)] == []
+    assert move(app.db, 2, "lost", now).status == "lost"
+    assert [c.id for c in list_cases(app.db, overdue_at=now)] == []
 
 
 def test_cases_cli_lists_overdue_and_refuses_bad_moves_in_one_line(app, ascolto):

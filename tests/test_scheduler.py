@@ -1,6 +1,7 @@
 from datetime import timedelta
 
-from listener.jobs.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, dispatch_job, source_job
+from listener.jobs.scheduler import MISFIRE_GRACE_SECONDS, build_scheduler, run_logged
+from listener.jobs.table import jobs as job_table
 
 
 def test_jobs_have_explicit_ids_and_safe_defaults(make_app, clock):
@@ -10,10 +11,10 @@ def test_jobs_have_explicit_ids_and_safe_defaults(make_app, clock):
     scheduler = build_scheduler(app)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs) == {"import:shop", "x:x", "reddit:reddit", "alerts:dispatch", "alerts:spikes", "model:learning",
-                         "themes"}
+                         "themes:upkeep", "themes:discovery"}
     shop, dispatch = jobs["import:shop"], jobs["alerts:dispatch"]
-    assert shop.func is source_job and shop.args == (app, "shop")
-    assert dispatch.func is dispatch_job
+    assert shop.func is run_logged and shop.args[1].source == "shop"
+    assert dispatch.func is run_logged and dispatch.args[1].id == "alerts:dispatch"
     assert shop.trigger.interval == timedelta(minutes=30) and dispatch.trigger.interval == timedelta(minutes=1)
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
@@ -22,14 +23,24 @@ def test_jobs_have_explicit_ids_and_safe_defaults(make_app, clock):
     assert scheduler._executors["default"]._pool._max_workers == 1  # one writer
 
 
+def test_one_table_serves_the_scheduler_and_run_once(make_app):
+    """The scheduler's jobs are the table's; ``run --once`` runs the same table but the weekly digest."""
+    app = make_app(extra='[reports]\nrecipients = ["m@example.com"]\n', mailer=None)
+    table = job_table(app)
+    assert {job.id for job in build_scheduler(app).get_jobs()} == {job.id for job in table}
+    assert [job.id for job in table if not job.once] == ["reports:digest"]
+    assert [job.id for job in job_table(app, only="nope")] == ["alerts:dispatch"]
+
+
 def test_job_functions_run_and_record_their_runs(tmp_path, make_app):
     export = tmp_path / "shop.jsonl"
     export.write_text('{"id": "1", "source": "x", "author": "a", "text": "Caffè Aurora pessimo", '
                       '"created_at": "2026-11-20T10:00:00Z"}\n', encoding="utf-8")
     sources = '[[sources]]\ntype = "import"\nname = "shop"\npath = "shop.jsonl"\n'
     app = make_app(sources=sources, mailer=None)
-    source_job(app, "shop")
-    dispatch_job(app)
+    table = {job.id: job for job in job_table(app)}
+    run_logged(app, table["import:shop"])
+    run_logged(app, table["alerts:dispatch"])
     runs = [(r["job"], r["status"]) for r in app.db["runs"].rows]
     assert runs == [("import:shop", "ok"), ("alerts:dispatch", "ok")]
     assert app.db["alerts"].count == 1

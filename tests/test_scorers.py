@@ -84,10 +84,12 @@ def test_encoder_head_learns_a_separable_toy_task(tiny_encoder_dir, tmp_path):
 def test_a_classifier_embeds_too_and_both_keep_the_scoring_protocol(tiny_classifier_dir, tiny_encoder_dir):
     """Every backend satisfies ``Scorer``: a hub classifier's embedding is its last layer's mean, so
     themes work with it too; it has no detector and no heads to retrain."""
+    from sentiment.runtime.encoders import Encoder
     from sentiment.scoring import Scorer
 
     classifier = ClassifierScorer(str(tiny_classifier_dir), label_map=LABEL_MAP)
     encoder = blank_encoder(tiny_encoder_dir, prefix="")
+    assert isinstance(encoder.encoder, Encoder)
     for scorer in (classifier, encoder):
         assert isinstance(scorer, Scorer)
         vectors = scorer.embed(["good", "awful"])

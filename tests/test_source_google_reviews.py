@@ -86,8 +86,6 @@ def test_a_bad_location_name_names_the_key(make_app):
         make_app(sources=SOURCE.replace(LOCATION, "5566778899"), mailer=None)
 
 
-
-
 def test_a_missing_credential_is_named_and_a_429_waits(app, recorded_http, make_app, monkeypatch):
     monkeypatch.delenv("GOOGLE_CLIENT_SECRET")
     missing = run_google(app)

@@ -8,9 +8,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from listener.alerts.settings import Alerts
 from listener.alerts.spikes import binomial_tail, detect, poisson_tail
 from listener.jobs.spikes import run_spikes
-from listener.settings import Alerts
 
 SETTINGS = Alerts()  # ratio 3, at least 10 mentions, p < 0.001
 START = datetime(2026, 9, 7, tzinfo=timezone.utc)  # a Monday

@@ -16,12 +16,14 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, Response, request
 
+from listener.cases import CaseError, assign, correct_label, move
 from listener.kernel.signing import Token, TokenError, sign, verify
 from listener.kernel.templating import environment
 from listener.kernel.times import iso
+from listener.store.alerts import ActionSubject, action_subject, use_nonce
+from listener.store.cases import open_case
 from surveys.web import SECURITY_HEADERS, Refusal, best_language, message, verified
 
-from ..cases import CaseError, assign, correct_label, move, open_case
 from ..settings import Brand
 
 LINK_KIND, FORM_KIND = "a", "af"
@@ -88,11 +90,11 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
         if action not in ACTIONS or not token.public_id.isdigit() or (action == "complaint") != item.isdigit():
             raise Refusal(message("bad", 400, best_language()))
         db = open_db()
-        subject = _subject(db, int(token.public_id), int(item) if item else None)
+        subject = action_subject(db, int(token.public_id), int(item) if item else None)
         if subject is None:
             db.close()
             raise Refusal(message("bad", 404, best_language()))
-        brand = brands.get(subject["brand"])
+        brand = brands.get(subject.brand)
         return token, action, subject, db, (brand.alert_language if brand else best_language())
 
     @pages.get("/a/<token_text>")
@@ -102,8 +104,8 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
         form = Token(FORM_KIND, token.public_id, secrets.token_urlsafe(12),
                      int((now() + timedelta(hours=FORM_VALID_HOURS)).timestamp()))
         title, body, button = PAGES[lang][action]
-        return _page(lang, title=title, body=body.format(case=subject["case_id"] or "-", who=subject["target"]),
-                     quoted=subject["text"] or "", button=button, form_token=sign(form, secret()),
+        return _page(lang, title=title, body=body.format(case=subject.case_id or "-", who=subject.target),
+                     quoted=subject.text or "", button=button, form_token=sign(form, secret()),
                      action=f"/a/{token_text}")
 
     @pages.post("/a/<token_text>")
@@ -118,8 +120,7 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
             return message("bad", 400, lang)
         try:
             with db.atomic():
-                used = db.execute("insert or ignore into action_nonces (nonce, delivery_id, action, used_at) "
-                                  "values (?, ?, ?, ?)", [form.value, int(token.public_id), action, iso(now())]).rowcount
+                used = use_nonce(db, form.value, int(token.public_id), action, iso(now()))
                 if used:
                     done = _perform(db, action, subject, iso(now()), iso(case_due()))
         except CaseError as exc:
@@ -133,45 +134,24 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
     return pages
 
 
-def _subject(db, delivery_id: int, rowid: int | None) -> dict | None:
-    """The delivery's target, its alert's brand and case, and the text the action is about."""
-    row = next(iter(db.query(
-        "select d.id as delivery_id, d.target, a.kind, a.brand, a.mention_id, a.subject from deliveries d "
-        "join alerts a on a.id = d.alert_id where d.id = ?", [delivery_id])), None)
-    if row is None:
-        return None
-    if rowid is not None:  # an item of the near-miss list
-        mention = db.execute("select id, text, brand from mentions where rowid = ?", [rowid]).fetchone()
-        if mention is None:
-            return None
-        row.update(mention_id=mention[0], text=mention[1], brand=mention[2], case_id=None)
-        return row
-    kind, subject_id = ("mention", row["mention_id"]) if row["mention_id"] else ("response", row["subject"].split(":")[-1])
-    case = db.execute("select id from cases where kind = ? and subject_id = ?", [kind, subject_id]).fetchone()
-    text = db.execute("select text from mentions where id = ?", [row["mention_id"]]).fetchone() if row["mention_id"] \
-        else db.execute("select comment from survey_responses where id = ?", [subject_id]).fetchone()
-    row.update(case_id=case[0] if case else None, text=text[0] if text else "")
-    return row
-
-
-def _perform(db, action: str, subject: dict, now: str, due: str) -> str:
+def _perform(db, action: str, subject: ActionSubject, now: str, due: str) -> str:
     """Do it; the transaction is the caller's. Returns what was done, in a few words."""
-    who = subject["target"]
-    if action in ("take", *CASE_MOVES) and subject["case_id"] is None:
+    who = subject.target
+    if action in ("take", *CASE_MOVES) and subject.case_id is None:
         raise CaseError("this alert has no follow-up case")
     if action == "take":
-        case = assign(db, subject["case_id"], who, now)
-        return f"#{case['id']} → {case['owner']}"
+        case = assign(db, subject.case_id, who, now)
+        return f"#{case.id} → {case.owner}"
     if action in ("not_complaint", "right", "complaint"):
         label = "unhappy" if action in ("right", "complaint") else "other"
-        correct_label(db, "mention", subject["mention_id"], label, who, now, task="detector", via="link")
+        correct_label(db, "mention", subject.mention_id, label, who, now, task="detector", via="link")
         if action == "complaint":
-            open_case(db, "mention", subject["mention_id"], subject["brand"], due, now)
-            return f"{subject['mention_id']}: {label}"
+            open_case(db, "mention", subject.mention_id, subject.brand, due, now)
+            return f"{subject.mention_id}: {label}"
         if action == "right":
-            return f"{subject['mention_id']}: {label}"
-    case = move(db, subject["case_id"], CASE_MOVES[action], now)
-    return f"#{case['id']}: {case['status']}"
+            return f"{subject.mention_id}: {label}"
+    case = move(db, subject.case_id, CASE_MOVES[action], now)
+    return f"#{case.id}: {case.status}"
 
 
 def _page(lang: str, status: int = 200, **context) -> Response:

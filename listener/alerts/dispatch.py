@@ -18,7 +18,6 @@ failing channel never holds up another, and a delivery is never sent twice.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -27,17 +26,26 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from listener.alerts.kinds import GROUPED_KINDS, RESPONSE_ALERT, URGENT_KINDS
+from listener.alerts.settings import Alerts, Channel
 from listener.kernel.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from listener.kernel.hours import quiet_at
 from listener.kernel.times import iso, parse_timestamp
+from listener.store.alerts import (
+    Due,
+    defer,
+    due,
+    last_digest,
+    mark_failed,
+    mark_sent,
+    pending_count,
+    sent_in_hour,
+    sent_since,
+)
 
-from ..settings import Alerts, Channel
-from .messages import Context, Item, compose
-from .outbox import DETRACTOR_ALERT, RESPONSE_ALERT, pending_count
-from .routing import URGENT_KINDS
+from .messages import Context, compose
 
 log = logging.getLogger(__name__)
-GROUPED_KINDS = (DETRACTOR_ALERT, RESPONSE_ALERT)  # the kinds grouped by author and counted against the cap
 
 
 @dataclass
@@ -55,7 +63,14 @@ class Dispatch:
 class Planned:
     bundle: str  # single, group, rollup, digest
     target: str
-    items: list[Item]
+    items: list[Due]
+
+
+def due_by_channel(db: sqlite_utils.Database, now: str) -> dict[str, list[Due]]:
+    by_channel: dict[str, list[Due]] = defaultdict(list)
+    for item in due(db, now):
+        by_channel[item.delivery.channel].append(item)
+    return by_channel
 
 
 def dispatch(db: sqlite_utils.Database, settings: Alerts, channels: Sequence[Channel], senders: Mapping,
@@ -63,7 +78,7 @@ def dispatch(db: sqlite_utils.Database, settings: Alerts, channels: Sequence[Cha
     """Send what is due through ``senders`` (channel name -> channel; None: email without SMTP)."""
     result = Dispatch(smtp_configured=all(senders.get(c.name) is not None for c in channels if c.type == "email"))
     known = {channel.name: channel for channel in channels}
-    for name, items in due_items(db, iso(now)).items():
+    for name, items in due_by_channel(db, iso(now)).items():
         channel, sender = known.get(name), senders.get(name)
         if channel is None:  # renamed or removed from the configuration: say so instead of waiting forever
             _record(db, items, PermanentDeliveryError(f"channel {name!r} is no longer configured"), now, settings,
@@ -75,80 +90,49 @@ def dispatch(db: sqlite_utils.Database, settings: Alerts, channels: Sequence[Cha
     return result
 
 
-# ---- what is due ---------------------------------------------------------------------------------
-
-def due_items(db: sqlite_utils.Database, now: str) -> dict[str, list[Item]]:
-    rows = list(db.query(
-        "select d.*, a.kind, a.subject, a.mention_id, a.brand, a.details, a.created_at as alert_created_at "
-        "from deliveries d join alerts a on a.id = d.alert_id "
-        "where d.status = 'pending' and d.next_attempt_at <= ? order by d.id", [now]))
-    mentions = _by_id(db, "mentions", "id", {r["mention_id"] for r in rows if r["mention_id"]})
-    cases = {(c["kind"], c["subject_id"]): c for c in _by_id(db, "cases", "subject_id", {
-        r["mention_id"] or r["subject"].split(":")[-1] for r in rows if r["kind"] in GROUPED_KINDS}, by_row=True)}
-    items: dict[str, list[Item]] = defaultdict(list)
-    for row in rows:
-        alert = {"id": row["alert_id"], "kind": row["kind"], "subject": row["subject"], "brand": row["brand"],
-                 "mention_id": row["mention_id"], "created_at": row["alert_created_at"],
-                 "details": json.loads(row["details"] or "{}")}
-        delivery = {k: row[k] for k in ("id", "alert_id", "channel", "target", "mode", "attempts", "created_at")}
-        case_key = ("mention", row["mention_id"]) if row["mention_id"] else ("response", row["subject"].split(":")[-1])
-        items[row["channel"]].append(Item(delivery, alert, mentions.get(row["mention_id"]), cases.get(case_key)))
-    return items
-
-
-def _by_id(db, table: str, key: str, ids: set, by_row: bool = False):
-    """The rows of ``table`` whose ``key`` is one of ``ids``: by key, or as a list (``by_row``)."""
-    found = []
-    ids = list(ids)
-    for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
-        chunk = ids[start:start + 500]
-        found += db.query(f"select * from {table} where {key} in ({','.join('?' * len(chunk))})", chunk)
-    return found if by_row else {row[key]: row for row in found}
-
-
 # ---- what goes out now, in which messages --------------------------------------------------------
 
-def plan(db, channel: Channel, settings: Alerts, context: Context, items: list[Item], now: datetime) -> list[Planned]:
+def plan(db, channel: Channel, settings: Alerts, context: Context, items: list[Due], now: datetime) -> list[Planned]:
     planned = []
-    by_target: dict[str, list[Item]] = defaultdict(list)
+    by_target: dict[str, list[Due]] = defaultdict(list)
     for item in items:
-        by_target[item.delivery["target"]].append(item)
+        by_target[item.delivery.target].append(item)
     for target, mine in by_target.items():
-        held = [i for i in mine if i.delivery["mode"] != "immediate"]
-        if held and _digest_due(db, channel, target, held[0].delivery["mode"], settings, context, now):
+        held = [i for i in mine if i.delivery.mode != "immediate"]
+        if held and _digest_due(db, channel, target, held[0].delivery.mode, settings, context, now):
             planned.append(Planned("digest", target, held))
-        awake = [i for i in mine if i.delivery["mode"] == "immediate" and not _quiet(channel, i, context, now)]
-        planned += [Planned("single", target, [i]) for i in awake if i.alert["kind"] not in GROUPED_KINDS]
-        planned += _grouped(db, channel, settings, target, [i for i in awake if i.alert["kind"] in GROUPED_KINDS], now)
+        awake = [i for i in mine if i.delivery.mode == "immediate" and not _quiet(channel, i, context, now)]
+        planned += [Planned("single", target, [i]) for i in awake if i.alert.kind not in GROUPED_KINDS]
+        planned += _grouped(db, channel, settings, target, [i for i in awake if i.alert.kind in GROUPED_KINDS], now)
     return planned
 
 
-def _quiet(channel: Channel, item: Item, context: Context, now: datetime) -> bool:
-    if not channel.quiet_hours or item.alert["kind"] in URGENT_KINDS:
+def _quiet(channel: Channel, item: Due, context: Context, now: datetime) -> bool:
+    if not channel.quiet_hours or item.alert.kind in URGENT_KINDS:
         return False
     start, end = channel.quiet_hours
-    return quiet_at(now, context.brand(item.alert["brand"]).zone, start, end)
+    return quiet_at(now, context.brand(item.alert.brand).zone, start, end)
 
 
-def group_key(item: Item, grouping: bool = True) -> tuple:
+def group_key(item: Due, grouping: bool = True) -> tuple:
     """Alerts about the same person, per brand: a mention's author, a survey answer's customer."""
     if not grouping:
-        return item.alert["brand"], "alert", item.alert["id"]
-    if item.mention is not None and item.mention["author"]:
-        return item.alert["brand"], "author", item.mention["source"], item.mention["author"].casefold()
-    email = item.alert["details"].get("email")
-    if item.alert["kind"] == RESPONSE_ALERT and email:
-        return item.alert["brand"], "customer", email.casefold()
-    return item.alert["brand"], "alert", item.alert["id"]
+        return item.alert.brand, "alert", item.alert.id
+    if item.mention is not None and item.mention.author:
+        return item.alert.brand, "author", item.mention.source, item.mention.author.casefold()
+    email = item.alert.details.get("email")
+    if item.alert.kind == RESPONSE_ALERT and email:
+        return item.alert.brand, "customer", email.casefold()
+    return item.alert.brand, "alert", item.alert.id
 
 
-def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[Item], now: datetime) -> list[Planned]:
+def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[Due], now: datetime) -> list[Planned]:
     window = timedelta(minutes=settings.group_window_minutes)
-    groups: dict[tuple, list[Item]] = defaultdict(list)
+    groups: dict[tuple, list[Due]] = defaultdict(list)
     for item in items:
         groups[group_key(item, bool(window))].append(item)
     recent = _recently_sent(db, channel.name, target, now - window) if window else {}
-    by_brand: dict[str, list[list[Item]]] = defaultdict(list)
+    by_brand: dict[str, list[list[Due]]] = defaultdict(list)
     for key, members in groups.items():
         if key in recent:  # this person was just alerted about: the rest waits and goes as one message
             _defer(db, members, recent[key] + window)
@@ -168,35 +152,31 @@ def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[It
 
 
 def _recently_sent(db, channel: str, target: str, since: datetime) -> dict[tuple, datetime]:
-    rows = db.query(
-        "select d.sent_at, a.id, a.kind, a.brand, a.details, m.author, m.source from deliveries d "
-        "join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id "
-        "where d.channel = ? and d.target = ? and d.status = 'sent' and d.sent_at >= ? and d.bundle != 'digest'",
-        [channel, target, iso(since)])
     latest: dict[tuple, datetime] = {}
-    for row in rows:
-        mention = {"author": row["author"], "source": row["source"]} if row["author"] else None
-        alert = {"id": row["id"], "kind": row["kind"], "brand": row["brand"], "details": json.loads(row["details"] or "{}")}
-        key = group_key(Item({}, alert, mention))
-        latest[key] = max(latest.get(key, datetime.min.replace(tzinfo=since.tzinfo)), parse_timestamp(row["sent_at"]))
+    for sent in sent_since(db, channel, target, iso(since)):
+        mention = _Author(sent.author, sent.source) if sent.author else None
+        key = group_key(Due(None, sent.alert, mention))
+        latest[key] = max(latest.get(key, datetime.min.replace(tzinfo=since.tzinfo)), parse_timestamp(sent.sent_at))
     return latest
+
+
+@dataclass(frozen=True)
+class _Author:
+    """Who a sent message was about: all that grouping needs of its mention."""
+
+    author: str
+    source: str
 
 
 def _sent_this_hour(db, channel: str, target: str, brand: str, now: datetime):
     """(messages sent, last roll-up, first send) to this target about this brand in the last hour."""
-    count, last_rollup, first = db.execute(
-        "select count(distinct case when d.bundle in ('single', 'group') then d.message_id end), "
-        "max(case when d.bundle = 'rollup' then d.sent_at end), min(d.sent_at) from deliveries d "
-        "join alerts a on a.id = d.alert_id where d.channel = ? and d.target = ? and a.brand = ? "
-        "and d.status = 'sent' and d.sent_at >= ? and d.bundle != 'digest'",
-        [channel, target, brand, iso(now - timedelta(hours=1))]).fetchone()
+    count, last_rollup, first = sent_in_hour(db, channel, target, brand, iso(now - timedelta(hours=1)))
     return count, last_rollup, parse_timestamp(first) if first else now
 
 
 def _digest_due(db, channel: Channel, target: str, mode: str, settings: Alerts, context: Context,
                 now: datetime) -> bool:
-    last = db.execute("select max(sent_at) from deliveries where channel = ? and target = ? and bundle = 'digest'",
-                      [channel.name, target]).fetchone()[0]
+    last = last_digest(db, channel.name, target)
     last = parse_timestamp(last) if last else None
     if mode == "hourly":
         return last is None or now - last >= timedelta(hours=1)
@@ -206,10 +186,8 @@ def _digest_due(db, channel: Channel, target: str, mode: str, settings: Alerts, 
     return local >= today and (last is None or last < today)
 
 
-def _defer(db, items: Sequence[Item], until: datetime) -> None:
-    with db.atomic():
-        for item in items:
-            db.execute("update deliveries set next_attempt_at = ? where id = ?", [iso(until), item.delivery["id"]])
+def _defer(db, items: Sequence[Due], until: datetime) -> None:
+    defer(db, [item.delivery.id for item in items], iso(until))
 
 
 # ---- sending -------------------------------------------------------------------------------------
@@ -225,7 +203,7 @@ def _send(db, channel: Channel, sender, planned: list[Planned], context: Context
                     outgoing = compose(message.bundle, message.items, context)
                 except Exception as exc:  # one bad record never stops the others: it is recorded, failed
                     log.exception("alert message for deliveries %s cannot be built",
-                                  [i.delivery["id"] for i in message.items])
+                                  [i.delivery.id for i in message.items])
                     _record(db, message.items, PermanentDeliveryError(f"cannot build the message: "
                                                                       f"{type(exc).__name__}: {exc}"), now, settings,
                             result)
@@ -250,25 +228,17 @@ def backoff(attempts: int, settings: Alerts) -> timedelta:
 
 
 def _mark_sent(db, message: Planned, message_id: str, now: datetime) -> None:
-    with db.atomic():
-        for item in message.items:
-            db.execute("update deliveries set status = 'sent', attempts = attempts + 1, sent_at = ?, message_id = ?, "
-                       "bundle = ?, last_error = null where id = ?",
-                       [iso(now), message_id, message.bundle, item.delivery["id"]])
+    mark_sent(db, [item.delivery.id for item in message.items], message_id, message.bundle, iso(now))
 
 
-def _record(db, items: Sequence[Item], error: Exception, now: datetime, settings: Alerts, result: Dispatch) -> None:
+def _record(db, items: Sequence[Due], error: Exception, now: datetime, settings: Alerts, result: Dispatch) -> None:
     permanent = isinstance(error, PermanentDeliveryError)
-    with db.atomic():
-        for item in items:
-            attempts = item.delivery["attempts"] + 1
-            db.execute("update deliveries set status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
-                       "where id = ?", ["failed" if permanent else "pending", attempts, str(error)[:500],
-                                        iso(now + backoff(attempts, settings)), item.delivery["id"]])
+    mark_failed(db, [item.delivery for item in items], str(error), permanent,
+                {item.delivery.id: iso(now + backoff(item.delivery.attempts + 1, settings)) for item in items})
     if permanent:
         result.failed += len(items)
-        log.error("alert deliveries %s failed for good: %s", [i.delivery["id"] for i in items], error)
+        log.error("alert deliveries %s failed for good: %s", [i.delivery.id for i in items], error)
     else:
         result.retrying += len(items)
         result.error = str(error)
-        log.warning("alert deliveries %s not sent, will retry: %s", [i.delivery["id"] for i in items], error)
+        log.warning("alert deliveries %s not sent, will retry: %s", [i.delivery.id for i in items], error)

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
+from listener.alerts.kinds import DETRACTOR_ALERT, NEAR_MISSES_ALERT, RESPONSE_ALERT
 from listener.kernel.templating import environment
 from listener.kernel.textfiles import one_line
 from listener.kernel.times import parse_timestamp
+from listener.store.alerts import Due
+from listener.store.mentions import StoredMention
 
 from ..settings import Brand
-from .outbox import DETRACTOR_ALERT, NEAR_MISSES_ALERT, RESPONSE_ALERT
 
 QUOTE_CHARS = 2000  # of a mention's text in a message; the whole text is in the database
 SHORT_QUOTE_CHARS = 280  # in a roll-up or digest
@@ -101,16 +103,6 @@ MENTION_FEEDBACK = ("not_complaint", "right")
 
 
 @dataclass
-class Item:
-    """One due delivery and what its message shows."""
-
-    delivery: dict
-    alert: dict  # with "details" parsed
-    mention: dict | None = None
-    case: dict | None = None
-
-
-@dataclass
 class Entry:
     title: str
     quoted: str
@@ -152,13 +144,13 @@ class Context:
         return self.brands.get(name or "") or Brand(name=name or "Ascolto", keywords=())
 
 
-def compose(bundle: str, items: Sequence[Item], context: Context) -> Outgoing:
-    brand = context.brand(items[0].alert["brand"])
+def compose(bundle: str, items: Sequence[Due], context: Context) -> Outgoing:
+    brand = context.brand(items[0].alert.brand)
     t = TEXT[brand.alert_language]
-    ident = message_id(bundle, [i.delivery["id"] for i in items], context.sender)
+    ident = message_id(bundle, [i.delivery.id for i in items], context.sender)
     if bundle == "single":
         return _single(items[0], brand, t, context, ident)
-    entries = [_entry(item, context.brand(item.alert["brand"]), t, context, short=bundle != "group") for item in items]
+    entries = [_entry(item, context.brand(item.alert.brand), t, context, short=bundle != "group") for item in items]
     fields = {"count": len(items), "brand": brand.name, "author": _author(items[0])}
     return Outgoing(one_line(t[f"{bundle}_subject"].format(**fields)), brand.alert_language,
                     t[f"{bundle}_intro"].format(**fields), entries, "", ident)
@@ -171,19 +163,19 @@ def message_id(bundle: str, delivery_ids: Sequence[int], sender: str) -> str:
     return f"<ascolto.{bundle}.{min(delivery_ids)}.{digest}@{domain}>"
 
 
-def _single(item: Item, brand: Brand, t: dict, context: Context, ident: str) -> Outgoing:
-    alert, details = item.alert, item.alert["details"]
-    if alert["kind"] == NEAR_MISSES_ALERT:
+def _single(item: Due, brand: Brand, t: dict, context: Context, ident: str) -> Outgoing:
+    alert, details = item.alert, item.alert.details
+    if alert.kind == NEAR_MISSES_ALERT:
         return _near_misses(item, brand, t, context, ident)
-    if alert["kind"] == RESPONSE_ALERT:
+    if alert.kind == RESPONSE_ALERT:
         fields = {"score": details["score"], "customer": details.get("name") or details.get("email") or "?",
                   "brand": brand.name}
-        footer = t["response_footer"].format(id=alert["subject"].split(":")[-1], channel=details.get("channel"))
+        footer = t["response_footer"].format(id=alert.subject.split(":")[-1], channel=details.get("channel"))
         return Outgoing(one_line(t["response_subject"].format(**fields)), brand.alert_language,
                         t["response_intro"].format(**fields), [_entry(item, brand, t, context, False)], footer, ident)
-    if alert["kind"] == DETRACTOR_ALERT and item.mention is not None:
-        fields = {"source": item.mention["source"], "author": _author(item), "brand": brand.name}
-        footer = t["footer"].format(id=item.mention["id"], model=item.mention["model"])
+    if alert.kind == DETRACTOR_ALERT and item.mention is not None:
+        fields = {"source": item.mention.source, "author": _author(item), "brand": brand.name}
+        footer = t["footer"].format(id=item.mention.id, model=item.mention.model)
         return Outgoing(one_line(t["subject"].format(**fields)), brand.alert_language, t["intro"].format(**fields),
                         [_entry(item, brand, t, context, False)], footer, ident)
     # a notice, a spike or the weekly digest: its text was written when it was queued
@@ -192,10 +184,10 @@ def _single(item: Item, brand: Brand, t: dict, context: Context, ident: str) -> 
                     [entry] if entry.links else [], "", ident, details.get("html"))
 
 
-def _entry(item: Item, brand: Brand, t: dict, context: Context, short: bool) -> Entry:
-    alert, details, mention = item.alert, item.alert["details"], item.mention
+def _entry(item: Due, brand: Brand, t: dict, context: Context, short: bool) -> Entry:
+    alert, details, mention = item.alert, item.alert.details, item.mention
     limit = SHORT_QUOTE_CHARS if short else QUOTE_CHARS
-    if alert["kind"] == RESPONSE_ALERT:
+    if alert.kind == RESPONSE_ALERT:
         customer = ", ".join(part for part in (details.get("name"), details.get("email")) if part) or "?"
         facts = [(t["score"], f"{details['score']}/10"), (t["customer"], customer),
                  (t["order"], details.get("order_ref") or "-")]
@@ -203,30 +195,30 @@ def _entry(item: Item, brand: Brand, t: dict, context: Context, short: bool) -> 
         return Entry(f"{t['score']} {details['score']}/10: {customer}", _cut(details.get("comment") or t["no_comment"], limit),
                      facts, _links(item, CASE_ACTIONS, t, context))
     if mention is None:  # a notice or spike inside a digest
-        return Entry(details.get("title", alert["kind"]), _cut(details.get("body", ""), limit), [],
+        return Entry(details.get("title", alert.kind), _cut(details.get("body", ""), limit), [],
                      _links(item, details.get("actions", ()), t, context))
     author = _author(item)
-    facts = [(t["author"], author), (t["when"], local_time(mention["created_at"], brand)),
-             (t["link"], mention["url"] or t["no_link"])]
+    facts = [(t["author"], author), (t["when"], local_time(mention.created_at, brand)),
+             (t["link"], mention.url or t["no_link"])]
     if not short:
-        facts.append((t["sentiment"], t["probs"].format(negative=mention["p_negative"], neutral=mention["p_neutral"],
-                                                        positive=mention["p_positive"])))
+        facts.append((t["sentiment"], t["probs"].format(negative=mention.p_negative, neutral=mention.p_neutral,
+                                                        positive=mention.p_positive)))
     facts.append((t["why"], _why(mention, details, t)))
     facts += _case_fact(item, brand, t)
     links = _links(item, CASE_ACTIONS + MENTION_FEEDBACK, t, context)
     if context.datasette_url:
-        links.append((t["in_datasette"], f"{context.datasette_url.rstrip('/')}/mentions/{quote(mention['id'], safe='')}"))
-    url = mention["url"] if (mention["url"] or "").startswith(("https://", "http://")) else None
-    return Entry(f"{author} ({mention['source']}, {local_time(mention['created_at'], brand)})",
-                 _cut(mention["text"], limit), facts, links, url)
+        links.append((t["in_datasette"], f"{context.datasette_url.rstrip('/')}/mentions/{quote(mention.id, safe='')}"))
+    url = mention.url if (mention.url or "").startswith(("https://", "http://")) else None
+    return Entry(f"{author} ({mention.source}, {local_time(mention.created_at, brand)})",
+                 _cut(mention.text, limit), facts, links, url)
 
 
-def _near_misses(item: Item, brand: Brand, t: dict, context: Context, ident: str) -> Outgoing:
+def _near_misses(item: Due, brand: Brand, t: dict, context: Context, ident: str) -> Outgoing:
     """The day's mentions just under the alert threshold, each with a "this is a complaint" link."""
-    details = item.alert["details"]
+    details = item.alert.details
     entries = []
     for near in details["mentions"]:
-        link = context.action_link(item.delivery["id"], f"complaint-{near['rowid']}") if context.action_link else None
+        link = context.action_link(item.delivery.id, f"complaint-{near['rowid']}") if context.action_link else None
         entries.append(Entry(f"{near['author']} ({near['source']}, {local_time(near['created_at'], brand)})",
                              _cut(near["text"], SHORT_QUOTE_CHARS),
                              [(t["why"], f"{near['p_unhappy']:.0%} < {near['threshold']:.0%}")],
@@ -235,34 +227,34 @@ def _near_misses(item: Item, brand: Brand, t: dict, context: Context, ident: str
                     ident)
 
 
-def _why(mention: dict, details: dict, t: dict) -> str:
-    rule = mention.get("alert_rule") or details.get("rule")
+def _why(mention: StoredMention, details: dict, t: dict) -> str:
+    rule = mention.alert_rule or details.get("rule")
     if rule == "rating":
-        return t["why_rating"].format(rating=mention["rating"])
-    if rule == "detector" and mention.get("p_unhappy") is not None:
-        return t["why_detector"].format(p=mention["p_unhappy"], threshold=details.get("threshold", 0.5),
+        return t["why_rating"].format(rating=mention.rating)
+    if rule == "detector" and mention.p_unhappy is not None:
+        return t["why_detector"].format(p=mention.p_unhappy, threshold=details.get("threshold", 0.5),
                                         preset=details.get("preset", ""))
-    return t["why_sentiment"].format(confidence=mention["sentiment_score"], threshold=details.get("threshold", 0.6))
+    return t["why_sentiment"].format(confidence=mention.sentiment_score, threshold=details.get("threshold", 0.6))
 
 
-def _case_fact(item: Item, brand: Brand, t: dict) -> list[tuple[str, str]]:
+def _case_fact(item: Due, brand: Brand, t: dict) -> list[tuple[str, str]]:
     case = item.case
     if case is None:
         return []
-    return [(t["case"], t["case_state"].format(id=case["id"], status=case["status"],
-                                               due=local_time(case["due_at"], brand)))]
+    return [(t["case"], t["case_state"].format(id=case.id, status=case.status,
+                                               due=local_time(case.due_at, brand)))]
 
 
-def _links(item: Item, actions: Sequence[str], t: dict, context: Context) -> list[tuple[str, str]]:
+def _links(item: Due, actions: Sequence[str], t: dict, context: Context) -> list[tuple[str, str]]:
     if context.action_link is None:
         return []
-    return [(t.get(action, action), context.action_link(item.delivery["id"], action)) for action in actions]
+    return [(t.get(action, action), context.action_link(item.delivery.id, action)) for action in actions]
 
 
-def _author(item: Item) -> str:
+def _author(item: Due) -> str:
     if item.mention is not None:
-        return one_line(item.mention["author"] or "?")
-    details = item.alert["details"]
+        return one_line(item.mention.author or "?")
+    details = item.alert.details
     return one_line(details.get("name") or details.get("email") or "?")
 
 

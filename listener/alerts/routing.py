@@ -8,20 +8,13 @@ weekly digest goes to ``[reports] recipients`` through an email channel of its o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from ..settings import Alerts, Brand, Channel, Reports
+from listener.alerts.settings import Alerts, Channel
+from listener.settings import Brand, Reports
+from listener.store.alerts import Route
 
 DEFAULT_EMAIL = "email"
 REPORTS = "reports"
-URGENT_KINDS = ("spike", "notice")  # delivered in quiet hours too
-
-
-@dataclass(frozen=True)
-class Route:
-    channel: str
-    target: str  # an email address, or the channel's own name for an Apprise channel
-    mode: str  # immediate, hourly, daily
 
 
 def channels(settings: Alerts, reports: Reports | None = None) -> tuple[Channel, ...]:

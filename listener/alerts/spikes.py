@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
+from listener.alerts.kinds import SPIKE_ALERT
+from listener.alerts.settings import Alerts
 from listener.kernel.times import iso
-
-from ..reports.figures import top_words
-from ..settings import Alerts
-from .outbox import SPIKE_ALERT, enqueue
-from .routing import Route
+from listener.kernel.words import top_words
+from listener.store.alerts import Route, alert_exists, enqueue
+from listener.store.mentions import most_unhappy, posted_texts, tone_counts
 
 BASELINE_DAYS = 7
 SILENT_HOUR = 0.5  # the expected count of an hour that has been silent all week
@@ -88,10 +88,7 @@ def detect(count: int, negative: int, history: Sequence[tuple[int, int]], settin
 
 def hour_counts(db: sqlite_utils.Database, brand: str, start: datetime) -> tuple[int, int]:
     """(mentions, negative mentions) of a brand posted in the hour from ``start``."""
-    row = db.execute("select count(*), coalesce(sum(sentiment = 'negative' or nps_class = 'detractor'), 0) "
-                     "from mentions where brand = ? and created_at >= ? and created_at < ?",
-                     [brand, iso(start), iso(start + timedelta(hours=1))]).fetchone()
-    return row[0], row[1]
+    return tone_counts(db, brand, iso(start), iso(start + timedelta(hours=1)))
 
 
 def check_hour(db: sqlite_utils.Database, brand: str, hour: datetime, settings: Alerts, routes: Sequence[Route],
@@ -116,17 +113,13 @@ def _subject(brand: str, kind: str, hour: datetime) -> str:
 
 def _continues(db, brand: str, kind: str, hour: datetime) -> bool:
     earlier = [_subject(brand, kind, hour - timedelta(hours=h)) for h in range(1, CONTINUES_HOURS + 1)]
-    marks = ",".join("?" * len(earlier))
-    return db.execute(f"select 1 from alerts where kind = ? and subject in ({marks})", [SPIKE_ALERT, *earlier]
-                      ).fetchone() is not None
+    return alert_exists(db, SPIKE_ALERT, earlier)
 
 
 def _details(db, brand: str, spike: Spike, hour: datetime) -> dict:
-    between = [brand, iso(hour), iso(hour + timedelta(hours=1))]
-    texts = [r[0] for r in db.execute("select text from mentions where brand = ? and created_at >= ? and "
-                                      "created_at < ?", between)]
-    examples = list(db.query("select id, author, source, text, url from mentions where brand = ? and created_at >= ? "
-                             "and created_at < ? order by coalesce(p_unhappy, p_negative) desc limit 5", between))
+    start, end = iso(hour), iso(hour + timedelta(hours=1))
+    texts = posted_texts(db, brand, start, end)
+    examples = most_unhappy(db, brand, start, end)
     words = ", ".join(word for word, _ in top_words(texts, 8))
     if spike.kind == "volume":
         title = f"{brand}: {spike.count} mentions in the hour from {hour:%d/%m %H}:00 UTC, usually {spike.baseline:.1f}"
@@ -136,8 +129,8 @@ def _details(db, brand: str, spike: Spike, hour: datetime) -> dict:
     lines = [f"{spike.count} mentions ({spike.negative} negative) against {spike.baseline:.1f} in the same hour of the "
              f"last {BASELINE_DAYS} days ({spike.baseline_share:.0%} negative); p = {spike.p_value:.2g}.",
              f"Words: {words or '-'}", "Examples:"]
-    lines += [f"- {e['author'] or '?'} ({e['source']}): {e['text'][:200]} {e['url'] or ''}".rstrip() for e in examples]
+    lines += [f"- {e.author or '?'} ({e.source}): {e.text[:200]} {e.url or ''}".rstrip() for e in examples]
     return {"title": title, "body": "\n".join(lines), "kind": spike.kind, "count": spike.count,
             "baseline": round(spike.baseline, 2), "negative": spike.negative, "share": round(spike.share, 3),
             "baseline_share": round(spike.baseline_share, 3), "p_value": spike.p_value, "words": words,
-            "examples": [e["id"] for e in examples]}
+            "examples": [e.id for e in examples]}

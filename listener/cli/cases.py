@@ -23,14 +23,14 @@ def cases() -> None:
 @friendly
 def cases_list(config_path: Path, status: str | None, overdue: bool, brand: str | None) -> None:
     """List cases, soonest due first."""
-    from ..cases import list_cases
+    from listener.store.cases import list_cases
 
     app = open_app(config_path)
     now = now_iso(app)
     for case in list_cases(app.db, status=status, overdue_at=now if overdue else None, brand=brand):
-        late = "  OVERDUE" if case["status"] in ("open", "contacted") and case["due_at"] < now else ""
-        click.echo(f"#{case['id']} {case['status']:<9} due {case['due_at']}{late}  {case['brand']}  "
-                   f"{case['kind']} {case['subject_id']}  owner {case['owner'] or '-'}")
+        late = "  OVERDUE" if case.status in ("open", "contacted") and case.due_at < now else ""
+        click.echo(f"#{case.id} {case.status:<9} due {case.due_at}{late}  {case.brand}  "
+                   f"{case.kind} {case.subject_id}  owner {case.owner or '-'}")
     app.close()
 
 
@@ -61,8 +61,8 @@ def cases_contacted(case_id: int, config_path: Path) -> None:
     app.close()
 
 
-def _echo_case(case: dict) -> None:
-    click.echo(f"#{case['id']} {case['status']}  owner {case['owner'] or '-'}  due {case['due_at']}")
+def _echo_case(case) -> None:
+    click.echo(f"#{case.id} {case.status}  owner {case.owner or '-'}  due {case.due_at}")
 
 
 @cases.command(name="note")
@@ -77,7 +77,7 @@ def cases_note(case_id: int, text: str, config_path: Path, author: str) -> None:
 
     app = open_app(config_path)
     case = add_note(app.db, case_id, text, author, now_iso(app))
-    click.echo(f"#{case['id']} {case['status']}: {len(case['notes'].splitlines())} notes")
+    click.echo(f"#{case.id} {case.status}: {len(case.notes.splitlines())} notes")
     app.close()
 
 

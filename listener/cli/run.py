@@ -62,79 +62,24 @@ def serve_scheduler(app, scheduler) -> None:
 
 
 def run_once(app) -> None:
-    """Every job once, a summary line each; a source that failed (not one merely not set up yet)
-    makes the command fail after the summary, so that cron and systemd notice."""
-    from ..jobs.collect import run_source
-    from ..jobs.dispatch import run_dispatch
-    from ..jobs.themes import keep_themes_current
+    """Every job of the table once (the weekly digest aside), a summary line each; a source that failed
+    (not one merely not set up yet) makes the command fail after the summary, so that cron and
+    systemd notice."""
+    from ..jobs.table import jobs
 
-    reassigned = keep_themes_current(app)
-    if reassigned:
-        click.echo(f"themes  taxonomy changed: {reassigned} texts assigned again")
     failed = []
-    for source in app.config.sources:
-        result = run_source(app, source)
-        echo_source_run(result)
-        if result.status == "error":
-            failed.append(f"{result.job} ({result.message})")
-    if app.config.surveys is not None:
-        run_surveys_once(app)
-    run_watch_once(app)
-    echo_dispatch(run_dispatch(app))
+    for job in jobs(app):
+        if not job.once:
+            continue
+        outcome = job.run(app)
+        for line in outcome.lines:
+            click.echo(line)
+        if outcome.failure:
+            failed.append(outcome.failure)
     click.echo(f"database  {app.config.database}")
     app.close()
     if failed:
         raise AscoltoError(f"{len(failed)} source{'s' if len(failed) > 1 else ''} failed: {'; '.join(failed)}")
-
-
-def run_surveys_once(app) -> None:
-    from ..jobs.surveys import import_survey_files, run_invitations, run_response_scoring
-
-    orders, replies = import_survey_files(app)
-    if orders or replies:
-        click.echo(f"surveys  imported {orders} orders, {replies} replies")
-    sent = run_invitations(app)
-    line = (f"surveys  invited {sent.sent}  reminded {sent.reminded}  waiting {sent.waiting}  "
-            f"not allowed {sent.skipped}")
-    click.echo(line + (f"  [{sent.error}]" if sent.error else ""))
-    scored = run_response_scoring(app)
-    click.echo(f"answers  scored {scored.scored}  detractors {scored.detractors}  "
-               f"review candidates {scored.review_candidates}")
-
-
-def run_watch_once(app) -> None:
-    """The hourly spike check, the nightly learning and the weekly theme discovery jobs, once."""
-    from ..jobs.learning import run_near_misses, run_retrain
-    from ..jobs.spikes import run_spikes
-    from ..jobs.themes import run_discovery
-
-    spikes = run_spikes(app)
-    click.echo(f"spikes  {len(spikes)}" + "".join(f"  [{brand}: {s.kind}, {s.count} mentions]" for brand, s in spikes))
-    if app.config.learning.enabled:
-        near = run_near_misses(app)
-        retrained = run_retrain(app)
-        click.echo(f"model  near-miss lists {near}  retrain {retrained.status}: {retrained.message}")
-    found = run_discovery(app)
-    click.echo(f"themes  {found.week}: " + ("discovery already done this week" if found.already_done else
-                                           f"{found.texts} complaints without a theme, {found.candidates} candidate themes"))
-
-
-def echo_source_run(result) -> None:
-    c = result.counts
-    line = (f"{result.job}  fetched {c.fetched}  new {c.new}  scored {c.scored}  detractors {c.detractors}  "
-            f"not about a brand {c.skipped}  malformed {c.errors}")
-    if result.status not in ("ok", "partial"):
-        line += f"  [{result.status}: {result.message}]"
-    click.echo(line)
-
-
-def echo_dispatch(result) -> None:
-    line = f"alerts  sent {result.sent}  pending {result.pending}  failed {result.failed}"
-    if not result.smtp_configured:
-        line += "  (SMTP not configured: alerts wait in the outbox; set [alerts.smtp] host)"
-    elif result.error:
-        line += f"  (will retry: {result.error})"
-    click.echo(line)
 
 
 @click.command(name="import")
@@ -171,7 +116,7 @@ def collect(source_name: str, config_path: Path, brand: str | None, once: bool) 
 
         serve_scheduler(app, build_scheduler(app, only=source.name))
         return
-    from ..jobs.collect import run_source
+    from ..jobs.collect import run_source, summary
 
     brands = [app.config.brand(brand)] if brand else app.config.brands
     with progress(source_module(source.kind).expected_items(source, brands), f"collecting {source.name}") as update:
@@ -179,7 +124,7 @@ def collect(source_name: str, config_path: Path, brand: str | None, once: bool) 
     app.close()
     if result.failed:
         raise AscoltoError(result.message)
-    echo_source_run(result)
+    click.echo(summary(result))
 
 
 def find_source(config, name: str, config_path: Path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from listener.kernel.errors import AscoltoError
+from sentiment.runtime.labels import LABELS
 
 from .common import config_option, friendly, model_settings, now_iso, open_app, progress
 
@@ -136,10 +137,12 @@ def _embed_in_chunks(encoder, texts: list[str], update, size: int = 256):
 def _corrections_as_data(config_path: Path | None):
     from sentiment.training.datasets import LabelledTexts
 
+    from ..store.models import correction_pairs
+
     if config_path is None:
         raise AscoltoError("--corrections needs --config (the database holding them)")
     app = open_app(config_path)
-    rows = app.db.execute("select text, label from corrections order by id").fetchall()
+    rows = correction_pairs(app.db)
     app.close()
     if not rows:
         raise AscoltoError(f"no corrections in {app.config.database} yet (ascolto sentiment correct ...)")
@@ -149,7 +152,7 @@ def _corrections_as_data(config_path: Path | None):
 @sentiment.command(name="correct")
 @click.argument("kind", type=click.Choice(["mention", "response"]))
 @click.argument("subject_id")
-@click.argument("label", type=click.Choice(["negative", "neutral", "positive"]))
+@click.argument("label", type=click.Choice(LABELS))
 @config_option()
 @click.option("--by", "author", default=lambda: os.environ.get("USER", "someone"), help="Who corrects.")
 @friendly
@@ -214,15 +217,15 @@ def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, a
 @friendly
 def sentiment_history(config_path: Path) -> None:
     """List the model versions: shipped and retrained, their figures, which one is active."""
-    from listener.learning.versions import history
+    from listener.store.models import versions
 
     app = open_app(config_path)
     app.active_head_file  # records the shipped version on a fresh database
-    for version in history(app.db):
-        checks = json.loads(version["validation"] or "[]")
+    for version in versions(app.db):
+        checks = json.loads(version.validation or "[]")
         figures = "; ".join(f"{c['on']} {c['old']:.3f} -> {c['new']:.3f}" for c in checks)
-        click.echo(f"{version['name']:<24} {version['status']:<8} {version['created_at']}  "
-                   f"{version['reason'] or ''}{'  [' + figures + ']' if figures else ''}")
+        click.echo(f"{version.name:<24} {version.status:<8} {version.created_at}  "
+                   f"{version.reason or ''}{'  [' + figures + ']' if figures else ''}")
     app.close()
 
 
@@ -236,7 +239,7 @@ def sentiment_use(version: str, config_path: Path) -> None:
 
     app = open_app(config_path)
     chosen = use(app.db, version)
-    click.echo(f"{chosen['name']} is active; the next scoring run uses it")
+    click.echo(f"{chosen.name} is active; the next scoring run uses it")
     app.close()
 
 

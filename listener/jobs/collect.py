@@ -18,18 +18,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+from listener.alerts.kinds import NOTICE_ALERT
 from listener.kernel.errors import AscoltoError, BudgetSpent, MissingCredential, RateLimited
 from listener.kernel.times import iso, parse_timestamp
 from listener.sources.base import MentionRow
+from listener.store.alerts import enqueue
 from listener.store.mentions import capped, get_cursor, set_cursor
+from listener.store.runs import finish_run, start_run
 
-from ..alerts.outbox import NOTICE_ALERT, enqueue
 from ..app import App
 from ..pipeline import CHUNK, Counts, chunked, save_chunk
 from ..settings import Brand
 from ..sources.base import BadItem, Budget, NotAboutBrand, Page, Query, SourceSettings
 from ..sources.registry import source_module
-from .runs import finish_run, start_run
+from .outcome import Outcome
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int], None]
@@ -213,3 +215,22 @@ def check_budget(app: App, source: SourceSettings, label: str, budget: Budget) -
                        f"the budget in the configuration."}
     raise BudgetSpent(f"{label} read budget spent: {spent} of {budget.limit} {budget.unit} in {period}",
                       notice=(f"budget:{period}", details))
+
+
+def job_for(source_name: str):
+    """The collection job of one source: its run, and one summary line."""
+
+    def run(app: App) -> Outcome:
+        result = run_source(app, app.config.source(source_name))
+        return Outcome([summary(result)], f"{result.job} ({result.message})" if result.status == "error" else None)
+
+    return run
+
+
+def summary(result: SourceRun) -> str:
+    c = result.counts
+    line = (f"{result.job}  fetched {c.fetched}  new {c.new}  scored {c.scored}  detractors {c.detractors}  "
+            f"not about a brand {c.skipped}  malformed {c.errors}")
+    if result.status not in ("ok", "partial"):
+        line += f"  [{result.status}: {result.message}]"
+    return line

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from listener.kernel.times import iso
+from listener.store.runs import finish_run, start_run
 
 from ..alerts.dispatch import Dispatch, dispatch
 from ..app import App
-from .runs import finish_run, start_run
+from .outcome import Outcome
 
 
 def run_dispatch(app: App) -> Dispatch:
@@ -17,3 +18,16 @@ def run_dispatch(app: App) -> Dispatch:
     finish_run(db, run_id, iso(app.now()), status, result.error, alerts_sent=result.sent,
                alerts_pending=result.pending, errors=result.failed)
     return result
+
+
+def job_outcome(app: App) -> Outcome:
+    return Outcome([summary(run_dispatch(app))])
+
+
+def summary(result: Dispatch) -> str:
+    line = f"alerts  sent {result.sent}  pending {result.pending}  failed {result.failed}"
+    if not result.smtp_configured:
+        line += "  (SMTP not configured: alerts wait in the outbox; set [alerts.smtp] host)"
+    elif result.error:
+        line += f"  (will retry: {result.error})"
+    return line

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from listener.alerts.kinds import NEAR_MISSES_ALERT
 from listener.kernel.times import iso
-from listener.learning.near_misses import near_misses
 from listener.learning.retrain import Retrain, retrain
+from listener.store.alerts import enqueue
+from listener.store.models import near_misses
+from listener.store.runs import finish_run, start_run
 
-from ..alerts.outbox import NEAR_MISSES_ALERT, enqueue
 from ..app import App
-from .runs import finish_run, start_run
+from .outcome import Outcome
 
 RUN_STATUS = {"adopted": "ok", "refused": "refused", "skipped": "skipped"}
 
@@ -39,9 +41,16 @@ def run_near_misses(app: App) -> int:
         title = f"{brand.name}: {len(rows)} mentions came close to an alert"
         body = ("They did not raise an alert, but the detector was not far from its threshold. "
                 "If one is a complaint, say so with its link: the model learns from it.")
-        details = {"title": title, "body": body, "mentions": rows}
+        details = {"title": title, "body": body, "mentions": [row.as_dict() for row in rows]}
         with app.db.atomic():
             queued += enqueue(app.db, NEAR_MISSES_ALERT, f"near:{brand.name}:{now:%Y-%m-%d}",
                               app.routes_for(NEAR_MISSES_ALERT, brand.name), iso(now), brand=brand.name,
                               details=details)
     return queued
+
+
+def job_outcome(app: App) -> Outcome:
+    """The nightly list of near misses, then retraining when enough corrections came in."""
+    near = run_near_misses(app)
+    retrained = run_retrain(app)
+    return Outcome([f"model  near-miss lists {near}  retrain {retrained.status}: {retrained.message}"])

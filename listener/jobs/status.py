@@ -11,6 +11,8 @@ from listener.kernel.times import iso, parse_timestamp
 from ..app import App
 from ..sources.base import SourceSettings
 from ..sources.registry import SOURCES
+from ..store.mentions import cursors_of
+from ..store.runs import last_run
 from .collect import job_name
 
 
@@ -30,15 +32,10 @@ def source_states(app: App) -> list[SourceState]:
     states = []
     for source in app.config.sources:
         job = job_name(source)
-        last = next(iter(app.db.query(
-            "select started_at, status, message from runs where job = ? order by id desc limit 1", [job])), None)
-        cursors = [(r["query"], r["value"]) for r in app.db.query(
-            "select query, value from cursors where source = ? order by query", [job])]
-        due = None
-        if last:
-            due = iso(parse_timestamp(last["started_at"]) + timedelta(minutes=source.interval_minutes))
-        states.append(SourceState(job, source.interval_minutes, last and last["started_at"], last and last["status"],
-                                  last and last["message"], due, cursors, missing_credentials(source)))
+        last = last_run(app.db, job)
+        due = iso(parse_timestamp(last.started_at) + timedelta(minutes=source.interval_minutes)) if last else None
+        states.append(SourceState(job, source.interval_minutes, last and last.started_at, last and last.status,
+                                  last and last.message, due, cursors_of(app.db, job), missing_credentials(source)))
     return states
 
 

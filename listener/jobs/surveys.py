@@ -12,20 +12,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listener.kernel.times import days_to_yesterday, iso, parse_timestamp, shifted
+from listener.store.runs import finish_run, start_run
 from surveys import invitations
 from surveys.errors import BadRow, SurveyError
 from surveys.invitations import InvitationCounts
 from surveys.orders import order_from_row, read_csv, save_order
-from surveys.responses import reply_from_row, save_reply, save_score, unscored
+from surveys.responses import reply_from_row, save_reply
 
-from ..alerts.outbox import RESPONSE_ALERT, enqueue
 from ..app import App
-from ..cases import open_case
-from ..pipeline import ROW_ERRORS
-from ..themes.assignments import record as record_themes
-from .runs import finish_run, start_run
+from ..pipeline import Flow, save_answers
+from ..store import surveys as store
+from .outcome import Outcome
 
 log = logging.getLogger(__name__)
+
 
 def zones(app: App) -> dict:
     return {b.name: b.zone for b in app.config.brands}
@@ -103,37 +103,28 @@ class ScoringCounts:
 
 
 def run_response_scoring(app: App) -> ScoringCounts:
+    """Score the survey answers not scored yet, in batches, through the one scoring flow."""
     counts = ScoringCounts()
-    db = app.db
-    while batch := unscored(db):
-        scores = app.scorer.score([row["comment"] or "" for row in batch])
-        now = iso(app.now())
-        for row, score in zip(batch, scores, strict=True):
-            try:
-                with db.atomic():  # each answer with its alert and case; a bad one does not undo the others
-                    save_score(db, row["id"], score if row["comment"] else None, app.scorer.name,
-                               app.config.detractor_confidence, now)
-                    if row["comment"]:
-                        record_themes(db, "response", [row["id"]], [row["comment"]], [score.embedding],
-                                      [row["brand"]], app.theme_matcher, app.scorer.name)
-                    if row["nps_class"] == "detractor":
-                        counts.detractors += _follow_up(app, db, row, now)
-            except ROW_ERRORS as exc:
-                log.error("survey answer %s: not followed up: %s: %s", row["id"], type(exc).__name__, exc)
-                with db.atomic():  # marked scored, so that it is not retried on every run
-                    db.execute("update survey_responses set scored_at = ? where id = ?", [now, row["id"]])
-        counts.scored += len(batch)
-    counts.review_candidates = db.execute("select count(*) from survey_responses where review_candidate = 1"
-                                          ).fetchone()[0]
+    while batch := store.unscored(app.db):
+        flow = Flow(app.scorer, app.alert_rules, app.routes_for, iso(app.now()), iso(app.case_due()),
+                    app.theme_matcher)
+        scored, detractors = save_answers(app.db, batch, flow, app.config.detractor_confidence)
+        counts.scored += scored
+        counts.detractors += detractors
+    counts.review_candidates = store.review_candidates(app.db)
     return counts
 
 
-def _follow_up(app: App, db, row: dict, now: str) -> int:
-    response = next(iter(db.query(
-        "select r.id, r.score, r.comment, r.brand, r.channel, c.name, c.email, i.order_ref "
-        "from survey_responses r left join customers c on c.id = r.customer_id "
-        "left join survey_invitations i on i.id = r.invitation_id where r.id = ?", [row["id"]])))
-    details = {k: response[k] for k in ("score", "comment", "name", "email", "order_ref", "channel")}
-    open_case(db, "response", str(row["id"]), row["brand"], iso(app.case_due()), now)
-    return enqueue(db, RESPONSE_ALERT, f"response:{row['id']}", app.routes_for(RESPONSE_ALERT, row["brand"]), now,
-                   brand=row["brand"], details=details)
+def job_outcome(app: App) -> Outcome:
+    """Survey files imported, invitations and reminders sent, new answers scored and followed up."""
+    lines = []
+    orders, replies = import_survey_files(app)
+    if orders or replies:
+        lines.append(f"surveys  imported {orders} orders, {replies} replies")
+    sent = run_invitations(app)
+    lines.append(f"surveys  invited {sent.sent}  reminded {sent.reminded}  waiting {sent.waiting}  "
+                 f"not allowed {sent.skipped}" + (f"  [{sent.error}]" if sent.error else ""))
+    scored = run_response_scoring(app)
+    lines.append(f"answers  scored {scored.scored}  detractors {scored.detractors}  "
+                 f"review candidates {scored.review_candidates}")
+    return Outcome(lines)

@@ -10,8 +10,10 @@ from listener.kernel.times import iso
 from listener.store.mentions import get_cursor, set_cursor
 
 from ..app import App
-from ..themes.assignments import mark_assigned, reassign, stored_texts, sync_taxonomy
-from ..themes.discovery import cluster, save_candidates, unmatched_complaints
+from ..store.themes import stored_texts, unmatched_complaints
+from ..themes.assignments import mark_assigned, reassign, sync_taxonomy
+from ..themes.discovery import cluster, save_candidates
+from .outcome import Outcome
 
 
 def keep_themes_current(app: App) -> int | None:
@@ -44,7 +46,7 @@ def run_discovery(app: App) -> DiscoveryCounts:
     settings = app.config.theme_matching
     start = now - timedelta(days=settings.discovery_days)
     for brand in app.config.brands:
-        texts, embeddings = unmatched_complaints(app.db, brand.name, start, now)
+        texts, embeddings = unmatched_complaints(app.db, brand.name, iso(start), iso(now))
         counts.texts += len(texts)
         found = cluster(texts, embeddings, settings.discovery_min_size) if texts else []
         with app.db.atomic():
@@ -52,3 +54,15 @@ def run_discovery(app: App) -> DiscoveryCounts:
     with app.db.atomic():
         set_cursor(app.db, "themes", "discovery", week, iso(now))
     return counts
+
+
+def upkeep_outcome(app: App) -> Outcome:
+    reassigned = keep_themes_current(app)
+    return Outcome([f"themes  taxonomy changed: {reassigned} texts assigned again"] if reassigned else [])
+
+
+def discovery_outcome(app: App) -> Outcome:
+    found = run_discovery(app)
+    return Outcome([f"themes  {found.week}: " + ("discovery already done this week" if found.already_done else
+                                                 f"{found.texts} complaints without a theme, {found.candidates} "
+                                                 f"candidate themes")])

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from listener.kernel.times import iso
+from listener.store import models
 from sentiment.evaluation.metrics import evaluate
 from sentiment.runtime.detector import DEFAULT_PRESET, Detector, raw_probability
 from sentiment.runtime.heads import LinearHead
@@ -33,7 +34,7 @@ from sentiment.training.calibration import calibrate
 from sentiment.training.datasets import LabelledTexts, read_labelled, read_unhappy
 from sentiment.training.heads import class_weights, fit_head
 
-from .versions import active_version, models_dir
+from .versions import models_dir
 
 log = logging.getLogger(__name__)
 ANCHOR_L2 = 1e-3  # how strongly a retrained head is held to the one in use
@@ -47,17 +48,16 @@ class Retrain:
     version: str | None = None
 
 
-
 def retrain(app, force: bool = False) -> Retrain:
     settings, db, now = app.config.learning, app.db, iso(app.now())
     scorer = app.scorer
     if scorer.heads is None or scorer.heads.detector is None:
         return Retrain("skipped", f"model {scorer.name} has no heads to retrain (only the offline model's can be)")
-    active = active_version(db)
-    since = active["created_at"] if active and active.get("parent") else ""
-    new = db.execute("select count(*) from corrections where created_at > ?", [since]).fetchone()[0]
+    active = models.active_version(db)
+    since = active.created_at if active and active.parent else ""
+    new = len(models.corrections(db, since))
     if new < settings.min_corrections and not force:
-        return Retrain("skipped", f"{new} new corrections since version {active['name'] if active else '-'}; "
+        return Retrain("skipped", f"{new} new corrections since version {active.name if active else '-'}; "
                                   f"retraining waits for {settings.min_corrections}")
     train, held = _corrections(db, settings.holdout_share)
     if not any(held.values()) and not settings.sentiment_validation and not settings.detector_validation:
@@ -72,7 +72,7 @@ def retrain(app, force: bool = False) -> Retrain:
     worse = [c for c in checks if c["new"] < c["old"]]
     name = _next_name(db)
     head_file = _save(app, name, new_head, new_detector, scorer, checks, train)
-    record = {"name": name, "created_at": now, "parent": active["name"] if active else None,
+    record = {"name": name, "created_at": now, "parent": active.name if active else None,
               "head_file": str(head_file), "corrections": sum(len(v) for v in train.values()),
               "trained_on": json.dumps({task: len(rows) for task, rows in train.items()}),
               "validation": json.dumps(checks)}
@@ -80,11 +80,10 @@ def retrain(app, force: bool = False) -> Retrain:
     with db.atomic():
         if worse:
             reason = "worse on " + ", ".join(c["on"] for c in worse)
-            db["model_versions"].insert({**record, "status": "refused", "reason": reason})
+            models.add_version(db, **record, status="refused", reason=reason)
             return Retrain("refused", f"version {name} refused, {reason} ({figures}); keeping "
-                                      f"{active['name'] if active else 'the shipped model'}", name)
-        db.execute("update model_versions set status = 'kept' where status = 'active'")
-        db["model_versions"].insert({**record, "status": "active", "reason": "at least as good everywhere"})
+                                      f"{active.name if active else 'the shipped model'}", name)
+        models.add_version(db, **record, status="active", reason="at least as good everywhere")
     app.reload_scorer()
     return Retrain("adopted", f"version {name} adopted ({figures})", name)
 
@@ -93,9 +92,8 @@ def _corrections(db, holdout_share: float) -> tuple[dict, dict]:
     """The corrections per task, split for training and held back; the latest label per text wins,
     and the split is by text, stable from one run to the next."""
     latest = {}
-    for row in db.query("select c.task, c.text, c.label, m.lang from corrections c left join mentions m "
-                        "on c.kind = 'mention' and m.id = c.subject_id order by c.id"):
-        latest[(row["task"], row["text"])] = row
+    for row in models.corrections(db):
+        latest[(row.task, row.text)] = row
     train, held = {t: [] for t in TASKS}, {t: [] for t in TASKS}
     for (task, text), row in latest.items():
         bucket = int(hashlib.sha256(text.encode()).hexdigest()[:8], 16) % 1000 < holdout_share * 1000
@@ -107,9 +105,9 @@ def _files(paths, read) -> list[LabelledTexts]:
     return [read(Path(p)) for p in paths]
 
 
-def _refit(scorer, head: LinearHead, corrections: list[dict], files: list[LabelledTexts]) -> LinearHead:
-    texts = [c["text"] for c in corrections] + [t for f in files for t in f.texts]
-    labels = [c["label"] for c in corrections] + [label for f in files for label in f.labels]
+def _refit(scorer, head: LinearHead, corrections: list[models.Correction], files: list[LabelledTexts]) -> LinearHead:
+    texts = [c.text for c in corrections] + [t for f in files for t in f.texts]
+    labels = [c.label for c in corrections] + [label for f in files for label in f.labels]
     if not texts:
         return head
     y = np.asarray([head.labels.index(label) for label in labels])
@@ -142,7 +140,7 @@ def _compare(scorer, old, new, held: dict, settings) -> list[dict]:
                        "old": _average_precision(old[1], x, data), "new": _average_precision(new[1], x, data)})
     for task, rows in held.items():
         if rows:
-            x = scorer.embed([r["text"] for r in rows])
+            x = scorer.embed([r.text for r in rows])
             pick = (lambda d, x: d[0]) if task == "sentiment" else (lambda d, x: d[1])
             checks.append({"on": f"held-back {task} corrections ({len(rows)})", "metric": "agreement",
                            "old": _agreement(task, pick(old, x), x, rows), "new": _agreement(task, pick(new, x), x, rows)})
@@ -174,13 +172,12 @@ def _agreement(task: str, model, x, rows: list[dict]) -> float:
         predicted = [LABELS[i] for i in model.probabilities(x).argmax(1)]
     else:
         raw = raw_probability(model.head, x)
-        predicted = ["unhappy" if model.is_unhappy(p, r["lang"], DEFAULT_PRESET) else "other" for p, r in zip(raw, rows)]
-    return float(np.mean([p == r["label"] for p, r in zip(predicted, rows)]))
+        predicted = ["unhappy" if model.is_unhappy(p, r.lang, DEFAULT_PRESET) else "other" for p, r in zip(raw, rows)]
+    return float(np.mean([p == r.label for p, r in zip(predicted, rows)]))
 
 
 def _next_name(db) -> str:
-    count = db.execute("select count(*) from model_versions where parent is not null").fetchone()[0]
-    return f"r{count + 1}"
+    return f"r{models.retrained_count(db) + 1}"
 
 
 def _save(app, name: str, head: LinearHead, detector: Detector, scorer, checks, train) -> Path:

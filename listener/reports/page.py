@@ -246,8 +246,9 @@ table.themes td::before{content:attr(data-label) ": ";font-weight:600}}
 """
 
 
-def html_report(reports: list[BrandReport], title: str = "Ascolto report") -> str:
-    """One page, no scripts, no external assets: it opens offline, prints, and goes into an email."""
+def html_report(reports: list[BrandReport], title: str = "Ascolto report", overdue: list[str] | None = None) -> str:
+    """One page, no scripts, no external assets: it opens offline, prints, and goes into an email;
+    with ``overdue``, the overdue cases after the brands (the weekly digest)."""
     sections = []
     for r in reports:
         sections.append(
@@ -258,4 +259,6 @@ def html_report(reports: list[BrandReport], title: str = "Ascolto report") -> st
             f"<h3>Mentions per day by tone</h3>{mentions_chart(r.daily_mentions)}</section>")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
-            f'<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{"".join(sections)}</body></html>')
+            f'<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{"".join(sections)}'
+            + (f'<h2>Overdue cases</h2><pre>{escape(chr(10).join(overdue) or "none")}</pre>' if overdue is not None else "")
+            + '</body></html>')

@@ -19,7 +19,7 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
+from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings
 from .fetching import request
 
 TYPE = "appstore"
@@ -44,10 +44,6 @@ class Settings(SourceSettings):
     max_pages: int = setting(3, low=1, high=10)  # of 50 reviews, per country and run
     interval_minutes: float = setting(60.0, low=5)
 
-    def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        if self.brand not in {b.name for b in brands}:
-            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
-
 
 def make_client(settings: Settings):
     import requests
@@ -67,15 +63,8 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
 
 
 @dataclass(frozen=True)
-class Cursor:
+class Cursor(JsonCursor):
     newest: int = 0  # the newest review id committed for this country
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(int(json.loads(value)["newest"])) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"newest": self.newest})
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -60,8 +60,12 @@ class SourceSettings:
         return None
 
     def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        """(key, problem) for settings that are wrong together or against the brands."""
-        return iter(())
+        """(key, problem) for settings that are wrong together or against the brands: a source whose
+        settings name a ``brand`` must name a configured one. Sources with more to check extend this
+        (``yield from super().problems(brands)``)."""
+        brand = getattr(self, "brand", None)
+        if brand is not None and brand not in {b.name for b in brands}:
+            yield "brand", f"no brand named {brand!r} in [[brands]]"
 
 
 @dataclass(frozen=True)
@@ -96,18 +100,24 @@ class Page:
 
 
 @dataclass(frozen=True)
-class SinceCursor:
+class JsonCursor:
+    """A cursor kept as the JSON object of its fields: a source's ``Cursor`` is a frozen dataclass
+    derived from this one, its fields the place it has reached."""
+
+    @classmethod
+    def load(cls, value: str | None):
+        return cls(**json.loads(value)) if value else cls()
+
+    def dump(self) -> str:
+        return json.dumps(asdict(self))
+
+
+@dataclass(frozen=True)
+class SinceCursor(JsonCursor):
     """The time (ISO) of the newest item committed, for queries read newest first: the next run reads
     back to it. Sources whose cursor is only that use it as their ``Cursor``."""
 
     since: str | None = None
-
-    @classmethod
-    def load(cls, value: str | None) -> SinceCursor:
-        return cls(json.loads(value)["since"]) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"since": self.since})
 
     def newer(self, items: Sequence[T], times: Sequence[str | None]) -> list[T]:
         """The items newer than the cursor; one without a time goes on (to be reported as malformed)."""

@@ -24,7 +24,7 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings
+from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings
 from .fetching import html_to_text, request
 
 TYPE = "feed"
@@ -44,10 +44,6 @@ class Settings(SourceSettings):
     brand: str | None = setting(None)  # every entry is about this brand; else entries are matched by keyword
     user_agent: str = setting("ascolto/0.1 (feed reader; self-hosted social listening)")
     interval_minutes: float = setting(60.0, low=5)  # feeds change slowly; asking more often is impolite
-
-    def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        if self.brand is not None and self.brand not in {b.name for b in brands}:
-            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
 
 
 def make_client(settings: Settings):
@@ -70,18 +66,11 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
 
 
 @dataclass(frozen=True)
-class Cursor:
+class Cursor(JsonCursor):
     """The validators of the last answer: an unchanged feed answers 304 to them."""
 
     etag: str | None = None
     modified: str | None = None
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(**json.loads(value)) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"etag": self.etag, "modified": self.modified})
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:

@@ -59,8 +59,7 @@ class Settings(SourceSettings):
     interval_minutes: float = setting(60.0, low=5)
 
     def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        if self.brand not in {b.name for b in brands}:
-            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
+        yield from super().problems(brands)
         if not self.locations:
             yield "locations", "name at least one location, like \"accounts/123/locations/456\""
 

@@ -23,7 +23,7 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 
 TYPE = "googleplay"
 LABEL = "Google Play"
@@ -43,10 +43,6 @@ class Settings(SourceSettings):
     page_size: int = setting(100, low=10, high=200)
     max_pages: int = setting(5, low=1, high=100)
     interval_minutes: float = setting(60.0, low=5)
-
-    def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        if self.brand not in {b.name for b in brands}:
-            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
 
 
 def make_client(settings: Settings):
@@ -70,15 +66,8 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
 
 
 @dataclass(frozen=True)
-class Cursor:
+class Cursor(JsonCursor):
     after: float = 0.0  # the newest review time committed (epoch seconds)
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(float(json.loads(value)["after"])) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"after": self.after})
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:

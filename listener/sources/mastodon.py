@@ -23,7 +23,7 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 from .fetching import html_to_text
 from .retry import call_with_retries
 
@@ -40,10 +40,6 @@ def _instance_problem(url: str) -> str | None:
 @dataclass(frozen=True, kw_only=True)
 class Settings(SourceSettings):
     """Hashtags and search on one Mastodon instance."""
-
-    def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        if self.brand is not None and self.brand not in {b.name for b in brands}:
-            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
 
     kind = TYPE
     instance: str = setting(check=_instance_problem)
@@ -79,15 +75,8 @@ def expected_items(settings: Settings, brands: Sequence[Brand]) -> int:
 
 
 @dataclass(frozen=True)
-class Cursor:
+class Cursor(JsonCursor):
     since_id: str | None = None
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(json.loads(value)["since_id"]) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"since_id": self.since_id})
 
 
 def fetch(client, settings: Settings, query: Query, cursor: Cursor, sleep: Sleep) -> Iterator[Page]:

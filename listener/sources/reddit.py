@@ -23,7 +23,7 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded, match_brand
 from ..language import guess_language
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 
 TYPE = "reddit"
 LABEL = "Reddit"
@@ -177,19 +177,12 @@ def _url(data: dict, fullname: str) -> str | None:
 # ---- the cursor --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Cursor:
+class Cursor(JsonCursor):
     """The newest ``created_utc`` committed. Reddit's search indexes posts minutes to hours late, so
     each run reads back an overlap before it: a post indexed late is still found, and one already
     stored is recognised by its id and not saved twice."""
 
     after: float = 0.0
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(float(json.loads(value)["after"])) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"after": self.after})
 
     def advanced(self, items: Sequence[dict]) -> Cursor:
         newest = max((float(d.get("created_utc") or 0) for d in items), default=self.after)

@@ -32,7 +32,7 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from .base import BadItem, Budget, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import BadItem, Budget, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
 from .retry import call_with_retries
 
 TYPE = "x"
@@ -179,17 +179,10 @@ def page_cost(page: dict) -> int:
 # ---- the cursor --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Cursor:
+class Cursor(JsonCursor):
     since_id: str | None = None
     newest_id: str | None = None  # set while a pass is in progress
     until_id: str | None = None
-
-    @classmethod
-    def load(cls, value: str | None) -> Cursor:
-        return cls(**json.loads(value)) if value else cls()
-
-    def dump(self) -> str:
-        return json.dumps({"since_id": self.since_id, "newest_id": self.newest_id, "until_id": self.until_id})
 
     def after_page(self, meta: dict) -> Cursor:
         """The cursor once a page is committed; ``next_token`` absent means the pass is complete."""

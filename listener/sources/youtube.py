@@ -53,8 +53,7 @@ class Settings(SourceSettings):
         return Budget(self.daily_quota_units, "day", "quota units", "daily_quota_units")
 
     def problems(self, brands: Sequence[Brand]) -> Iterator[tuple[str, str]]:
-        if self.brand not in {b.name for b in brands}:
-            yield "brand", f"no brand named {self.brand!r} in [[brands]]"
+        yield from super().problems(brands)
         if not self.channel_id and not self.video_ids:
             yield "channel_id", "set channel_id (the brand's channel, \"UC...\") or video_ids, or both"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import sqlite_utils
 
@@ -92,5 +92,66 @@ def get_cursor(db: sqlite_utils.Database, source: str, query: str) -> str | None
     return row[0] if row else None
 
 
+def cursors_of(db: sqlite_utils.Database, source: str) -> list[tuple[str, str]]:
+    """(query, value) of every cursor of a source job."""
+    return [tuple(r) for r in db.execute("select query, value from cursors where source = ? order by query",
+                                         [source]).fetchall()]
+
+
 def set_cursor(db: sqlite_utils.Database, source: str, query: str, value: str, now: str) -> None:
     db["cursors"].upsert({"source": source, "query": query, "value": value, "updated_at": now}, pk=("source", "query"))
+
+
+@dataclass(frozen=True)
+class StoredMention:
+    """A stored mention as messages, pages and commands show it."""
+
+    id: str
+    source: str
+    brand: str
+    author: str | None
+    url: str | None
+    text: str
+    lang: str | None
+    created_at: str
+    sentiment: str | None
+    sentiment_score: float | None
+    p_negative: float | None
+    p_neutral: float | None
+    p_positive: float | None
+    p_unhappy: float | None
+    alert_rule: str | None
+    rating: int | None
+    model: str | None
+    nps_class: str | None
+
+
+def stored_mentions(db: sqlite_utils.Database, ids: Iterable[str]) -> dict[str, StoredMention]:
+    """The stored mentions among ``ids``, by id."""
+    columns = ", ".join(f.name for f in fields(StoredMention))
+    found = {}
+    for chunk in in_chunks(ids):
+        for row in db.query(f"select {columns} from mentions where id in ({marks(chunk)})", chunk):
+            found[row["id"]] = StoredMention(**row)
+    return found
+
+
+def tone_counts(db: sqlite_utils.Database, brand: str, start: str, end: str) -> tuple[int, int]:
+    """(mentions, negative or unhappy mentions) of a brand posted in [start, end)."""
+    row = db.execute("select count(*), coalesce(sum(sentiment = 'negative' or nps_class = 'detractor'), 0) "
+                     "from mentions where brand = ? and created_at >= ? and created_at < ?",
+                     [brand, start, end]).fetchone()
+    return row[0], row[1]
+
+
+def posted_texts(db: sqlite_utils.Database, brand: str, start: str, end: str) -> list[str]:
+    return [r[0] for r in db.execute("select text from mentions where brand = ? and created_at >= ? and "
+                                     "created_at < ?", [brand, start, end])]
+
+
+def most_unhappy(db: sqlite_utils.Database, brand: str, start: str, end: str, limit: int = 5) -> list[StoredMention]:
+    """The mentions of a brand posted in [start, end) that sound unhappiest."""
+    columns = ", ".join(f.name for f in fields(StoredMention))
+    return [StoredMention(**row) for row in db.query(
+        f"select {columns} from mentions where brand = ? and created_at >= ? and created_at < ? "
+        "order by coalesce(p_unhappy, p_negative) desc limit ?", [brand, start, end, limit])]

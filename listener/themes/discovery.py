@@ -19,19 +19,8 @@ import numpy as np
 import sqlite_utils
 
 from listener.kernel.times import iso
-
-from .assignments import vector
-
-# Words too common to name a theme (Italian and English), beyond scikit-learn's English list.
-STOPWORDS = sorted(set("""
-a ad al alla alle allo agli ai anche ancora avete che chi ci come con da dal dalla dei del della delle di e è ed gli
-ha hanno ho i il in io la le lo loro ma mi mio mia molto ne nei nel nella no non o per perché più poi quando
-quello questa questo se si sia sono su sul sulla tra tu un una uno vi voi stato stata fatto fare essere era
-sempre mai ogni dopo prima volta tutto tutti niente nulla solo già ora oggi ieri ancora però così cosa
-vostro vostra vostri vostre nostro nostra suo sua miei mie the and a an of to in on for with is are was were
-be been it its this that i you my your we our they them not no but so very too just have has had do did does
-at from as by or if than then there their what which me still again
-""".split()))
+from listener.kernel.words import STOPWORDS
+from listener.store import themes as store
 
 
 @dataclass(frozen=True)
@@ -48,7 +37,7 @@ def cluster(texts: Sequence[str], embeddings: np.ndarray, min_size: int, seed: i
 
     if len(texts) < 2 * min_size:
         return []
-    words = TfidfVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | set(STOPWORDS)), min_df=2, sublinear_tf=True,
+    words = TfidfVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | STOPWORDS), min_df=2, sublinear_tf=True,
                             token_pattern=r"(?u)\b[^\W\d_]{3,}\b", strip_accents=None)
     try:
         tfidf = words.fit_transform(texts).toarray()
@@ -76,35 +65,15 @@ def cluster(texts: Sequence[str], embeddings: np.ndarray, min_size: int, seed: i
     return sorted(found, key=lambda c: -c.size)
 
 
-def unmatched_complaints(db: sqlite_utils.Database, brand: str, start, end) -> tuple[list[str], np.ndarray]:
-    """The brand's complaints in [start, end) that have no theme, with their stored embeddings."""
-    rows = list(db.query(
-        "select m.text, e.vector from mentions m join text_embeddings e on e.subject = 'mention' and e.subject_id = m.id "
-        "where m.brand = :brand and m.created_at >= :start and m.created_at < :end "
-        "and (m.nps_class = 'detractor' or m.sentiment = 'negative') "
-        "and not exists (select 1 from mention_themes t where t.mention_id = m.id) "
-        "union all "
-        "select r.comment, e.vector from survey_responses r join text_embeddings e on e.subject = 'response' "
-        "and e.subject_id = cast(r.id as text) where r.brand = :brand and r.answered_at >= :start "
-        "and r.answered_at < :end and r.nps_class = 'detractor' and r.comment is not null "
-        "and not exists (select 1 from response_themes t where t.response_id = r.id)",
-        {"brand": brand, "start": iso(start), "end": iso(end)}))
-    if not rows:
-        return [], np.zeros((0, 0), dtype=np.float32)
-    return [r["text"] for r in rows], np.stack([vector(r["vector"]) for r in rows])
-
-
 def save_candidates(db: sqlite_utils.Database, brand: str, start, end, candidates: Sequence[Candidate],
                     now: str) -> int:
     """Store the candidates (a theme already offered with the same words is not offered again)."""
-    offered = {tuple(json.loads(r["words"])) for r in db.query("select words from theme_candidates where brand = ?",
-                                                               [brand])}
+    offered = store.offered_words(db, brand)
     rows = [{"brand": brand, "found_at": now, "period_start": iso(start), "period_end": iso(end), "size": c.size,
              "words": json.dumps(list(c.words), ensure_ascii=False),
              "examples": json.dumps(list(c.examples), ensure_ascii=False), "status": "new"}
             for c in candidates if c.words not in offered]
-    if rows:
-        db["theme_candidates"].insert_all(rows)
+    store.add_candidates(db, rows)
     return len(rows)
 
 

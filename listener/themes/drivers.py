@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import sqlite_utils
 
 from listener.kernel.times import iso
+from listener.store import themes as store
+from sentiment.runtime.labels import LABELS
 from surveys.nps import DETRACTOR, PASSIVE, PROMOTER, Change, Nps, nps, nps_change
 
 from .taxonomy import Taxonomy
@@ -66,7 +68,7 @@ def drivers(taxonomy: Taxonomy, answers: Sequence[Answer], mentions: Sequence[Me
                  for c, group in by_class.items()}
         nps_with, nps_without = _nps_of(with_theme), _nps_of(without)
         before = _nps_of([a for a in previous if theme.id in a[1]])
-        tone = {s: sum(m[0] == s for m in tagged) for s in ("negative", "neutral", "positive")}
+        tone = {s: sum(m[0] == s for m in tagged) for s in LABELS}
         found.append(Driver(theme.id, theme.label(language), len(with_theme), share, nps_with, nps_without,
                             nps_change(nps_with, nps_without), nps_change(nps_with, before), len(tagged), tone,
                             tuple((examples or {}).get(theme.id, ()))))
@@ -78,38 +80,17 @@ def brand_drivers(db: sqlite_utils.Database, taxonomy: Taxonomy, brand: str, sta
                   examples_per_theme: int = 2) -> list[Driver]:
     """The drivers of a brand's period [start, end), against the period of the same length before."""
     previous_start = start - (end - start)
-    return drivers(taxonomy, _answers(db, brand, start, end), _mentions(db, brand, start, end),
-                   _answers(db, brand, previous_start, start), language,
+    return drivers(taxonomy, store.answers_with_themes(db, brand, iso(start), iso(end)),
+                   store.mentions_with_themes(db, brand, iso(start), iso(end)),
+                   store.answers_with_themes(db, brand, iso(previous_start), iso(start)), language,
                    _examples(db, brand, start, end, examples_per_theme))
-
-
-def _themes_by(table: str, key: str) -> str:
-    return f"(select group_concat(theme, ' ') from {table} t where t.{key} = x.id)"
-
-
-def _answers(db, brand: str, start, end) -> list[Answer]:
-    rows = db.query(f"select x.nps_class, {_themes_by('response_themes', 'response_id')} as themes "
-                    "from survey_responses x where x.brand = ? and x.answered_at >= ? and x.answered_at < ?",
-                    [brand, iso(start), iso(end)])
-    return [(r["nps_class"], frozenset((r["themes"] or "").split())) for r in rows]
-
-
-def _mentions(db, brand: str, start, end) -> list[Mention]:
-    rows = db.query(f"select x.sentiment, {_themes_by('mention_themes', 'mention_id')} as themes "
-                    "from mentions x where x.brand = ? and x.created_at >= ? and x.created_at < ?",
-                    [brand, iso(start), iso(end)])
-    return [(r["sentiment"], frozenset((r["themes"] or "").split())) for r in rows]
 
 
 def _examples(db, brand: str, start, end, limit: int) -> dict[str, list[str]]:
     """Per theme, the detractor comments that fit it best, for the report's table."""
-    rows = db.query(
-        "select t.theme, r.comment from response_themes t join survey_responses r on r.id = t.response_id "
-        "where r.brand = ? and r.answered_at >= ? and r.answered_at < ? and r.nps_class = 'detractor' "
-        "order by t.theme, t.score desc", [brand, iso(start), iso(end)])
     found: dict[str, list[str]] = {}
-    for row in rows:
-        same = found.setdefault(row["theme"], [])
-        if len(same) < limit and row["comment"] not in same:
-            same.append(row["comment"])
+    for theme, comment in store.detractor_comments_by_theme(db, brand, iso(start), iso(end)):
+        same = found.setdefault(theme, [])
+        if len(same) < limit and comment not in same:
+            same.append(comment)
     return found

@@ -11,22 +11,14 @@ keywords alone to decide.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
+from listener.store.themes import Assigned
 from sentiment.scoring import Scorer
 
 from ..settings import ThemeMatching
 from .taxonomy import Taxonomy
-
-
-@dataclass(frozen=True)
-class Match:
-    theme: str
-    score: float  # similarity plus keyword boost
-    similarity: float | None  # None: no embedding
-    keyword: bool
 
 
 class ThemeMatcher:
@@ -47,12 +39,12 @@ class ThemeMatcher:
             vectors.setdefault(theme, []).append(_unit(np.asarray(vector, dtype=np.float32)))
         return cls(taxonomy, settings, {theme: np.stack(v) for theme, v in vectors.items()})
 
-    def assign(self, texts: Sequence[str], embeddings: Sequence, brands: Sequence[str | None]) -> list[list[Match]]:
+    def assign(self, texts: Sequence[str], embeddings: Sequence, brands: Sequence[str | None]) -> list[list[Assigned]]:
         """The themes of each text, best first."""
         return [self.assign_one(text, embedding, brand) for text, embedding, brand in zip(texts, embeddings, brands,
                                                                                           strict=True)]
 
-    def assign_one(self, text: str, embedding, brand: str | None) -> list[Match]:
+    def assign_one(self, text: str, embedding, brand: str | None) -> list[Assigned]:
         vector = None
         if self.prototypes is not None and embedding is not None and len(embedding):
             vector = _unit(np.asarray(embedding, dtype=np.float32))
@@ -66,7 +58,7 @@ class ThemeMatcher:
                 similarity = float((self.prototypes[theme.id] @ vector).max())
             score = (similarity or 0.0) + (self.settings.keyword_boost if keyword else 0.0)
             if score >= self.settings.threshold:
-                matches.append(Match(theme.id, round(score, 4), similarity, keyword))
+                matches.append(Assigned(theme.id, round(score, 4), similarity, keyword))
         matches.sort(key=lambda m: -m.score)
         return matches[: self.settings.max_themes]
 

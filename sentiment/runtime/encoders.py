@@ -9,13 +9,14 @@ elsewhere stays cheap.
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from sentiment.errors import ModelUnavailable
 
 
+@runtime_checkable
 class Encoder(Protocol):
     """A backend: ``[batch, tokens]`` int64 ids and attention mask in, ``[batch, tokens, dim]`` out."""
 

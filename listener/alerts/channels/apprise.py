@@ -13,13 +13,19 @@ from __future__ import annotations
 import contextlib
 import logging
 
+from listener.alerts.settings import Channel
 from listener.kernel.delivery import PermanentDeliveryError, TransientDeliveryError
 from listener.kernel.errors import MissingCredential
 
-from ...settings import Channel
 from ..messages import Outgoing
 
 log = logging.getLogger(__name__)
+TYPE = "apprise"
+LABEL = "Apprise (Slack, Teams, Telegram, ntfy, webhooks...)"
+
+
+def make_sender(channel: Channel, mailer, sender: str) -> AppriseChannel:
+    return AppriseChannel(channel)
 
 
 class AppriseChannel:

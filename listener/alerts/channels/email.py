@@ -12,10 +12,18 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formataddr
 
+from listener.alerts.settings import Smtp
 from listener.kernel.delivery import PermanentDeliveryError, TransientDeliveryError
 
-from ...settings import Smtp
 from ..messages import Outgoing
+
+TYPE = "email"
+LABEL = "Email (our SMTP path)"
+
+
+def make_sender(channel, mailer: SmtpMailer | None, sender: str) -> EmailChannel | None:
+    """The channel's sender; None without SMTP: its alerts wait in the outbox."""
+    return EmailChannel(mailer, sender) if mailer is not None else None
 
 
 def classify(exc: Exception) -> Exception:

@@ -1,4 +1,4 @@
-"""The `runs` table: one row per job run, written when it starts and completed when it ends.
+"""The ``runs`` table: one row per job run, written when it starts and completed when it ends.
 
 A run records the process that runs it. A crash or a kill leaves its row 'running'; the next run
 started on the same host marks such rows 'interrupted', so Datasette and `ascolto sources` never
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 
 import sqlite_utils
 
@@ -47,3 +48,16 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True  # it exists, owned by someone else
     return True
+
+
+@dataclass(frozen=True)
+class LastRun:
+    started_at: str
+    status: str
+    message: str | None
+
+
+def last_run(db: sqlite_utils.Database, job: str) -> LastRun | None:
+    row = next(iter(db.query("select started_at, status, message from runs where job = ? order by id desc limit 1",
+                             [job])), None)
+    return LastRun(**row) if row else None

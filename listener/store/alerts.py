@@ -1,0 +1,253 @@
+"""The alert outbox: alerts, their deliveries, and the single-use forms of their action links.
+
+An alert is queued once per (kind, subject) in the transaction of what it is about (a detractor
+mention or answer, a spike, a spent budget, the digest), with one delivery per route: a channel
+and a target (an email address, or the channel itself). The dispatcher reads what is due, sends,
+and records each delivery's outcome here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+import sqlite_utils
+
+from .cases import Case, cases_of
+from .database import in_chunks, marks
+from .mentions import StoredMention, stored_mentions
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where one delivery of an alert goes."""
+
+    channel: str
+    target: str  # an email address, or the channel's own name for a chat or webhook channel
+    mode: str  # immediate, hourly, daily
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    kind: str
+    subject: str
+    brand: str | None
+    mention_id: str | None
+    details: dict
+    created_at: str
+
+    @property
+    def subject_key(self) -> tuple[str, str]:
+        """(kind, id) of what the alert is about, as cases name it: ("mention", id) or ("response", id)."""
+        return ("mention", self.mention_id) if self.mention_id else ("response", self.subject.split(":")[-1])
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    alert_id: int
+    channel: str
+    target: str
+    mode: str
+    attempts: int
+    created_at: str
+
+
+@dataclass
+class Due:
+    """A delivery due now, with what its message shows: the alert, its mention, its case."""
+
+    delivery: Delivery
+    alert: Alert
+    mention: StoredMention | None = None
+    case: Case | None = None
+
+
+def enqueue(db: sqlite_utils.Database, kind: str, subject: str, routes: Sequence[Route], now: str, *,
+            mention_id: str | None = None, brand: str | None = None, details: dict | None = None) -> int:
+    """Queue an alert once per (kind, subject), with a delivery per route; returns 1 if queued now,
+    0 if it already was. The caller holds the transaction."""
+    queued = db.execute(
+        "insert or ignore into alerts (kind, subject, mention_id, brand, details, created_at) values (?, ?, ?, ?, ?, ?)",
+        [kind, subject, mention_id, brand, json.dumps(details, ensure_ascii=False) if details else None, now],
+    ).rowcount
+    if queued:
+        alert_id = db.execute("select id from alerts where kind = ? and subject = ?", [kind, subject]).fetchone()[0]
+        for route in routes:
+            db.execute("insert or ignore into deliveries (alert_id, channel, target, mode, status, attempts, "
+                       "next_attempt_at, created_at) values (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                       [alert_id, route.channel, route.target, route.mode, now, now])
+    return queued
+
+
+def pending_count(db: sqlite_utils.Database) -> int:
+    return db.execute("select count(*) from deliveries where status = 'pending'").fetchone()[0]
+
+
+def alert_of(row: Mapping) -> Alert:
+    return Alert(row["alert_id"] if "alert_id" in row else row["id"], row["kind"], row["subject"], row["brand"],
+                 row["mention_id"], json.loads(row["details"] or "{}"),
+                 row["alert_created_at"] if "alert_created_at" in row else row["created_at"])
+
+
+def delivery_of(row: Mapping) -> Delivery:
+    return Delivery(**{f.name: row[f.name] for f in fields(Delivery)})
+
+
+def due(db: sqlite_utils.Database, now: str) -> list[Due]:
+    """Every pending delivery whose time has come, oldest first, with its alert, mention and case."""
+    rows = list(db.query(
+        "select d.*, a.kind, a.subject, a.mention_id, a.brand, a.details, a.created_at as alert_created_at "
+        "from deliveries d join alerts a on a.id = d.alert_id "
+        "where d.status = 'pending' and d.next_attempt_at <= ? order by d.id", [now]))
+    alerts = [alert_of(row) for row in rows]
+    mentions = stored_mentions(db, {a.mention_id for a in alerts if a.mention_id})
+    cases = cases_of(db, {a.subject_key for a in alerts})
+    return [Due(delivery_of(row), alert, mentions.get(alert.mention_id), cases.get(alert.subject_key))
+            for row, alert in zip(rows, alerts)]
+
+
+def defer(db: sqlite_utils.Database, delivery_ids: Iterable[int], until: str) -> None:
+    with db.atomic():
+        for delivery_id in delivery_ids:
+            db.execute("update deliveries set next_attempt_at = ? where id = ?", [until, delivery_id])
+
+
+def mark_sent(db: sqlite_utils.Database, delivery_ids: Iterable[int], message_id: str, bundle: str, now: str) -> None:
+    with db.atomic():
+        for delivery_id in delivery_ids:
+            db.execute("update deliveries set status = 'sent', attempts = attempts + 1, sent_at = ?, message_id = ?, "
+                       "bundle = ?, last_error = null where id = ?", [now, message_id, bundle, delivery_id])
+
+
+def mark_failed(db: sqlite_utils.Database, deliveries: Sequence[Delivery], error: str, permanent: bool,
+                next_attempt_at: Mapping[int, str]) -> None:
+    """One more attempt for each delivery: 'failed' for good, or pending until its next attempt."""
+    with db.atomic():
+        for delivery in deliveries:
+            db.execute("update deliveries set status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
+                       "where id = ?", ["failed" if permanent else "pending", delivery.attempts + 1, error[:500],
+                                        next_attempt_at[delivery.id], delivery.id])
+
+
+@dataclass(frozen=True)
+class SentAbout:
+    """A message that went to a target: when, and about whom (for grouping later alerts with it)."""
+
+    sent_at: str
+    alert: Alert
+    author: str | None
+    source: str | None
+
+
+def sent_since(db: sqlite_utils.Database, channel: str, target: str, since: str) -> list[SentAbout]:
+    rows = db.query(
+        "select d.sent_at, a.id, a.kind, a.subject, a.brand, a.mention_id, a.details, a.created_at, m.author, "
+        "m.source from deliveries d join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id "
+        "where d.channel = ? and d.target = ? and d.status = 'sent' and d.sent_at >= ? and d.bundle != 'digest'",
+        [channel, target, since])
+    return [SentAbout(row["sent_at"], alert_of(row), row["author"], row["source"]) for row in rows]
+
+
+def sent_in_hour(db: sqlite_utils.Database, channel: str, target: str, brand: str, since: str
+                 ) -> tuple[int, str | None, str | None]:
+    """(messages sent, last roll-up, first send) to this target about this brand since ``since``."""
+    return tuple(db.execute(
+        "select count(distinct case when d.bundle in ('single', 'group') then d.message_id end), "
+        "max(case when d.bundle = 'rollup' then d.sent_at end), min(d.sent_at) from deliveries d "
+        "join alerts a on a.id = d.alert_id where d.channel = ? and d.target = ? and a.brand = ? "
+        "and d.status = 'sent' and d.sent_at >= ? and d.bundle != 'digest'",
+        [channel, target, brand, since]).fetchone())
+
+
+def last_digest(db: sqlite_utils.Database, channel: str, target: str) -> str | None:
+    return db.execute("select max(sent_at) from deliveries where channel = ? and target = ? and bundle = 'digest'",
+                      [channel, target]).fetchone()[0]
+
+
+def alert_exists(db: sqlite_utils.Database, kind: str, subjects: Sequence[str]) -> bool:
+    return any(db.execute(f"select 1 from alerts where kind = ? and subject in ({marks(chunk)})", [kind, *chunk]
+                          ).fetchone() is not None for chunk in in_chunks(subjects))
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A delivery as ``ascolto alerts list`` shows it."""
+
+    id: int
+    channel: str
+    target: str
+    mode: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: str
+    bundle: str | None
+    kind: str
+    brand: str | None
+    who: str
+    text: str
+
+
+def list_deliveries(db: sqlite_utils.Database, status: str | None = None, channel: str | None = None) -> list[Listed]:
+    """Deliveries by channel and target, with who and what each is about (the first 60 characters)."""
+    where, args = [], []
+    if status:
+        where.append("d.status = ?")
+        args.append(status)
+    if channel:
+        where.append("d.channel = ?")
+        args.append(channel)
+    return [Listed(**row) for row in db.query(
+        "select d.id, d.channel, d.target, d.mode, d.status, d.attempts, d.last_error, d.next_attempt_at, d.bundle, "
+        "a.kind, a.brand, coalesce(m.author, json_extract(a.details, '$.name'), '') as who, "
+        "substr(coalesce(m.text, json_extract(a.details, '$.comment'), json_extract(a.details, '$.title'), ''), 1, 60)"
+        " as text from deliveries d join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id"
+        + (" where " + " and ".join(where) if where else "") + " order by d.channel, d.target, d.id", args)]
+
+
+# ---- the actions of alert links ----------------------------------------------------------------
+
+@dataclass
+class ActionSubject:
+    """What a link's action is about: the delivery it was sent in (so, its recipient), the alert's
+    brand and case, and the text."""
+
+    delivery_id: int
+    target: str
+    kind: str
+    brand: str | None
+    mention_id: str | None
+    subject: str
+    case_id: int | None = None
+    text: str = ""
+
+
+def action_subject(db: sqlite_utils.Database, delivery_id: int, rowid: int | None) -> ActionSubject | None:
+    """The subject of a link of delivery ``delivery_id``; ``rowid``: a mention of a near-miss list."""
+    row = next(iter(db.query(
+        "select d.id as delivery_id, d.target, a.kind, a.brand, a.mention_id, a.subject from deliveries d "
+        "join alerts a on a.id = d.alert_id where d.id = ?", [delivery_id])), None)
+    if row is None:
+        return None
+    found = ActionSubject(**row)
+    if rowid is not None:  # an item of the near-miss list
+        mention = db.execute("select id, text, brand from mentions where rowid = ?", [rowid]).fetchone()
+        if mention is None:
+            return None
+        found.mention_id, found.text, found.brand = mention
+        return found
+    kind, subject_id = ("mention", found.mention_id) if found.mention_id else ("response", found.subject.split(":")[-1])
+    case = db.execute("select id from cases where kind = ? and subject_id = ?", [kind, subject_id]).fetchone()
+    text = db.execute("select text from mentions where id = ?", [found.mention_id]).fetchone() if found.mention_id \
+        else db.execute("select comment from survey_responses where id = ?", [subject_id]).fetchone()
+    found.case_id, found.text = (case[0] if case else None), (text[0] if text and text[0] else "")
+    return found
+
+
+def use_nonce(db: sqlite_utils.Database, nonce: str, delivery_id: int, action: str, now: str) -> bool:
+    """Record a form's nonce as used; False if it was already (a replayed form). The caller commits."""
+    return db.execute("insert or ignore into action_nonces (nonce, delivery_id, action, used_at) values (?, ?, ?, ?)",
+                      [nonce, delivery_id, action, now]).rowcount == 1
