@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from listener.kernel.signing import Token, TokenError, TokenExpired, sign, verify
+from listener.kernel.signing import LEGACY_UNTIL, Token, TokenError, TokenExpired, legacy_sign, sign, verify
 from surveys.policy import ContactPolicy, in_quiet_hours, may_invite, may_remind
 
 SECRET = b"0123456789abcdef0123456789abcdef"
@@ -26,6 +26,8 @@ def test_a_signed_token_verifies_and_carries_its_fields():
     lambda t: "not-a-token",
     lambda t: t + ".extra",
     lambda t: "",
+    lambda t: t + "=",  # the same bytes, another URL: refused (a link works in the one form we wrote)
+    lambda t: t + "==",
 ])
 def test_forged_or_tampered_tokens_are_refused(mutate):
     genuine = sign(Token("s", "abc", "0", LATER), SECRET)
@@ -40,6 +42,20 @@ def test_expired_and_wrong_kind_are_refused():
     unsubscribe = sign(Token("u", "abc", "", LATER), SECRET)
     with pytest.raises(TokenError, match="another kind"):
         verify(unsubscribe, SECRET, NOW, "s")
+
+
+def test_links_sent_before_itsdangerous_still_work_until_they_expire_and_only_in_their_own_form():
+    """An unsubscribe link in a 2026 email keeps working (two years); its tampered or padded copies do not."""
+    old = legacy_sign(Token("u", "abc", "", LATER), SECRET)
+    assert verify(old, SECRET, NOW, "u") == Token("u", "abc", "", LATER)
+    for copy in (old + "=", old[:-2] + ("AA" if old[-2:] != "AA" else "BB"), legacy_sign(Token("u", "abc", "", LATER),
+                                                                                        b"another secret, same length")):
+        with pytest.raises(TokenError):
+            verify(copy, SECRET, NOW, "u")
+    long_lived = legacy_sign(Token("u", "abc", "", int(LEGACY_UNTIL.timestamp()) + 86400), SECRET)
+    assert verify(long_lived, SECRET, NOW, "u").public_id == "abc"
+    with pytest.raises(TokenError, match="bad signature"):  # the old format is read for its links' lifetime only
+        verify(long_lived, SECRET, LEGACY_UNTIL, "u")
 
 
 POLICY = ContactPolicy(delay_days=3, min_days_between_surveys=90, reminder_after_days=4, link_valid_days=30,
