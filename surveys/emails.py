@@ -6,42 +6,28 @@ import email.policy
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
+from listener.kernel.i18n import N_, localized
 from listener.kernel.templating import render
 from listener.kernel.textfiles import one_line
 
 TEXT = {
-    "it": {
-        "subject": "{brand}: com'è andato il tuo ordine {order}?",
-        "reminder_subject": "Promemoria - {brand}: com'è andato il tuo ordine {order}?",
-        "greeting": "Ciao {name},",
-        "greeting_anonymous": "Ciao,",
-        "intro": "grazie per il tuo ordine {order}. Ci basta un clic:",
-        "question": "Quanto è probabile che tu consigli {brand} a un amico o collega?",
-        "scale": "0 = per niente probabile, 10 = estremamente probabile",
-        "after": "Dopo il clic potrai dirci, se vuoi, il motivo del tuo voto.",
-        "reminder": "Ti scriviamo un'ultima volta: non ti disturberemo più per questo ordine.",
-        "unsubscribe": "Non vuoi più ricevere sondaggi da {brand}? Annulla l'iscrizione",
-        "why": "Ricevi questa email perché hai acquistato da {brand}.",
-    },
-    "en": {
-        "subject": "{brand}: how did your order {order} go?",
-        "reminder_subject": "Reminder - {brand}: how did your order {order} go?",
-        "greeting": "Hi {name},",
-        "greeting_anonymous": "Hi,",
-        "intro": "thank you for your order {order}. One click is all it takes:",
-        "question": "How likely are you to recommend {brand} to a friend or colleague?",
-        "scale": "0 = not at all likely, 10 = extremely likely",
-        "after": "After the click you can tell us, if you like, the reason for your score.",
-        "reminder": "This is our last message about this order: we will not ask again.",
-        "unsubscribe": "Don't want surveys from {brand} any more? Unsubscribe",
-        "why": "You receive this email because you bought from {brand}.",
-    },
+    'subject': N_('{brand}: how did your order {order} go?'),
+    'reminder_subject': N_('Reminder - {brand}: how did your order {order} go?'),
+    'greeting': N_('Hi {name},'),
+    'greeting_anonymous': N_('Hi,'),
+    'intro': N_('thank you for your order {order}. One click is all it takes:'),
+    'question': N_('How likely are you to recommend {brand} to a friend or colleague?'),
+    'scale': N_('0 = not at all likely, 10 = extremely likely'),
+    'after': N_('After the click you can tell us, if you like, the reason for your score.'),
+    'reminder': N_('This is our last message about this order: we will not ask again.'),
+    'unsubscribe': N_("Don't want surveys from {brand} any more? Unsubscribe"),
+    'why': N_('You receive this email because you bought from {brand}.'),
 }
 
 
 def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None, to: str, sender: str,
                      score_links: list[str], unsubscribe: str, reminder: bool) -> EmailMessage:
-    t = {k: v.format(brand=brand, order=order_ref, name=name or "") for k, v in TEXT[lang].items()}
+    t = {k: v.format(brand=brand, order=order_ref, name=name or "") for k, v in localized(lang, TEXT).items()}
     context = {"t": t, "lang": lang, "name": name, "links": list(enumerate(score_links)),
                "unsubscribe": unsubscribe, "reminder": reminder}
     # Headers are not folded below the RFC 5322 limit of 998: a long List-Unsubscribe URL must stay one

@@ -19,6 +19,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from listener.kernel.errors import MissingCredential
+from listener.kernel.i18n import N_, localized
 from listener.kernel.signing import Token, TokenError, TokenExpired, sign, verify
 from listener.kernel.templating import render
 from listener.kernel.times import iso, utc_now
@@ -33,54 +34,29 @@ FORM_VALID_HOURS = 24
 MAX_BODY_BYTES = 32 * 1024
 
 PAGE_TEXT = {
-    "it": {
-        "title": "Il tuo parere",
-        "question": "Quanto è probabile che tu consigli {brand} a un amico o collega?",
-        "scale_low": "per niente probabile", "scale_high": "estremamente probabile",
-        "reason": "Qual è il motivo principale del tuo voto?",
-        "optional": "(facoltativo)",
-        "send": "Invia",
-        "thanks_title": "Grazie!",
-        "thanks": "Abbiamo ricevuto il tuo voto ({score}). Puoi cambiarlo con lo stesso link dell'email.",
-        "bad_title": "Link non valido",
-        "bad": "Questo link non è valido. Usa il link dell'email così com'è, senza modificarlo.",
-        "expired_title": "Link scaduto",
-        "expired": "Questo sondaggio è chiuso. Grazie comunque per il tuo tempo.",
-        "replayed_title": "Risposta già inviata",
-        "replayed": "Questo modulo è già stato inviato. Per cambiare la risposta riapri il link dell'email.",
-        "too_long_title": "Troppo lungo",
-        "too_long": "Il commento è troppo lungo (massimo {limit} caratteri).",
-        "invalid_score": "Scegli un voto da 0 a 10.",
-        "unsub_title": "Annulla iscrizione",
-        "unsub_question": "Non vuoi più ricevere sondaggi da {brand}?",
-        "unsub_button": "Annulla l'iscrizione",
-        "unsub_done_title": "Iscrizione annullata",
-        "unsub_done": "Fatto: non riceverai più sondaggi da {brand}.",
-    },
-    "en": {
-        "title": "Your opinion",
-        "question": "How likely are you to recommend {brand} to a friend or colleague?",
-        "scale_low": "not at all likely", "scale_high": "extremely likely",
-        "reason": "What is the main reason for your score?",
-        "optional": "(optional)",
-        "send": "Send",
-        "thanks_title": "Thank you!",
-        "thanks": "We have your score ({score}). You can change it with the same link from the email.",
-        "bad_title": "Link not valid",
-        "bad": "This link is not valid. Please use the link from the email exactly as it is.",
-        "expired_title": "Link expired",
-        "expired": "This survey is closed. Thank you for your time all the same.",
-        "replayed_title": "Answer already sent",
-        "replayed": "This form was already sent. To change your answer, open the link from the email again.",
-        "too_long_title": "Too long",
-        "too_long": "The comment is too long (at most {limit} characters).",
-        "invalid_score": "Please choose a score from 0 to 10.",
-        "unsub_title": "Unsubscribe",
-        "unsub_question": "Don't want surveys from {brand} any more?",
-        "unsub_button": "Unsubscribe",
-        "unsub_done_title": "Unsubscribed",
-        "unsub_done": "Done: you will not receive surveys from {brand} again.",
-    },
+    'title': N_('Your opinion'),
+    'question': N_('How likely are you to recommend {brand} to a friend or colleague?'),
+    'scale_low': N_('not at all likely'),
+    'scale_high': N_('extremely likely'),
+    'reason': N_('What is the main reason for your score?'),
+    'optional': N_('(optional)'),
+    'send': N_('Send'),
+    'thanks_title': N_('Thank you!'),
+    'thanks': N_('We have your score ({score}). You can change it with the same link from the email.'),
+    'bad_title': N_('Link not valid'),
+    'bad': N_('This link is not valid. Please use the link from the email exactly as it is.'),
+    'expired_title': N_('Link expired'),
+    'expired': N_('This survey is closed. Thank you for your time all the same.'),
+    'replayed_title': N_('Answer already sent'),
+    'replayed': N_('This form was already sent. To change your answer, open the link from the email again.'),
+    'too_long_title': N_('Too long'),
+    'too_long': N_('The comment is too long (at most {limit} characters).'),
+    'invalid_score': N_('Please choose a score from 0 to 10.'),
+    'unsub_title': N_('Unsubscribe'),
+    'unsub_question': N_("Don't want surveys from {brand} any more?"),
+    'unsub_button': N_('Unsubscribe'),
+    'unsub_done_title': N_('Unsubscribed'),
+    'unsub_done': N_('Done: you will not receive surveys from {brand} again.'),
 }
 
 SECURITY_HEADERS = {
@@ -161,13 +137,13 @@ def create_app(settings: SurveySettings | None, open_db: Callable, brands: list[
 
 
 def page(template: str, status: int, lang: str, **context) -> Response:
-    text = PAGE_TEXT[lang]
+    text = localized(lang, PAGE_TEXT)
     body = render(template, t=text, lang=lang, **context)
     return Response(body, status=status, headers=SECURITY_HEADERS, content_type="text/html; charset=utf-8")
 
 
 def message(kind: str, status: int, lang: str, **fields) -> Response:
-    text = PAGE_TEXT[lang]
+    text = localized(lang, PAGE_TEXT)
     return page("message.html", status, lang, title=text[f"{kind}_title"], body=text[kind].format(**fields))
 
 
@@ -205,7 +181,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
         return page("survey.html", status, lang, brand=invitation.brand, score=score, comment=comment or "",
                     form_token=sign(form, settings.secret()), action=f"/s/{token_text}", error=error,
                     limit=settings.max_comment_chars,
-                    question=PAGE_TEXT[lang]["question"].format(brand=invitation.brand))
+                    question=localized(lang, PAGE_TEXT)["question"].format(brand=invitation.brand))
 
     @app.post("/s/<token_text>")
     def survey_answer(token_text: str):
@@ -223,11 +199,11 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
             score = parse_score(request.form.get("score"))
         except BadRow:
             db.close()
-            return survey_form(invitation, token_text, None, comment, PAGE_TEXT[lang]["invalid_score"], 422)
+            return survey_form(invitation, token_text, None, comment, localized(lang, PAGE_TEXT)["invalid_score"], 422)
         if len(comment) > settings.max_comment_chars:
             db.close()
             return survey_form(invitation, token_text, score, comment[: settings.max_comment_chars],
-                               PAGE_TEXT[lang]["too_long"].format(limit=settings.max_comment_chars), 413)
+                               localized(lang, PAGE_TEXT)["too_long"].format(limit=settings.max_comment_chars), 413)
         with db.atomic():
             used = store.use_form_token(db, form.value, invitation.id, iso(now()))
             if used and not request.form.get("website"):  # the honeypot: people never see it
@@ -245,7 +221,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
         if invitation.unsubscribed_at:
             return message("unsub_done", 200, lang, brand=invitation.brand)
         return page("unsubscribe.html", 200, lang, brand=invitation.brand, action=f"/u/{token_text}",
-                    question=PAGE_TEXT[lang]["unsub_question"].format(brand=invitation.brand))
+                    question=localized(lang, PAGE_TEXT)["unsub_question"].format(brand=invitation.brand))
 
     @app.post("/u/<token_text>")
     def unsubscribe_now(token_text: str):

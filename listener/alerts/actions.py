@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, Response, request
 
 from listener.cases import CaseError, assign, correct_label, move
+from listener.kernel.i18n import N_, translations
 from listener.kernel.signing import Token, TokenError, sign, verify
 from listener.kernel.templating import environment
 from listener.kernel.times import iso
@@ -32,35 +33,21 @@ CASE_MOVES = {"contacted": "contacted", "resolved": "resolved", "lost": "lost", 
 ACTIONS = ("take", "contacted", "resolved", "lost", "not_complaint", "right", "complaint")
 
 PAGES = {
-    "it": {
-        "take": ("Prendi il caso", "Il caso #{case} sarà assegnato a {who}.", "Lo prendo io"),
-        "contacted": ("Cliente contattato", "Il caso #{case} passerà a «contattato».", "Conferma"),
-        "resolved": ("Caso risolto", "Il caso #{case} sarà chiuso come risolto.", "Conferma"),
-        "lost": ("Caso perso", "Il caso #{case} sarà chiuso come perso.", "Conferma"),
-        "not_complaint": ("Non è un reclamo", "L'avviso sarà segnato come sbagliato (il modello ne terrà conto) "
-                          "e il caso #{case} chiuso.", "Non è un reclamo"),
-        "right": ("Avviso giusto", "L'avviso sarà segnato come giusto (il modello ne terrà conto).", "Conferma"),
-        "complaint": ("È un reclamo", "Il messaggio sarà segnato come reclamo (il modello ne terrà conto) e si "
-                      "aprirà un caso.", "È un reclamo"),
-        "done": "Fatto",
-        "replayed": "Questo modulo è già stato inviato.",
-        "refused": "Non si può fare",
-    },
-    "en": {
-        "take": ("Take the case", "Case #{case} will be assigned to {who}.", "I'll take it"),
-        "contacted": ("Customer contacted", "Case #{case} will move to 'contacted'.", "Confirm"),
-        "resolved": ("Case resolved", "Case #{case} will be closed as resolved.", "Confirm"),
-        "lost": ("Case lost", "Case #{case} will be closed as lost.", "Confirm"),
-        "not_complaint": ("Not a complaint", "The alert will be marked wrong (the model learns from it) and case "
-                          "#{case} closed.", "Not a complaint"),
-        "right": ("Right alert", "The alert will be marked right (the model learns from it).", "Confirm"),
-        "complaint": ("This is a complaint", "The message will be marked a complaint (the model learns from it) "
-                      "and a case opened.", "It is a complaint"),
-        "done": "Done",
-        "replayed": "This form was already sent.",
-        "refused": "Not possible",
-    },
+    'take': (N_('Take the case'), N_('Case #{case} will be assigned to {who}.'), N_("I'll take it")),
+    'contacted': (N_('Customer contacted'), N_("Case #{case} will move to 'contacted'."), N_('Confirm')),
+    'resolved': (N_('Case resolved'), N_('Case #{case} will be closed as resolved.'), N_('Confirm')),
+    'lost': (N_('Case lost'), N_('Case #{case} will be closed as lost.'), N_('Confirm')),
+    'not_complaint': (N_('Not a complaint'), N_('The alert will be marked wrong (the model learns from it) and case #{case} closed.'), N_('Not a complaint')),
+    'right': (N_('Right alert'), N_('The alert will be marked right (the model learns from it).'), N_('Confirm')),
+    'complaint': (N_('This is a complaint'), N_('The message will be marked a complaint (the model learns from it) and a case opened.'), N_('It is a complaint')),
+    'done': N_('Done'),
+    'replayed': N_('This form was already sent.'),
+    'refused': N_('Not possible'),
 }
+
+
+def gettext(lang: str, text: str) -> str:
+    return translations(lang).gettext(text)
 
 
 @dataclass(frozen=True)
@@ -103,7 +90,7 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
         db.close()
         form = Token(FORM_KIND, token.public_id, secrets.token_urlsafe(12),
                      int((now() + timedelta(hours=FORM_VALID_HOURS)).timestamp()))
-        title, body, button = PAGES[lang][action]
+        title, body, button = (gettext(lang, text) for text in PAGES[action])
         return _page(lang, title=title, body=body.format(case=subject.case_id or "-", who=subject.target),
                      quoted=subject.text or "", button=button, form_token=sign(form, secret()),
                      action=f"/a/{token_text}")
@@ -124,12 +111,12 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
                 if used:
                     done = _perform(db, action, subject, iso(now()), iso(case_due()))
         except CaseError as exc:
-            return _page(lang, title=PAGES[lang]["refused"], body=str(exc), status=409)
+            return _page(lang, title=gettext(lang, PAGES["refused"]), body=str(exc), status=409)
         finally:
             db.close()
         if not used:
-            return _page(lang, title=PAGES[lang]["refused"], body=PAGES[lang]["replayed"], status=409)
-        return _page(lang, title=PAGES[lang]["done"], body=done)
+            return _page(lang, title=gettext(lang, PAGES["refused"]), body=gettext(lang, PAGES["replayed"]), status=409)
+        return _page(lang, title=gettext(lang, PAGES["done"]), body=done)
 
     return pages
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from listener.alerts.kinds import DETRACTOR_ALERT, NEAR_MISSES_ALERT, RESPONSE_ALERT
+from listener.kernel.i18n import N_, localized
 from listener.kernel.templating import environment
 from listener.kernel.textfiles import one_line
 from listener.kernel.times import parse_timestamp
@@ -27,76 +28,44 @@ QUOTE_CHARS = 2000  # of a mention's text in a message; the whole text is in the
 SHORT_QUOTE_CHARS = 280  # in a roll-up or digest
 
 TEXT = {
-    "it": {
-        "subject": "[Ascolto] Cliente scontento su {source}: {author} ({brand})",
-        "intro": "{author} ha scritto di {brand} su {source} e sembra scontento. Conviene rispondere presto.",
-        "author": "Autore",
-        "when": "Quando",
-        "link": "Link",
-        "no_link": "(nessun link)",
-        "sentiment": "Sentiment",
-        "why": "Perché l'avviso",
-        "why_sentiment": "sentiment negativo con confidenza {confidence:.0%} (soglia {threshold:.0%}): detrattore",
-        "why_detector": "probabilità che sia un cliente scontento {p:.0%} (soglia {threshold:.0%}, {preset})",
-        "why_rating": "recensione con {rating} stelle su 5",
-        "probs": "negativo {negative:.0%}, neutro {neutral:.0%}, positivo {positive:.0%}",
-        "case": "Caso",
-        "case_state": "#{id} {status}, scadenza {due}",
-        "footer": "Menzione {id}, valutata dal modello {model}.",
-        "response_subject": "[Ascolto] Voto {score} nel sondaggio: {customer} ({brand})",
-        "response_intro": "{customer} ha dato {score} su 10 a {brand} nel sondaggio NPS: è un detrattore.",
-        "score": "Voto",
-        "customer": "Cliente",
-        "order": "Ordine",
-        "comment": "Commento",
-        "no_comment": "(nessun commento)",
-        "response_footer": "Risposta {id} ({channel}). Un caso di follow-up è aperto.",
-        "group_subject": "[Ascolto] {count} messaggi di {author} su {brand}",
-        "group_intro": "{author} ha scritto {count} volte di {brand}: un solo messaggio per tutti.",
-        "rollup_subject": "[Ascolto] Altri {count} avvisi per {brand} nell'ultima ora",
-        "rollup_intro": "Il limite di avvisi all'ora per {brand} è raggiunto: ecco gli altri {count}, in breve.",
-        "digest_subject": "[Ascolto] Riepilogo: {count} avvisi",
-        "digest_intro": "{count} avvisi dall'ultimo riepilogo.",
-        "actions": "Azioni",
-        "in_datasette": "Apri in Datasette",
-        "take": "Lo prendo io", "contacted": "Contattato", "resolved": "Risolto", "lost": "Perso",
-        "not_complaint": "Non è un reclamo", "right": "Avviso giusto", "complaint": "È un reclamo",
-    },
-    "en": {
-        "subject": "[Ascolto] Unhappy customer on {source}: {author} ({brand})",
-        "intro": "{author} wrote about {brand} on {source} and seems unhappy. It is worth answering soon.",
-        "author": "Author",
-        "when": "When",
-        "link": "Link",
-        "no_link": "(no link)",
-        "sentiment": "Sentiment",
-        "why": "Why this alert",
-        "why_sentiment": "negative sentiment with confidence {confidence:.0%} (threshold {threshold:.0%}): detractor",
-        "why_detector": "probability of an unhappy customer {p:.0%} (threshold {threshold:.0%}, {preset})",
-        "why_rating": "a {rating}-star review out of 5",
-        "probs": "negative {negative:.0%}, neutral {neutral:.0%}, positive {positive:.0%}",
-        "case": "Case",
-        "case_state": "#{id} {status}, due {due}",
-        "footer": "Mention {id}, scored by model {model}.",
-        "response_subject": "[Ascolto] Survey score {score}: {customer} ({brand})",
-        "response_intro": "{customer} gave {brand} {score} out of 10 in the NPS survey: a detractor.",
-        "score": "Score",
-        "customer": "Customer",
-        "order": "Order",
-        "comment": "Comment",
-        "no_comment": "(no comment)",
-        "response_footer": "Response {id} ({channel}). A follow-up case is open.",
-        "group_subject": "[Ascolto] {count} messages from {author} about {brand}",
-        "group_intro": "{author} wrote {count} times about {brand}: one message for all of them.",
-        "rollup_subject": "[Ascolto] {count} more alerts for {brand} this hour",
-        "rollup_intro": "The hourly cap of alerts for {brand} is reached: here are the other {count}, in short.",
-        "digest_subject": "[Ascolto] Digest: {count} alerts",
-        "digest_intro": "{count} alerts since the last digest.",
-        "actions": "Actions",
-        "in_datasette": "Open in Datasette",
-        "take": "I'll take it", "contacted": "Contacted", "resolved": "Resolved", "lost": "Lost",
-        "not_complaint": "Not a complaint", "right": "Right alert", "complaint": "This is a complaint",
-    },
+    'subject': N_('[Ascolto] Unhappy customer on {source}: {author} ({brand})'),
+    'intro': N_('{author} wrote about {brand} on {source} and seems unhappy. It is worth answering soon.'),
+    'author': N_('Author'),
+    'when': N_('When'),
+    'link': N_('Link'),
+    'no_link': N_('(no link)'),
+    'sentiment': N_('Sentiment'),
+    'why': N_('Why this alert'),
+    'why_sentiment': N_('negative sentiment with confidence {confidence:.0%} (threshold {threshold:.0%}): detractor'),
+    'why_detector': N_('probability of an unhappy customer {p:.0%} (threshold {threshold:.0%}, {preset})'),
+    'why_rating': N_('a {rating}-star review out of 5'),
+    'probs': N_('negative {negative:.0%}, neutral {neutral:.0%}, positive {positive:.0%}'),
+    'case': N_('Case'),
+    'case_state': N_('#{id} {status}, due {due}'),
+    'footer': N_('Mention {id}, scored by model {model}.'),
+    'response_subject': N_('[Ascolto] Survey score {score}: {customer} ({brand})'),
+    'response_intro': N_('{customer} gave {brand} {score} out of 10 in the NPS survey: a detractor.'),
+    'score': N_('Score'),
+    'customer': N_('Customer'),
+    'order': N_('Order'),
+    'comment': N_('Comment'),
+    'no_comment': N_('(no comment)'),
+    'response_footer': N_('Response {id} ({channel}). A follow-up case is open.'),
+    'group_subject': N_('[Ascolto] {count} messages from {author} about {brand}'),
+    'group_intro': N_('{author} wrote {count} times about {brand}: one message for all of them.'),
+    'rollup_subject': N_('[Ascolto] {count} more alerts for {brand} this hour'),
+    'rollup_intro': N_('The hourly cap of alerts for {brand} is reached: here are the other {count}, in short.'),
+    'digest_subject': N_('[Ascolto] Digest: {count} alerts'),
+    'digest_intro': N_('{count} alerts since the last digest.'),
+    'actions': N_('Actions'),
+    'in_datasette': N_('Open in Datasette'),
+    'take': N_("I'll take it"),
+    'contacted': N_('Contacted'),
+    'resolved': N_('Resolved'),
+    'lost': N_('Lost'),
+    'not_complaint': N_('Not a complaint'),
+    'right': N_('Right alert'),
+    'complaint': N_('This is a complaint'),
 }
 CASE_ACTIONS = ("take", "contacted", "resolved", "lost")
 MENTION_FEEDBACK = ("not_complaint", "right")
@@ -146,7 +115,7 @@ class Context:
 
 def compose(bundle: str, items: Sequence[Due], context: Context) -> Outgoing:
     brand = context.brand(items[0].alert.brand)
-    t = TEXT[brand.alert_language]
+    t = localized(brand.alert_language, TEXT)
     ident = message_id(bundle, [i.delivery.id for i in items], context.sender)
     if bundle == "single":
         return _single(items[0], brand, t, context, ident)
