@@ -26,7 +26,8 @@ TEXT = {
 
 
 def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None, to: str, sender: str,
-                     score_links: list[str], unsubscribe: str, reminder: bool) -> EmailMessage:
+                     score_links: list[str], unsubscribe: str, reminder: bool, message_id: str | None = None
+                     ) -> EmailMessage:
     t = {k: v.format(brand=brand, order=order_ref, name=name or "") for k, v in localized(lang, TEXT).items()}
     context = {"t": t, "lang": lang, "name": name, "links": list(enumerate(score_links)),
                "unsubscribe": unsubscribe, "reminder": reminder}
@@ -36,7 +37,9 @@ def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None,
     msg["Subject"] = t["reminder_subject" if reminder else "subject"]
     msg["From"] = formataddr((brand, sender))
     msg["To"] = formataddr((one_line(name or ""), to))  # a name stored before names were cleaned
-    msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    # One Message-ID per invitation (and one per reminder), stable across retries: a message sent
+    # twice by accident shows up once in the customer's mail client.
+    msg["Message-ID"] = message_id or make_msgid(domain=sender.rpartition("@")[2] or None)
     msg["Content-Language"] = lang
     # RFC 2369 and RFC 8058: mail clients show an unsubscribe button that POSTs, one click.
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"

@@ -10,7 +10,10 @@ as ``skipped`` with its reason, so Datasette shows why a customer was not asked.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -100,28 +103,48 @@ def _message(row: store.Invitation, settings: SurveySettings, secret: bytes, rem
     return invitation_email(
         lang=row.lang, brand=row.brand, order_ref=row.order_ref, name=row.name, to=row.email,
         sender=settings.sender, score_links=links,
-        unsubscribe=unsubscribe_link(settings, secret, row.public_id, created), reminder=reminder)
+        unsubscribe=unsubscribe_link(settings, secret, row.public_id, created), reminder=reminder,
+        message_id=f"<survey.{row.public_id}{'.reminder' if reminder else ''}@{settings.sender.rpartition('@')[2]}>")
+
+
+LEASE = timedelta(minutes=10)  # how long a sender's claim on an invitation holds
+
+
+@dataclass(frozen=True)
+class Sender:
+    """One run of the survey sender: who it is (its claims' owner) and when it runs."""
+
+    owner: str
+    now: datetime
+
+    def claim(self, db, row: store.Invitation, reminder: bool) -> bool:
+        return store.claim_invitation(db, row.id, reminder, self.owner, iso(self.now), iso(self.now + LEASE))
 
 
 def send(db: sqlite_utils.Database, settings: SurveySettings, zones: Mapping[str, ZoneInfo], mailer,
          now: datetime, counts: InvitationCounts) -> None:
-    """Mail the pending invitations and the due reminders that quiet hours and the cap allow."""
+    """Mail the pending invitations and the due reminders that quiet hours and the cap allow, each
+    claimed first: several senders at once never mail one twice."""
     secret = settings.secret()
     work = [(row, False) for row in store.pending_invitations(db)] + [(row, True) for row in store.reminders_due(db)]
     if not work:
         return
+    sender = Sender(f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", now)
     try:
         with mailer.session() as deliver:
             for row, reminder in work:
-                if not _send_one(db, row, reminder, settings, secret, zones, deliver, now, counts):
+                if not _send_one(db, row, reminder, settings, secret, zones, deliver, sender, counts):
                     return
     except DeliveryError as exc:  # the session could not start: everything waits for the next run
         counts.error = str(exc)
         counts.waiting += len(work)
+    finally:
+        store.release_invitations(db, sender.owner)
 
 
-def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, counts) -> bool:
+def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, sender: Sender, counts) -> bool:
     """Send one invitation or reminder if allowed now; False when the SMTP session has failed."""
+    now = sender.now
     zone = zones[row.brand]
     today = sent_today(db, row.brand, now, zone)
     if reminder:
@@ -137,6 +160,8 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
     if not decision.send:
         counts.waiting += not decision.final
         return True
+    if not sender.claim(db, row, reminder):
+        return True  # another sender has it, or has mailed it since this run read the list
     try:
         message = _message(row, settings, secret, reminder)
     except (ValueError, TypeError, KeyError) as exc:  # a bad row fails alone; the others go out
@@ -151,8 +176,8 @@ def _send_one(db, row, reminder: bool, settings, secret, zones, deliver, now, co
         with db.atomic():
             store.invitation_failed(db, row.id, str(exc), "failed" if exc.permanent else row.status)
         counts.error = str(exc)
-        counts.waiting += 1
-        return bool(exc.permanent)  # a refused address: go on; a broken session: stop
+        counts.waiting += not exc.permanent
+        return not exc.channel_down  # a refused address: go on; a broken session: stop
     with db.atomic():
         if reminder:
             store.invitation_reminded(db, row.id, iso(now))

@@ -135,10 +135,11 @@ def test_an_invitation_that_cannot_be_built_fails_alone(smtp_app, tmp_path, asco
                       "A-2,b@example.com,Bob,en,2026-11-18T10:00:00Z,consent\n", encoding="utf-8")
     ascolto(["surveys", "import-orders", str(orders), "--config", str(smtp_app.config.path)])
     run_invitations(smtp_app)  # plans and sends both; now make a third one that cannot be built
-    smtp_app.db.execute("update survey_invitations set status = 'pending', lang = 'de' where order_ref = 'A-1'")
+    smtp_app.db.execute("update survey_invitations set status = 'pending', expires_at = 'not a time' "
+                        "where order_ref = 'A-1'")  # (a language without a catalogue is written in English)
     counts = run_invitations(smtp_app)
     row = smtp_app.db.execute("select status, last_error from survey_invitations where order_ref = 'A-1'").fetchone()
-    assert row[0] == "failed" and "cannot build the email: KeyError" in row[1]
+    assert row[0] == "failed" and "cannot build the email: ValueError" in row[1]
     assert counts.skipped == 1
 
 

@@ -1,51 +1,70 @@
-"""Sending the outbox: what is due, as messages people act on rather than a flood.
+"""Sending the outbox: what is due, as messages people act on rather than a flood, each delivery once.
+
+A dispatcher first claims what is due, in a write transaction with a lease (``store.alerts.claim_due``):
+several dispatchers at once (two `alerts send`, a `run --once` beside the scheduler) never send a
+delivery twice, and a crashed one's claim runs out and is taken over. Before each message it renews
+its lease, and it sends only what it still holds.
 
 Per channel and target (an email address, or a chat channel):
 
-- deliveries in ``hourly`` or ``daily`` mode wait for their digest, one message for all of them;
+- deliveries in ``hourly`` or ``daily`` mode wait for their digest (paged: a message holds at most
+  ``PAGE`` alerts);
 - in a channel's quiet hours (the brand's local time) non-urgent alerts wait for the morning;
 - alerts about the same author (or customer) become one message; after one went out, the next ones
   about that author wait until the grouping window closes and then go together;
 - at most ``hourly_cap`` messages per brand and hour; the rest become one roll-up message, and past
   that they wait for the next hour.
 
-A delivery is marked sent in its own commit right after its channel accepts it. A transient failure
-(server down, 4xx, 429) pushes its next attempt back, doubling up to a cap, for as long as it takes:
-an outage delays alerts, it never drops them. A permanent failure (5xx, a refused address) stops
-retrying and stays visible as 'failed' with the reply; so does a message that cannot be built. A
-failing channel never holds up another, and a delivery is never sent twice.
+A delivery is marked sent in its own commit right after its channel accepts it. What a failure
+means is the channel's to say (``listener.kernel.delivery``): a message refused for good fails
+alone; one refused as too large is split (a bundle) or cut (one alert) and tried again; one to try
+later backs off alone; a channel that takes nothing now holds its remaining messages, each with its
+own doubling back-off: an outage delays alerts, it never drops them, and one message never holds up
+the others. A delivery whose channel was removed from the configuration goes through the channels
+that route its alert now.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import sqlite_utils
 
 from listener.alerts.kinds import GROUPED_KINDS, RESPONSE_ALERT, URGENT_KINDS
 from listener.alerts.settings import Alerts, Channel
-from listener.kernel.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.delivery import ChannelUnavailable, DeliveryError, PermanentDeliveryError
 from listener.kernel.hours import quiet_at
 from listener.kernel.times import iso, parse_timestamp
 from listener.store.alerts import (
+    Alert,
     Due,
+    Route,
+    claim_due,
     defer,
-    due,
     last_digest,
     mark_failed,
     mark_sent,
     pending_count,
+    release,
+    reroute,
     sent_in_hour,
     sent_since,
+    still_held,
 )
+from listener.store.mentions import StoredMention
 
 from .messages import Context, compose
 
 log = logging.getLogger(__name__)
+LEASE = timedelta(minutes=10)  # a claim's life; renewed before each message
+PAGE = 40  # alerts in one digest or roll-up message at most
 
 
 @dataclass
@@ -64,35 +83,70 @@ class Planned:
     bundle: str  # single, group, rollup, digest
     target: str
     items: list[Due]
+    cut: bool = False  # quotes cut short: a message the channel refused as too large, tried again
 
 
-def due_by_channel(db: sqlite_utils.Database, now: str) -> dict[str, list[Due]]:
-    by_channel: dict[str, list[Due]] = defaultdict(list)
-    for item in due(db, now):
-        by_channel[item.delivery.channel].append(item)
-    return by_channel
+@dataclass
+class Run:
+    """One dispatch run: who it is (its claims' owner), when, and what it has done so far."""
+
+    db: sqlite_utils.Database
+    settings: Alerts
+    context: Context
+    now: datetime
+    owner: str
+    result: Dispatch
+
+    def lease_until(self) -> str:
+        return iso(self.now + LEASE)
+
+
+Reroute = Callable[[Alert, StoredMention | None], Sequence[Route]]
 
 
 def dispatch(db: sqlite_utils.Database, settings: Alerts, channels: Sequence[Channel], senders: Mapping,
-             context: Context, now: datetime) -> Dispatch:
-    """Send what is due through ``senders`` (channel name -> channel; None: email without SMTP)."""
+             context: Context, now: datetime, routes: Reroute | None = None) -> Dispatch:
+    """Send what is due through ``senders`` (channel name -> channel; None: email without SMTP);
+    ``routes(alert, mention)`` routes the alerts of a channel no longer configured."""
     result = Dispatch(smtp_configured=all(senders.get(c.name) is not None for c in channels if c.type == "email"))
+    run = Run(db, settings, context, now, f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", result)
     known = {channel.name: channel for channel in channels}
-    for name, items in due_by_channel(db, iso(now)).items():
-        channel, sender = known.get(name), senders.get(name)
-        if channel is None:  # renamed or removed from the configuration: say so instead of waiting forever
-            _record(db, items, PermanentDeliveryError(f"channel {name!r} is no longer configured"), now, settings,
-                    result)
-        elif sender is not None:
-            _send(db, channel, sender, plan(db, channel, settings, context, items, now), context, now, settings,
-                  result)
+    try:
+        by_channel: dict[str, list[Due]] = defaultdict(list)
+        for item in claim_due(db, iso(now), run.owner, run.lease_until()):
+            by_channel[item.delivery.channel].append(item)
+        for name, items in by_channel.items():
+            channel, sender = known.get(name), senders.get(name)
+            if channel is None:  # renamed or removed from the configuration: the channels that route it now
+                _reroute(run, items, routes)
+            elif sender is not None:
+                _send(run, channel, sender, plan(run, channel, items))
+    finally:
+        release(db, run.owner)  # what was claimed and neither sent nor deferred waits for the next run
     result.pending = pending_count(db)
     return result
 
 
+def _reroute(run: Run, items: Sequence[Due], routes: Reroute | None) -> None:
+    """Nothing is dropped by a configuration change: each alert waiting for a channel that no longer
+    exists gets the deliveries the current channels would have given it, due now."""
+    for item in items:
+        current = list(routes(item.alert, item.mention)) if routes is not None else []
+        if current:
+            reroute(run.db, item.delivery.id, current, iso(run.now), run.owner)
+            log.info("alert %s: channel %r is no longer configured; sent through %s instead", item.alert.id,
+                     item.delivery.channel, ", ".join(sorted({r.channel for r in current})))
+        else:
+            _record(run, [item], PermanentDeliveryError(
+                f"channel {item.delivery.channel!r} is no longer configured and no configured channel routes "
+                f"this alert"))
+
+
 # ---- what goes out now, in which messages --------------------------------------------------------
 
-def plan(db, channel: Channel, settings: Alerts, context: Context, items: list[Due], now: datetime) -> list[Planned]:
+def plan(run: Run, channel: Channel, items: list[Due]) -> list[Planned]:
+    """The messages that go out now; what waits (quiet hours, grouping window, cap) is deferred."""
+    db, settings, context, now = run.db, run.settings, run.context, run.now
     planned = []
     by_target: dict[str, list[Due]] = defaultdict(list)
     for item in items:
@@ -100,11 +154,16 @@ def plan(db, channel: Channel, settings: Alerts, context: Context, items: list[D
     for target, mine in by_target.items():
         held = [i for i in mine if i.delivery.mode != "immediate"]
         if held and _digest_due(db, channel, target, held[0].delivery.mode, settings, context, now):
-            planned.append(Planned("digest", target, held))
+            planned += [Planned("digest", target, page) for page in _pages(held)]
         awake = [i for i in mine if i.delivery.mode == "immediate" and not _quiet(channel, i, context, now)]
         planned += [Planned("single", target, [i]) for i in awake if i.alert.kind not in GROUPED_KINDS]
-        planned += _grouped(db, channel, settings, target, [i for i in awake if i.alert.kind in GROUPED_KINDS], now)
+        planned += _grouped(run, channel, target, [i for i in awake if i.alert.kind in GROUPED_KINDS])
     return planned
+
+
+def _pages(items: list[Due]) -> list[list[Due]]:
+    """A digest or roll-up in messages of at most ``PAGE`` alerts: a channel can take each one."""
+    return [items[start:start + PAGE] for start in range(0, len(items), PAGE)]
 
 
 def _quiet(channel: Channel, item: Due, context: Context, now: datetime) -> bool:
@@ -126,7 +185,8 @@ def group_key(item: Due, grouping: bool = True) -> tuple:
     return item.alert.brand, "alert", item.alert.id
 
 
-def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[Due], now: datetime) -> list[Planned]:
+def _grouped(run: Run, channel: Channel, target: str, items: list[Due]) -> list[Planned]:
+    db, settings, now = run.db, run.settings, run.now
     window = timedelta(minutes=settings.group_window_minutes)
     groups: dict[tuple, list[Due]] = defaultdict(list)
     for item in items:
@@ -135,7 +195,7 @@ def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[Du
     by_brand: dict[str, list[list[Due]]] = defaultdict(list)
     for key, members in groups.items():
         if key in recent:  # this person was just alerted about: the rest waits and goes as one message
-            _defer(db, members, recent[key] + window)
+            _defer(run, members, recent[key] + window)
         else:
             by_brand[key[0]].append(members)
     planned = []
@@ -145,9 +205,9 @@ def _grouped(db, channel: Channel, settings: Alerts, target: str, items: list[Du
         planned += [Planned("single" if len(m) == 1 else "group", target, m) for m in member_lists[:allowed]]
         rest = [item for members in member_lists[allowed:] for item in members]
         if rest and last_rollup is None:
-            planned.append(Planned("rollup", target, rest))
+            planned += [Planned("rollup", target, page) for page in _pages(rest)]
         elif rest:  # this hour's roll-up went out already: the rest waits for the next hour
-            _defer(db, rest, first_sent + timedelta(hours=1))
+            _defer(run, rest, first_sent + timedelta(hours=1))
     return planned
 
 
@@ -186,59 +246,87 @@ def _digest_due(db, channel: Channel, target: str, mode: str, settings: Alerts, 
     return local >= today and (last is None or last < today)
 
 
-def _defer(db, items: Sequence[Due], until: datetime) -> None:
-    defer(db, [item.delivery.id for item in items], iso(until))
+def _defer(run: Run, items: Sequence[Due], until: datetime) -> None:
+    defer(run.db, [item.delivery.id for item in items], iso(until), run.owner)
 
 
-# ---- sending -------------------------------------------------------------------------------------
+# ---- sending ----------------------------------------------------------------------------------
 
-def _send(db, channel: Channel, sender, planned: list[Planned], context: Context, now: datetime, settings: Alerts,
-          result: Dispatch) -> None:
-    if not planned:
-        return
+def _send(run: Run, channel: Channel, sender, planned: list[Planned]) -> None:
+    queue = list(planned)
     try:
         with sender.session() as send:
-            for index, message in enumerate(planned):
-                try:
-                    outgoing = compose(message.bundle, message.items, context)
-                except Exception as exc:  # one bad record never stops the others: it is recorded, failed
-                    log.exception("alert message for deliveries %s cannot be built",
-                                  [i.delivery.id for i in message.items])
-                    _record(db, message.items, PermanentDeliveryError(f"cannot build the message: "
-                                                                      f"{type(exc).__name__}: {exc}"), now, settings,
-                            result)
-                    continue
-                try:
-                    send(outgoing, message.target)
-                except PermanentDeliveryError as exc:
-                    _record(db, message.items, exc, now, settings, result)
-                    continue
-                except TransientDeliveryError as exc:  # the session is likely gone: the rest waits
-                    _record(db, [i for m in planned[index:] for i in m.items], exc, now, settings, result)
+            while queue:
+                message = queue.pop(0)
+                if not still_held(run.db, [i.delivery.id for i in message.items], run.owner, run.lease_until()):
+                    continue  # another dispatcher took these over after our lease ran out: theirs now
+                outcome = _send_one(run, send, message)
+                if isinstance(outcome, list):  # too large: smaller messages, tried next
+                    queue[0:0] = outcome
+                elif outcome is not None:  # the channel takes nothing now: the rest waits
+                    _record(run, [i for m in queue for i in m.items], outcome)
                     return
-                _mark_sent(db, message, outgoing.message_id, now)
-                result.sent += len(message.items)
-                result.messages += 1
     except DeliveryError as exc:  # could not connect or log in: nothing was sent, and nothing is dropped
-        _record(db, [i for m in planned for i in m.items], TransientDeliveryError(str(exc)), now, settings, result)
+        _record(run, [i for m in queue for i in m.items], ChannelUnavailable(str(exc)))
+
+
+def _send_one(run: Run, send, message: Planned):
+    """Send one message. None: done (sent, or failed alone); a list: the smaller messages to send
+    instead; a DeliveryError: the channel is down."""
+    try:
+        outgoing = compose(message.bundle, message.items, run.context, cut=message.cut)
+    except Exception as exc:  # one bad record never stops the others: it is recorded, failed
+        log.exception("alert message for deliveries %s cannot be built", [i.delivery.id for i in message.items])
+        _record(run, message.items, PermanentDeliveryError(f"cannot build the message: {type(exc).__name__}: {exc}"))
+        return None
+    try:
+        send(outgoing, message.target)
+    except DeliveryError as exc:
+        if exc.too_large and (smaller := _smaller(message)):
+            log.warning("deliveries %s: %s; trying %s", [i.delivery.id for i in message.items], exc,
+                        "it cut short" if len(smaller) == 1 else "it in two parts")
+            return smaller
+        if exc.channel_down:
+            _record(run, message.items, exc)
+            return exc
+        _record(run, message.items, exc)
+        return None
+    mark_sent(run.db, [item.delivery.id for item in message.items], outgoing.message_id, message.bundle,
+              iso(run.now), run.owner)
+    run.result.sent += len(message.items)
+    run.result.messages += 1
+    return None
+
+
+def _smaller(message: Planned) -> list[Planned] | None:
+    """A message refused as too large, again: a bundle in two halves, one alert with its quote cut
+    short; None when neither is left to try."""
+    if len(message.items) > 1:
+        half = len(message.items) // 2
+        bundle = message.bundle if message.bundle != "group" else "rollup"
+        return [replace(message, bundle=bundle, items=message.items[:half]),
+                replace(message, bundle=bundle, items=message.items[half:])]
+    if not message.cut:
+        return [replace(message, cut=True)]
+    return None
 
 
 def backoff(attempts: int, settings: Alerts) -> timedelta:
     return timedelta(seconds=min(settings.retry_seconds * 2 ** max(attempts - 1, 0), settings.max_retry_seconds))
 
 
-def _mark_sent(db, message: Planned, message_id: str, now: datetime) -> None:
-    mark_sent(db, [item.delivery.id for item in message.items], message_id, message.bundle, iso(now))
-
-
-def _record(db, items: Sequence[Due], error: Exception, now: datetime, settings: Alerts, result: Dispatch) -> None:
-    permanent = isinstance(error, PermanentDeliveryError)
-    mark_failed(db, [item.delivery for item in items], str(error), permanent,
-                {item.delivery.id: iso(now + backoff(item.delivery.attempts + 1, settings)) for item in items})
+def _record(run: Run, items: Sequence[Due], error: Exception) -> None:
+    """Each delivery's failure, with its own back-off (its own number of attempts)."""
+    if not items:
+        return
+    permanent = getattr(error, "permanent", False)
+    mark_failed(run.db, [item.delivery for item in items], str(error), permanent,
+                {item.delivery.id: iso(run.now + backoff(item.delivery.attempts + 1, run.settings)) for item in items},
+                run.owner)
     if permanent:
-        result.failed += len(items)
+        run.result.failed += len(items)
         log.error("alert deliveries %s failed for good: %s", [i.delivery.id for i in items], error)
     else:
-        result.retrying += len(items)
-        result.error = str(error)
+        run.result.retrying += len(items)
+        run.result.error = str(error)
         log.warning("alert deliveries %s not sent, will retry: %s", [i.delivery.id for i in items], error)

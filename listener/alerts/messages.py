@@ -113,13 +113,16 @@ class Context:
         return self.brands.get(name or "") or Brand(name=name or "Ascolto", keywords=())
 
 
-def compose(bundle: str, items: Sequence[Due], context: Context) -> Outgoing:
+def compose(bundle: str, items: Sequence[Due], context: Context, cut: bool = False) -> Outgoing:
+    """The message of a bundle of deliveries; ``cut``: every quote cut short (a channel refused the
+    message as too large)."""
     brand = context.brand(items[0].alert.brand)
     t = localized(brand.alert_language, TEXT)
     ident = message_id(bundle, [i.delivery.id for i in items], context.sender)
     if bundle == "single":
-        return _single(items[0], brand, t, context, ident)
-    entries = [_entry(item, context.brand(item.alert.brand), t, context, short=bundle != "group") for item in items]
+        return _single(items[0], brand, t, context, ident, cut)
+    entries = [_entry(item, context.brand(item.alert.brand), t, context, short=cut or bundle != "group")
+               for item in items]
     fields = {"count": len(items), "brand": brand.name, "author": _author(items[0])}
     return Outgoing(one_line(t[f"{bundle}_subject"].format(**fields)), brand.alert_language,
                     t[f"{bundle}_intro"].format(**fields), entries, "", ident)
@@ -132,7 +135,7 @@ def message_id(bundle: str, delivery_ids: Sequence[int], sender: str) -> str:
     return f"<ascolto.{bundle}.{min(delivery_ids)}.{digest}@{domain}>"
 
 
-def _single(item: Due, brand: Brand, t: dict, context: Context, ident: str) -> Outgoing:
+def _single(item: Due, brand: Brand, t: dict, context: Context, ident: str, cut: bool = False) -> Outgoing:
     alert, details = item.alert, item.alert.details
     if alert.kind == NEAR_MISSES_ALERT:
         return _near_misses(item, brand, t, context, ident)
@@ -141,12 +144,12 @@ def _single(item: Due, brand: Brand, t: dict, context: Context, ident: str) -> O
                   "brand": brand.name}
         footer = t["response_footer"].format(id=alert.subject.split(":")[-1], channel=details.get("channel"))
         return Outgoing(one_line(t["response_subject"].format(**fields)), brand.alert_language,
-                        t["response_intro"].format(**fields), [_entry(item, brand, t, context, False)], footer, ident)
+                        t["response_intro"].format(**fields), [_entry(item, brand, t, context, cut)], footer, ident)
     if alert.kind == DETRACTOR_ALERT and item.mention is not None:
         fields = {"source": item.mention.source, "author": _author(item), "brand": brand.name}
         footer = t["footer"].format(id=item.mention.id, model=item.mention.model)
         return Outgoing(one_line(t["subject"].format(**fields)), brand.alert_language, t["intro"].format(**fields),
-                        [_entry(item, brand, t, context, False)], footer, ident)
+                        [_entry(item, brand, t, context, cut)], footer, ident)
     # a notice, a spike or the weekly digest: its text was written when it was queued
     entry = Entry("", "", [], _links(item, details.get("actions", ()), t, context))
     return Outgoing(one_line(f"[Ascolto] {details['title']}"), brand.alert_language, details["body"],

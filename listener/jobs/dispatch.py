@@ -13,7 +13,9 @@ from .outcome import Outcome
 def run_dispatch(app: App) -> Dispatch:
     db = app.db
     run_id = start_run(db, "alerts:dispatch", iso(app.now()))
-    result = dispatch(db, app.config.alerts, app.channels, app.senders, app.message_context(), app.now())
+    result = dispatch(db, app.config.alerts, app.channels, app.senders, app.message_context(), app.now(),
+                      routes=lambda alert, mention: app.routes_for(alert.kind, alert.brand, mention and mention.source,
+                                                                   mention and mention.lang))
     status = "ok" if not (result.error or result.failed) else "partial"
     finish_run(db, run_id, iso(app.now()), status, result.error, alerts_sent=result.sent,
                alerts_pending=result.pending, errors=result.failed)

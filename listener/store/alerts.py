@@ -96,12 +96,17 @@ def delivery_of(row: Mapping) -> Delivery:
     return Delivery(**{f.name: row[f.name] for f in fields(Delivery)})
 
 
-def due(db: sqlite_utils.Database, now: str) -> list[Due]:
-    """Every pending delivery whose time has come, oldest first, with its alert, mention and case."""
+def claim_due(db: sqlite_utils.Database, now: str, owner: str, until: str) -> list[Due]:
+    """Claim every pending delivery whose time has come and that no other dispatcher holds (its lease
+    still running), in one write transaction, and return them, oldest first, with their alert,
+    mention and case. Two dispatchers at once never get the same delivery."""
+    with db.atomic():
+        db.execute("update deliveries set claimed_by = ?, claimed_until = ? where status = 'pending' and "
+                   "next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)", [owner, until, now, now])
     rows = list(db.query(
         "select d.*, a.kind, a.subject, a.mention_id, a.brand, a.details, a.created_at as alert_created_at "
         "from deliveries d join alerts a on a.id = d.alert_id "
-        "where d.status = 'pending' and d.next_attempt_at <= ? order by d.id", [now]))
+        "where d.status = 'pending' and d.claimed_by = ? and d.claimed_until = ? order by d.id", [owner, until]))
     alerts = [alert_of(row) for row in rows]
     mentions = stored_mentions(db, {a.mention_id for a in alerts if a.mention_id})
     cases = cases_of(db, {a.subject_key for a in alerts})
@@ -109,27 +114,65 @@ def due(db: sqlite_utils.Database, now: str) -> list[Due]:
             for row, alert in zip(rows, alerts)]
 
 
-def defer(db: sqlite_utils.Database, delivery_ids: Iterable[int], until: str) -> None:
+def still_held(db: sqlite_utils.Database, delivery_ids: Sequence[int], owner: str, until: str) -> bool:
+    """Renew this dispatcher's lease on the deliveries it is about to send; False if one of them is no
+    longer its own (its lease ran out and another dispatcher took it over): then it must not send."""
+    with db.atomic():
+        held = sum(db.execute("update deliveries set claimed_until = ? where id = ? and claimed_by = ? and "
+                              "status = 'pending'", [until, delivery_id, owner]).rowcount for delivery_id in delivery_ids)
+    return held == len(delivery_ids)
+
+
+def defer(db: sqlite_utils.Database, delivery_ids: Iterable[int], until: str, owner: str) -> None:
+    """Not now: the deliveries wait until ``until``, and the claim is released."""
     with db.atomic():
         for delivery_id in delivery_ids:
-            db.execute("update deliveries set next_attempt_at = ? where id = ?", [until, delivery_id])
+            db.execute("update deliveries set next_attempt_at = ?, claimed_by = null, claimed_until = null "
+                       "where id = ? and claimed_by = ?", [until, delivery_id, owner])
 
 
-def mark_sent(db: sqlite_utils.Database, delivery_ids: Iterable[int], message_id: str, bundle: str, now: str) -> None:
+def reroute(db: sqlite_utils.Database, delivery_id: int, routes: Sequence[Route], now: str, owner: str) -> None:
+    """A delivery for a channel no longer configured gives way to deliveries through ``routes`` (due
+    now); it stays listed as 'rerouted'."""
+    with db.atomic():
+        alert_id = db.execute("select alert_id from deliveries where id = ? and claimed_by = ?",
+                              [delivery_id, owner]).fetchone()
+        if alert_id is None:
+            return
+        for route in routes:
+            db.execute("insert or ignore into deliveries (alert_id, channel, target, mode, status, attempts, "
+                       "next_attempt_at, created_at) values (?, ?, ?, ?, 'pending', 0, ?, ?)",
+                       [alert_id[0], route.channel, route.target, route.mode, now, now])
+        db.execute("update deliveries set status = 'rerouted', last_error = ?, claimed_by = null, claimed_until = null "
+                   "where id = ?", [f"its channel is no longer configured; sent through "
+                                    f"{', '.join(sorted({r.channel for r in routes}))}", delivery_id])
+
+
+def release(db: sqlite_utils.Database, owner: str) -> None:
+    """Every claim this dispatcher still holds, released (deliveries it planned but did not reach)."""
+    with db.atomic():
+        db.execute("update deliveries set claimed_by = null, claimed_until = null where claimed_by = ?", [owner])
+
+
+def mark_sent(db: sqlite_utils.Database, delivery_ids: Iterable[int], message_id: str, bundle: str, now: str,
+              owner: str) -> None:
     with db.atomic():
         for delivery_id in delivery_ids:
             db.execute("update deliveries set status = 'sent', attempts = attempts + 1, sent_at = ?, message_id = ?, "
-                       "bundle = ?, last_error = null where id = ?", [now, message_id, bundle, delivery_id])
+                       "bundle = ?, last_error = null, claimed_by = null, claimed_until = null "
+                       "where id = ? and claimed_by = ?", [now, message_id, bundle, delivery_id, owner])
 
 
 def mark_failed(db: sqlite_utils.Database, deliveries: Sequence[Delivery], error: str, permanent: bool,
-                next_attempt_at: Mapping[int, str]) -> None:
-    """One more attempt for each delivery: 'failed' for good, or pending until its next attempt."""
+                next_attempt_at: Mapping[int, str], owner: str) -> None:
+    """One more attempt for each delivery: 'failed' for good, or pending until its next attempt; the
+    claim is released."""
     with db.atomic():
         for delivery in deliveries:
-            db.execute("update deliveries set status = ?, attempts = ?, last_error = ?, next_attempt_at = ? "
-                       "where id = ?", ["failed" if permanent else "pending", delivery.attempts + 1, error[:500],
-                                        next_attempt_at[delivery.id], delivery.id])
+            db.execute("update deliveries set status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
+                       "claimed_by = null, claimed_until = null where id = ? and claimed_by = ?",
+                       ["failed" if permanent else "pending", delivery.attempts + 1, error[:500],
+                        next_attempt_at[delivery.id], delivery.id, owner])
 
 
 @dataclass(frozen=True)

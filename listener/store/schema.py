@@ -204,3 +204,12 @@ def m014_themes(db: sqlite_utils.Database) -> None:
     db["theme_candidates"].create(
         {"id": int, "brand": str, "found_at": str, "period_start": str, "period_end": str, "size": int,
          "words": str, "examples": str, "status": str}, pk="id", defaults={"status": "new"})
+
+
+@migrations()
+def m015_delivery_claims(db: sqlite_utils.Database) -> None:
+    # A dispatcher claims the deliveries it is about to send, in a write transaction, until
+    # claimed_until (a lease): several dispatchers never send one twice, and a crashed one's claim
+    # runs out and is taken over.
+    db["deliveries"].add_column("claimed_by", str)
+    db["deliveries"].add_column("claimed_until", str)

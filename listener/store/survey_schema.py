@@ -72,3 +72,11 @@ def m003_responses(db: sqlite_utils.Database) -> None:
         )""")
     db["survey_responses"].create_index(["brand", "answered_at"])
     db["survey_responses"].enable_fts(["comment"], create_triggers=True, tokenize="unicode61 remove_diacritics 2")
+
+
+@migrations()
+def m004_invitation_claims(db: sqlite_utils.Database) -> None:
+    # A survey sender claims an invitation (or reminder) before it mails it, as dispatchers claim
+    # deliveries: two senders at once never invite a customer twice.
+    db["survey_invitations"].add_column("claimed_by", str)
+    db["survey_invitations"].add_column("claimed_until", str)

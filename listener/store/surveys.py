@@ -154,24 +154,44 @@ def invitation_by_public_id(db: sqlite_utils.Database, public_id: str) -> Invita
     return _record(Invitation, row) if row else None
 
 
+def claim_invitation(db: sqlite_utils.Database, invitation_id: int, reminder: bool, owner: str, now: str,
+                     until: str) -> bool:
+    """Claim an invitation (or its reminder) to mail it, in a write transaction: only if it still needs
+    mailing and no other sender holds it (its lease running). Two senders never mail it twice."""
+    needs = "status = 'pending'" if not reminder else "status in ('sent', 'opened') and reminded_at is null"
+    with db.atomic():
+        return db.execute(
+            f"update survey_invitations set claimed_by = ?, claimed_until = ? where id = ? and {needs} "
+            "and (claimed_until is null or claimed_until < ?)", [owner, until, invitation_id, now]).rowcount == 1
+
+
+def release_invitations(db: sqlite_utils.Database, owner: str) -> None:
+    with db.atomic():
+        db.execute("update survey_invitations set claimed_by = null, claimed_until = null where claimed_by = ?",
+                   [owner])
+
+
+_UNCLAIM = "claimed_by = null, claimed_until = null"
+
+
 def cancel_invitation(db: sqlite_utils.Database, invitation_id: int, reason: str) -> None:
-    db.execute("update survey_invitations set status = 'cancelled', last_error = ? where id = ?",
+    db.execute(f"update survey_invitations set status = 'cancelled', last_error = ?, {_UNCLAIM} where id = ?",
                [reason, invitation_id])
 
 
 def invitation_failed(db: sqlite_utils.Database, invitation_id: int, error: str, status: str) -> None:
     """One more attempt, its error, and the status it stays in (or 'failed' for good)."""
-    db.execute("update survey_invitations set attempts = attempts + 1, last_error = ?, status = ? where id = ?",
-               [error[:500], status, invitation_id])
+    db.execute(f"update survey_invitations set attempts = attempts + 1, last_error = ?, status = ?, {_UNCLAIM} "
+               "where id = ?", [error[:500], status, invitation_id])
 
 
 def invitation_sent(db: sqlite_utils.Database, invitation_id: int, now: str) -> None:
-    db.execute("update survey_invitations set status = 'sent', sent_at = ?, attempts = attempts + 1, "
-               "last_error = null where id = ?", [now, invitation_id])
+    db.execute(f"update survey_invitations set status = 'sent', sent_at = ?, attempts = attempts + 1, "
+               f"last_error = null, {_UNCLAIM} where id = ?", [now, invitation_id])
 
 
 def invitation_reminded(db: sqlite_utils.Database, invitation_id: int, now: str) -> None:
-    db.execute("update survey_invitations set reminded_at = ? where id = ?", [now, invitation_id])
+    db.execute(f"update survey_invitations set reminded_at = ?, {_UNCLAIM} where id = ?", [now, invitation_id])
 
 
 def note_opened(db: sqlite_utils.Database, invitation_id: int, score: int, now: str) -> None:

@@ -18,7 +18,19 @@ def main(kind: str, config_path: str) -> None:
     from listener.config import load_config
 
     app = App(load_config(config_path), scorer=KeywordScorer())
-    if kind == "import":
+    if kind == "dispatch":  # `ascolto alerts send`
+        from listener.jobs.dispatch import run_dispatch
+
+        result = run_dispatch(app)
+        print(json.dumps({"sent": result.sent, "messages": result.messages, "failed": result.failed}))
+        app.close()
+    elif kind == "invite":  # the survey sender of `ascolto surveys send`
+        from listener.jobs.surveys import run_invitations
+
+        counts = run_invitations(app)
+        print(json.dumps({"sent": counts.sent, "error": counts.error}))
+        app.close()
+    elif kind == "import":
         from listener.jobs.collect import run_source
 
         result = run_source(app, app.config.sources[0])

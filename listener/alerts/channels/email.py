@@ -1,8 +1,9 @@
 """The email channel: our own SMTP path, one message per recipient.
 
-Failures are sorted into 'try again later' (server down or busy, network, 4xx) and 'will never work'
-(5xx, such as an unknown recipient): the outbox retries the first with back-off and records the
-second as failed with the server's reply.
+Failures are sorted as ``listener.kernel.delivery`` names them: cannot connect or log in, or the
+server is unavailable (421): the channel is down, every message waits; a 4xx about one message: it
+waits alone; a 5xx (an unknown recipient): it fails alone with the server's reply; a size refusal
+(552, or 452 saying so): too large, the dispatcher cuts or splits it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from email.message import EmailMessage
 from email.utils import formataddr
 
 from listener.alerts.settings import Smtp
-from listener.kernel.delivery import PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.delivery import (
+    ChannelUnavailable,
+    MessageTooLarge,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
 
 from ..messages import Outgoing
 
@@ -26,6 +32,9 @@ def make_sender(channel, mailer: SmtpMailer | None, sender: str) -> EmailChannel
     return EmailChannel(mailer, sender) if mailer is not None else None
 
 
+SIZE_WORDS = ("size", "too large", "too big", "exceed")
+
+
 def classify(exc: Exception) -> Exception:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
@@ -34,9 +43,14 @@ def classify(exc: Exception) -> Exception:
         return TransientDeliveryError(f"recipient refused for now: {_reply_text(exc.recipients)}")
     if isinstance(exc, smtplib.SMTPResponseException):
         error = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
-        return (PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError)(
-            f"SMTP server replied {exc.smtp_code} {error}")
-    return TransientDeliveryError(f"{type(exc).__name__}: {exc}".rstrip(": "))
+        reply = f"SMTP server replied {exc.smtp_code} {error}"
+        if exc.smtp_code == 552 or (exc.smtp_code == 452 and any(w in error.lower() for w in SIZE_WORDS)):
+            return MessageTooLarge(reply)
+        if exc.smtp_code == 421 or isinstance(exc, (smtplib.SMTPConnectError, smtplib.SMTPHeloError,
+                                                    smtplib.SMTPAuthenticationError)):
+            return ChannelUnavailable(reply) if exc.smtp_code < 500 else PermanentDeliveryError(reply)
+        return (PermanentDeliveryError if exc.smtp_code >= 500 else TransientDeliveryError)(reply)
+    return ChannelUnavailable(f"{type(exc).__name__}: {exc}".rstrip(": "))  # the network, a timeout, a drop
 
 
 def _reply_text(recipients: dict) -> str:
