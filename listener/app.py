@@ -117,11 +117,17 @@ class App:
 
     @cached_property
     def senders(self) -> dict:
-        """Alert channel name -> the channel that sends (None: an email channel without SMTP)."""
+        """Alert channel name -> the channel that sends (None: an email channel without SMTP). A chat
+        channel whose URL is malformed is a configuration error (AscoltoError naming its variable):
+        commands that send check it before anything else (``check_channels``)."""
         from .alerts.channels.registry import channel_module
 
         return {channel.name: channel_module(channel.type).make_sender(channel, self.mailer, self.config.alerts.sender)
                 for channel in self.channels}
+
+    def check_channels(self) -> None:
+        """Fail at once, in one line, on a channel URL no sender understands (never at 3 a.m.)."""
+        self.senders  # noqa: B018 - building the senders reads and checks every channel's URL
 
     def routes_for(self, kind: str, brand: str | None = None, source: str | None = None,
                    lang: str | None = None) -> list[Route]:
@@ -138,10 +144,21 @@ class App:
                 log.warning("alerts go out without action links: %s", exc)
             else:
                 links = action_links(web.base_url, secret, self.now(), alerts.action_link_days)
-        return Context(self.config.brand_by_name, alerts.sender, links, alerts.datasette_url)
+        taxonomy = self.config.themes
+
+        def theme_label(theme: str, lang: str) -> str:
+            found = taxonomy.get(theme)
+            return found.label(lang) if found else theme
+
+        return Context(self.config.brand_by_name, alerts.sender, links, alerts.datasette_url, theme_label, self.now())
 
     def case_due(self) -> datetime:
         return self.now() + timedelta(hours=self.config.alerts.case_due_hours)
+
+    def group_since(self) -> str | None:
+        """A person's case opened since then takes their new texts: one case per grouping window."""
+        window = self.config.alerts.group_window_minutes
+        return iso(self.now() - timedelta(minutes=window)) if window else None
 
     def close(self) -> None:
         if "db" in self.__dict__:

@@ -32,13 +32,13 @@ def get_case(db: sqlite_utils.Database, case_id: int) -> Case:
     return case
 
 
-def move(db: sqlite_utils.Database, case_id: int, status: str, now: str) -> Case:
+def move(db: sqlite_utils.Database, case_id: int, status: str, now: str, who: str | None = None) -> Case:
     case = get_case(db, case_id)
     if status not in NEXT[case.status]:
         allowed = ", ".join(sorted(NEXT[case.status])) or "nothing (it is closed)"
         raise CaseError(f"case #{case_id} is {case.status}: it can move to {allowed}, not {status}")
     with db.atomic():
-        store.set_status(db, case_id, status, now)
+        store.set_status(db, case_id, status, now, who)
     return get_case(db, case_id)
 
 
@@ -54,7 +54,7 @@ def assign(db: sqlite_utils.Database, case_id: int, owner: str, now: str) -> Cas
 def add_note(db: sqlite_utils.Database, case_id: int, text: str, author: str, now: str) -> Case:
     get_case(db, case_id)
     with db.atomic():
-        store.append_note(db, case_id, f"[{now}] {author}: {' '.join(text.split())}", now)
+        store.append_note(db, case_id, f"[{now}] {author}: {' '.join(text.split())}", now, author, text)
     return get_case(db, case_id)
 
 

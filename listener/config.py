@@ -350,11 +350,11 @@ def _read_learning(table: Table) -> Learning:
 
 def _read_channel(table: Table, brands: Mapping[str, Brand]) -> Channel:
     channel = read_fields(table, Channel)
-    if channel.type == "apprise" and not channel.url_env:
-        raise table.problem("url_env", "is required for an apprise channel (the environment variable holding "
-                                       "its URL, e.g. ASCOLTO_SLACK_URL)")
+    if channel.type != "email" and not channel.url_env:
+        raise table.problem("url_env", f"is required for {channel.type} channels (the environment variable holding "
+                                       "the URL, e.g. ASCOLTO_SLACK_URL)")
     if channel.type == "email" and channel.url_env:
-        raise table.problem("url_env", "is for apprise channels; an email channel has recipients")
+        raise table.problem("url_env", "is for chat and webhook channels; an email channel has recipients")
     unknown = [b for b in channel.brands if b not in brands]
     if unknown:
         raise table.problem("brands", f"no brand named {unknown[0]!r} in [[brands]]")

@@ -67,6 +67,7 @@ class Text:
     source: str | None = None  # a mention's source (alert routing by source)
     rating: int | None = None  # a review's stars
     survey_class: str | None = None  # a survey answer's class, from its 0-10 score
+    person: str | None = None  # who wrote it ("x:giulia_rm", "customer:12"): one case per person and window
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Flow:
     now: str
     case_due: str
     themes: ThemeMatcher | None = None
+    group_since: str | None = None  # a person's open case since then takes their new texts (the grouping window)
 
 
 def judge(texts: Sequence[Text], flow: Flow) -> list[Judged]:
@@ -116,7 +118,8 @@ def follow_up(db: sqlite_utils.Database, judged: Sequence[Judged], flow: Flow) -
     for item in judged:
         if item.nps_class == DETRACTOR:
             queued += _alert(db, item, flow)
-            open_case(db, item.text.kind, item.text.id, item.text.brand, flow.case_due, flow.now)
+            open_case(db, item.text.kind, item.text.id, item.text.brand, flow.case_due, flow.now, item.text.person,
+                      flow.group_since)
     return queued
 
 
@@ -166,7 +169,8 @@ def in_transactions(db: sqlite_utils.Database, items: Sequence, store: Callable[
 # ---- mentions ----------------------------------------------------------------------------------
 
 def mention_text(row: MentionRow) -> Text:
-    return Text("mention", row.id, row.brand, row.text, row.lang, row.source, row.rating)
+    person = f"{row.source}:{row.author.casefold()}" if row.author else None
+    return Text("mention", row.id, row.brand, row.text, row.lang, row.source, row.rating, person=person)
 
 
 def scored_mention(row: MentionRow, item: Judged, model: str) -> ScoredMention:
@@ -178,13 +182,14 @@ def scored_mention(row: MentionRow, item: Judged, model: str) -> ScoredMention:
 
 def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer: Scorer, rules: AlertRules,
                routes_for: RoutesFor, now: str, then: Callable[[sqlite_utils.Database], None] | None = None,
-               case_due: str | None = None, themes: ThemeMatcher | None = None) -> Counts:
+               case_due: str | None = None, themes: ThemeMatcher | None = None,
+               group_since: str | None = None) -> Counts:
     """Score the mentions not yet stored (and the newer revisions of edited ones) and commit them with
     their themes, alerts and cases in one transaction. ``then`` runs inside that transaction:
     collectors advance their cursor there, so a cursor never moves past rows that were not committed.
     The counts say what this call inserted: another process importing the same rows at the same time
     inserts the rest."""
-    flow = Flow(scorer, rules, routes_for, now, case_due or now, themes)
+    flow = Flow(scorer, rules, routes_for, now, case_due or now, themes, group_since)
     work = _new_or_edited(db, rows)
     judged = judge([mention_text(r) for r in work], flow)
     pairs = [(scored_mention(row, item, scorer.name), item) for row, item in zip(work, judged)]
@@ -220,7 +225,9 @@ def _new_or_edited(db, rows: Sequence[MentionRow]) -> list[MentionRow]:
 # ---- survey answers --------------------------------------------------------------------------
 
 def answer_text(answer: Answer) -> Text:
-    return Text("response", str(answer.id), answer.brand, answer.comment or "", survey_class=answer.nps_class)
+    person = f"customer:{answer.customer_id}" if answer.customer_id else None
+    return Text("response", str(answer.id), answer.brand, answer.comment or "", survey_class=answer.nps_class,
+                person=person)
 
 
 def save_answers(db: sqlite_utils.Database, answers: Sequence[Answer], flow: Flow, review_threshold: float

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from listener.kernel.errors import AscoltoError
+from listener.kernel.pages import web_app
 from listener.kernel.secrets import signing_secret
 from listener.store.database import connect
 
@@ -13,16 +14,18 @@ from .app import App
 
 
 def wsgi_app(app: App):
-    from surveys.web import create_app
+    from surveys.web import MAX_BODY_BYTES, survey_blueprint
 
     from .alerts.actions import actions_blueprint
 
     path, web = app.config.database, app.config.web
     open_db = lambda: connect(path)  # noqa: E731 - one connection per request
-    actions = actions_blueprint(open_db, lambda: signing_secret(web.secret_env), app.config.brand_by_name, app.now,
-                                app.case_due)
-    return create_app(app.config.surveys, open_db, [b.name for b in app.config.brands], now=app.now,
-                      blueprints=[actions])
+    blueprints = [actions_blueprint(open_db, lambda: signing_secret(web.secret_env), app.config.brand_by_name,
+                                    app.now, app.case_due, web.base_url)]
+    if app.config.surveys is not None:
+        blueprints.append(survey_blueprint(app.config.surveys, open_db, [b.name for b in app.config.brands],
+                                           app.now))
+    return web_app(blueprints, MAX_BODY_BYTES)
 
 
 def start_in_background(app: App):

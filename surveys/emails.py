@@ -29,7 +29,7 @@ def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None,
                      score_links: list[str], unsubscribe: str, reminder: bool, message_id: str | None = None
                      ) -> EmailMessage:
     t = {k: v.format(brand=brand, order=order_ref, name=name or "") for k, v in localized(lang, TEXT).items()}
-    context = {"t": t, "lang": lang, "name": name, "links": list(enumerate(score_links)),
+    context = {"t": t, "name": name, "links": list(enumerate(score_links)),
                "unsubscribe": unsubscribe, "reminder": reminder}
     # Headers are not folded below the RFC 5322 limit of 998: a long List-Unsubscribe URL must stay one
     # bare <https://...> token (folding it RFC 2047-encodes it, and one-click unsubscribe stops working).
@@ -45,6 +45,6 @@ def invitation_email(*, lang: str, brand: str, order_ref: str, name: str | None,
     msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(render("invitation.txt", **context))
-    msg.add_alternative(render("invitation.html", **context), subtype="html")
+    msg.set_content(render("invitation.txt", lang, **context))
+    msg.add_alternative(render("invitation.html", lang, **context), subtype="html")
     return msg

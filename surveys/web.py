@@ -12,16 +12,15 @@ from __future__ import annotations
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from listener.kernel.errors import MissingCredential
 from listener.kernel.i18n import N_, localized
-from listener.kernel.signing import Token, TokenError, TokenExpired, sign, verify
-from listener.kernel.templating import render
+from listener.kernel.pages import Refusal, bad_link, best_language, html, notice, verified
+from listener.kernel.signing import Token, TokenError, sign, verify
 from listener.kernel.times import iso, utc_now
 from listener.store import surveys as store
 
@@ -43,8 +42,6 @@ PAGE_TEXT = {
     'send': N_('Send'),
     'thanks_title': N_('Thank you!'),
     'thanks': N_('We have your score ({score}). You can change it with the same link from the email.'),
-    'bad_title': N_('Link not valid'),
-    'bad': N_('This link is not valid. Please use the link from the email exactly as it is.'),
     'expired_title': N_('Link expired'),
     'expired': N_('This survey is closed. Thank you for your time all the same.'),
     'replayed_title': N_('Answer already sent'),
@@ -59,92 +56,33 @@ PAGE_TEXT = {
     'unsub_done': N_('Done: you will not receive surveys from {brand} again.'),
 }
 
-SECURITY_HEADERS = {
-    # No scripts, no external anything; the links carry tokens, so no Referer and no caching.
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                               "frame-ancestors 'none'; base-uri 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-}
 
+def survey_blueprint(settings: SurveySettings, open_db: Callable, brands: list[str],
+                     now: Callable[[], datetime] = utc_now) -> Blueprint:
+    """The survey pages, the unsubscribe page and the orders endpoint. ``open_db`` gives a database
+    connection for one request (SQLite, WAL)."""
+    pages = _survey_routes(settings, open_db, brands, now)
 
-class Refusal(Exception):
-    """Ends a request with a ready page (bad or expired link)."""
-
-    def __init__(self, response: Response):
-        super().__init__(response.status)
-        self.response = response
-
-
-def best_language() -> str:
-    best = request.accept_languages.best_match(["it", "en"])
-    return best or "it"
-
-
-def verified(token_text: str, secret: bytes, now: datetime, kind: str) -> Token:
-    """The token of a link; a forged, tampered or expired one ends the request with a friendly page."""
-    try:
-        return verify(token_text, secret, now, kind)
-    except TokenExpired:
-        raise Refusal(message("expired", 410, best_language())) from None
-    except TokenError:
-        raise Refusal(message("bad", 400, best_language())) from None
-
-
-def create_app(settings: SurveySettings | None, open_db: Callable, brands: list[str],
-               now: Callable[[], datetime] = utc_now,
-               blueprints: Sequence[Blueprint] = ()) -> Flask:
-    """The WSGI app: the survey pages (where surveys are configured), the orders endpoint, and the
-    ``blueprints`` of other packages (listener's alert actions), all with the same security headers.
-    ``open_db`` gives a database connection for one request (SQLite, WAL)."""
-    app = Flask("ascolto")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    limit = settings.max_comment_chars if settings else SurveySettings.max_comment_chars
-
-    @app.errorhandler(Refusal)
-    def refused(refusal: Refusal):
-        return refusal.response
-
-    @app.errorhandler(413)
+    @pages.app_errorhandler(413)
     def too_large(_error):
         if request.path.startswith("/api/"):
             return _json({"error": f"request body over {MAX_BODY_BYTES // 1024} kB"}, 413)
-        return message("too_long", 413, best_language(), limit=limit)
+        return message("too_long", 413, best_language(), limit=settings.max_comment_chars)
 
-    @app.after_request
-    def secure(response: Response) -> Response:
-        """Every answer, pages, JSON and Flask's own 404/405 alike: no framing, no caching, no referrer."""
-        for header, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)
-        return response
-
-    @app.errorhandler(MissingCredential)
-    def not_configured(error):
-        app.logger.error("%s", error)
-        return Response("Links are not configured on this server.\n", status=503, content_type="text/plain")
-
-    @app.get("/healthz")
-    def health():
-        return Response("ok\n", content_type="text/plain")
-
-    if settings is not None:
-        app.register_blueprint(_survey_routes(settings, open_db, brands, now))
-    for blueprint in blueprints:
-        app.register_blueprint(blueprint)
-    return app
+    return pages
 
 
 def page(template: str, status: int, lang: str, **context) -> Response:
-    text = localized(lang, PAGE_TEXT)
-    body = render(template, t=text, lang=lang, **context)
-    return Response(body, status=status, headers=SECURITY_HEADERS, content_type="text/html; charset=utf-8")
+    return html(template, status, lang, ("surveys",), t=localized(lang, PAGE_TEXT), **context)
 
 
 def message(kind: str, status: int, lang: str, **fields) -> Response:
     text = localized(lang, PAGE_TEXT)
-    return page("message.html", status, lang, title=text[f"{kind}_title"], body=text[kind].format(**fields))
+    return notice(text[f"{kind}_title"], text[kind].format(**fields), status, lang)
+
+
+def closed(lang: str) -> Response:
+    return message("expired", 410, lang)
 
 
 def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str], now: Callable[[], datetime]):
@@ -152,12 +90,12 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
 
     def load(token_text: str, kind: str):
         """(token, invitation, db) for a genuine, unexpired token; else the request ends with a page."""
-        token = verified(token_text, settings.secret(), now(), kind)
+        token = verified(token_text, settings.secret(), now(), kind, closed)
         db = open_db()
         invitation = store.invitation_by_public_id(db, token.public_id)
         if invitation is None:  # a genuine token for a deleted invitation
             db.close()
-            raise Refusal(message("bad", 404, best_language()))
+            raise Refusal(bad_link(404))
         return token, invitation, db
 
     @app.get("/s/<token_text>")
@@ -167,7 +105,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
             score = parse_score(token.value)  # signed by us, so always 0-10; an old or odd link is refused
         except BadRow:
             db.close()
-            return message("bad", 400, invitation.lang)
+            return bad_link(400, invitation.lang)
         with db.atomic():
             store.note_opened(db, invitation.id, score, iso(now()))
         previous = store.previous_comment(db, invitation.id)
@@ -193,7 +131,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
                 raise TokenError("form of another invitation")
         except TokenError:
             db.close()
-            return message("bad", 400, lang)
+            return bad_link(400, lang)
         comment = request.form.get("comment", "").strip()
         try:
             score = parse_score(request.form.get("score"))

@@ -5,6 +5,8 @@ fails alone, and the links in a message are signed for the person who receives i
 """
 
 
+from email.utils import parsedate_to_datetime as parse_date
+
 from helpers.net import free_port
 from helpers.paths import FIXTURE_DIR
 from listener.jobs.collect import run_import
@@ -21,7 +23,7 @@ def import_fixture(app):
     run_import(app, ImportSource(name="t", path=FIXTURE_DIR / "mentions_with_problems.jsonl"))
 
 
-def test_detractor_alert_arrives_with_its_content(make_app, smtp_server):
+def test_detractor_alert_arrives_with_its_content(make_app, smtp_server, clock):
     controller, inbox = smtp_server()
     app = smtp_app(make_app, controller.port)
     import_fixture(app)
@@ -29,19 +31,21 @@ def test_detractor_alert_arrives_with_its_content(make_app, smtp_server):
     assert (result.sent, result.messages, result.pending, result.failed) == (3, 3, 0, 0)
     messages = {(m["To"], m["Content-Language"]): m for m in inbox.messages()}
     italian = messages["cm@example.com", "it"]
-    assert italian["Subject"] == "[Ascolto] Cliente scontento su x: giulia (Caffè Aurora)"
+    assert italian["Subject"] == "[Ascolto] Cliente scontento su X: giulia (Caffè Aurora)"  # the platform's name
     assert italian["From"] == "Ascolto <ascolto@example.com>"
+    assert parse_date(italian["Date"]) == clock()  # when it went out, by the dispatcher's clock
     assert italian.is_multipart() and italian.get_content_type() == "multipart/alternative"
     text = italian.get_body(("plain",)).get_content()
     html = italian.get_body(("html",)).get_content()
-    for expected in ("> Caffè Aurora pessimo, pacco rotto", "Autore: giulia", "https://x.com/giulia/status/100",
-                     "negativo 90%", "confidenza 90% (soglia 60%)", "x:100"):
-        assert expected in text
-    assert '<a href="https://x.com/giulia/status/100">' in html and 'lang="it"' in html
+    for expected in ("> Caffè Aurora pessimo, pacco rotto", "Autore: giulia", "Dove: X (https://x.com/giulia/status/100)",
+                     "Perché l'avviso: un tono chiaramente negativo (sicuro al 90%)", "x:100"):
+        assert expected in text  # the reason in words, not "confidence 90% (threshold 60%)"
+    assert 'href="https://x.com/giulia/status/100"' in html and 'lang="it"' in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html  # fits a phone
     english = messages["cm@example.com", "en"]  # the brand's own recipient gets the same alert separately
     assert english["Subject"] == messages["wool@example.com", "en"]["Subject"] == \
-        "[Ascolto] Unhappy customer on reddit: eve (Lanificio Vento)"
-    assert "negative sentiment with confidence 90%" in english.get_body(("plain",)).get_content()
+        "[Ascolto] Unhappy customer on Reddit: eve (Lanificio Vento)"
+    assert "Why this alert: a clearly negative tone (90% sure)" in english.get_body(("plain",)).get_content()
     row = delivery(app, "x:100", "cm@example.com")
     assert (row["status"], row["sent_at"], row["attempts"]) == ("sent", "2026-11-23T09:00:00Z", 1)
     assert row["message_id"] == italian["Message-ID"]

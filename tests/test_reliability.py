@@ -149,7 +149,7 @@ def test_an_author_with_line_breaks_is_alerted_with_a_clean_header(smtp_app, tmp
     result = run_dispatch(smtp_app)
     assert (result.sent, result.failed) == (1, 0)
     subject = smtp_app.inbox.messages()[0]["Subject"]
-    assert " ".join(subject.split()) == "[Ascolto] Cliente scontento su x: eve Bcc: x@example.com (Caffè Aurora)"
+    assert " ".join(subject.split()) == "[Ascolto] Cliente scontento su X: eve Bcc: x@example.com (Caffè Aurora)"
     assert [e.rcpt_tos for e in smtp_app.inbox.envelopes] == [["cm@example.com"]]  # no Bcc smuggled in
 
 

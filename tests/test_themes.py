@@ -208,7 +208,7 @@ def test_the_theme_queries_through_datasette(make_app, tmp_path):
     assert [r["comment"] for r in canned("theme_comments", theme="machines")] == ["la moka perde"]
     assert canned("candidate_themes") == []
     tables = metadata["databases"][name]["tables"]
-    assert all(tables[t].get("hidden") for t in ("_sqlite_migrations", "text_embeddings", "action_nonces"))
+    assert all(tables[t].get("hidden") for t in ("_sqlite_migrations", "text_embeddings", "action_uses"))
 
 
 @pytest.mark.model

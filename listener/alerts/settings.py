@@ -7,7 +7,6 @@ import os
 from dataclasses import dataclass
 
 from listener.kernel.errors import MissingCredential
-from listener.kernel.secrets import read_secret
 from listener.settings import setting
 
 from .kinds import ALERT_KINDS
@@ -33,7 +32,7 @@ class Smtp:
         return value
 
 
-CHANNEL_TYPES = ("email", "apprise")
+CHANNEL_TYPES = ("email", "slack", "teams", "telegram", "webhook", "apprise")
 DELIVERY_MODES = ("immediate", "hourly", "daily")
 
 
@@ -51,7 +50,8 @@ class Channel:
     name: str = setting()
     type: str = setting(choices=CHANNEL_TYPES)
     recipients: tuple[str, ...] = setting(())  # email: the addresses (brand recipients are added)
-    url_env: str = setting("")  # apprise: the environment variable holding the service URL
+    url_env: str = setting("")  # chat and webhook channels: the environment variable holding the URL (its token)
+    timeout_seconds: float = setting(10.0, low=1, high=120)  # a chat or webhook service's answer
     mode: str = setting("immediate", choices=DELIVERY_MODES)  # or an hourly / daily digest
     quiet_hours: tuple[int, ...] = setting((), check=_hours_problem, expected="[start hour, end hour], e.g. [22, 8]")
     brands: tuple[str, ...] = setting(())
@@ -59,8 +59,6 @@ class Channel:
     sources: tuple[str, ...] = setting(())  # mention sources: x, reddit, feed, ...
     languages: tuple[str, ...] = setting(())
 
-    def url(self) -> str:
-        return read_secret(self.url_env, f"the Apprise URL of alert channel {self.name!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

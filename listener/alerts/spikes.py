@@ -130,7 +130,11 @@ def _details(db, brand: str, spike: Spike, hour: datetime) -> dict:
              f"last {BASELINE_DAYS} days ({spike.baseline_share:.0%} negative); p = {spike.p_value:.2g}.",
              f"Words: {words or '-'}", "Examples:"]
     lines += [f"- {e.author or '?'} ({e.source}): {e.text[:200]} {e.url or ''}".rstrip() for e in examples]
-    return {"title": title, "body": "\n".join(lines), "kind": spike.kind, "count": spike.count,
+    # title and body: the English summary kept with the alert; the message is written from the
+    # figures, in the brand's language, when it is sent
+    return {"title": title, "body": "\n".join(lines), "kind": spike.kind, "count": spike.count, "hour": iso(hour),
             "baseline": round(spike.baseline, 2), "negative": spike.negative, "share": round(spike.share, 3),
             "baseline_share": round(spike.baseline_share, 3), "p_value": spike.p_value, "words": words,
-            "examples": [e.id for e in examples]}
+            "examples": [e.id for e in examples],
+            "example_texts": [{"author": e.author, "source": e.source, "text": e.text[:500], "url": e.url}
+                              for e in examples]}

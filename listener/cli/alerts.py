@@ -22,6 +22,7 @@ def alerts_send(config_path: Path) -> None:
     from ..jobs.dispatch import run_dispatch, summary
 
     app = open_app(config_path)
+    app.check_channels()
     click.echo(summary(run_dispatch(app)))
     app.close()
 

@@ -27,6 +27,7 @@ from .common import (
 def run(config_path: Path, once: bool) -> None:
     """Run the configured jobs on their schedule (or once, with --once)."""
     app = open_app(config_path)
+    app.check_channels()
     if once:
         run_once(app)
         return

@@ -173,7 +173,8 @@ def _save_page(app: App, source: SourceSettings, query: Query, page: Page, rows:
         last = index == len(chunks) - 1
         counts.add(save_chunk(app.db, chunk, app.scorer, app.alert_rules, app.routes_for,
                               iso(app.now()), then=_page_done(app, source, query, page) if last else None,
-                              case_due=iso(app.case_due()), themes=app.theme_matcher))
+                              case_due=iso(app.case_due()), themes=app.theme_matcher,
+                              group_since=app.group_since()))
         if app.stopping.is_set():
             return False
     return True

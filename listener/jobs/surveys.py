@@ -107,7 +107,7 @@ def run_response_scoring(app: App) -> ScoringCounts:
     counts = ScoringCounts()
     while batch := store.unscored(app.db):
         flow = Flow(app.scorer, app.alert_rules, app.routes_for, iso(app.now()), iso(app.case_due()),
-                    app.theme_matcher)
+                    app.theme_matcher, app.group_since())
         scored, detractors = save_answers(app.db, batch, flow, app.config.detractor_confidence)
         counts.scored += scored
         counts.detractors += detractors

@@ -16,3 +16,12 @@ def local_day_start(now: datetime, zone: ZoneInfo) -> datetime:
     """Midnight of ``now``'s day in ``zone``: daily caps and digests count local days."""
     local = now.astimezone(zone)
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def local_time(utc_iso: str | None, zone: ZoneInfo) -> str:
+    """``2026-11-20T10:00:00Z`` as people in ``zone`` read it: ``20/11/2026 11:00`` (Rome); ``-`` for none."""
+    if not utc_iso:
+        return "-"
+    from .times import parse_timestamp
+
+    return f"{parse_timestamp(utc_iso).astimezone(zone):%d/%m/%Y %H:%M}"

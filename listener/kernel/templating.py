@@ -1,7 +1,9 @@
-"""Jinja2 templates, HTML auto-escaped (comments, names and mention texts are user input).
+"""Jinja2 templates, the one way Ascolto renders HTML (and its plain-text emails): HTML auto-escaped
+(comments, names and mention texts are user input), the texts people read translated through the
+gettext catalogue of the page's language (``listener.kernel.i18n``).
 
-One environment per package that ships a ``templates`` folder: surveys' pages and emails here, and
-listener's alert messages, which use the same style.
+One environment per language and set of packages that ship a ``templates`` folder; the kernel's own
+``base.html`` is the page every other page extends.
 """
 
 from __future__ import annotations
@@ -10,18 +12,23 @@ from functools import lru_cache
 
 import jinja2
 
+from .i18n import translations
+
 
 @lru_cache(maxsize=None)
-def environment(*packages: str) -> jinja2.Environment:
-    """Templates of ``packages`` (first match wins; default surveys), so that another package's
-    page can extend surveys' ``base.html``."""
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader([jinja2.PackageLoader(p, "templates") for p in packages or ("surveys",)]),
+def environment(lang: str = "en", *packages: str) -> jinja2.Environment:
+    """Templates of ``packages`` (first match wins; default surveys), then the kernel's, in ``lang``."""
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader(p, "templates") for p in (*(packages or ("surveys",)),
+                                                                                   "listener.kernel")]),
         autoescape=jinja2.select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    return env
 
 
-def render(template: str, **context) -> str:
-    return environment().get_template(template).render(**context)
+def render(template: str, lang: str = "en", **context) -> str:
+    return environment(lang).get_template(template).render(lang=lang, **context)

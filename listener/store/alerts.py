@@ -17,6 +17,7 @@ import sqlite_utils
 from .cases import Case, cases_of
 from .database import in_chunks, marks
 from .mentions import StoredMention, stored_mentions
+from .themes import themes_of
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,13 @@ class Delivery:
 
 @dataclass
 class Due:
-    """A delivery due now, with what its message shows: the alert, its mention, its case."""
+    """A delivery due now, with what its message shows: the alert, its mention, its case, its themes."""
 
     delivery: Delivery
     alert: Alert
     mention: StoredMention | None = None
     case: Case | None = None
+    themes: tuple[str, ...] = ()
 
 
 def enqueue(db: sqlite_utils.Database, kind: str, subject: str, routes: Sequence[Route], now: str, *,
@@ -110,8 +112,9 @@ def claim_due(db: sqlite_utils.Database, now: str, owner: str, until: str) -> li
     alerts = [alert_of(row) for row in rows]
     mentions = stored_mentions(db, {a.mention_id for a in alerts if a.mention_id})
     cases = cases_of(db, {a.subject_key for a in alerts})
-    return [Due(delivery_of(row), alert, mentions.get(alert.mention_id), cases.get(alert.subject_key))
-            for row, alert in zip(rows, alerts)]
+    themes = themes_of(db, {a.subject_key for a in alerts})
+    return [Due(delivery_of(row), alert, mentions.get(alert.mention_id), cases.get(alert.subject_key),
+                themes.get(alert.subject_key, ())) for row, alert in zip(rows, alerts)]
 
 
 def still_held(db: sqlite_utils.Database, delivery_ids: Sequence[int], owner: str, until: str) -> bool:
@@ -283,14 +286,28 @@ def action_subject(db: sqlite_utils.Database, delivery_id: int, rowid: int | Non
         found.mention_id, found.text, found.brand = mention
         return found
     kind, subject_id = ("mention", found.mention_id) if found.mention_id else ("response", found.subject.split(":")[-1])
-    case = db.execute("select id from cases where kind = ? and subject_id = ?", [kind, subject_id]).fetchone()
+    case = db.execute("select case_id from case_subjects where kind = ? and subject_id = ?", [kind, subject_id]
+                      ).fetchone()
     text = db.execute("select text from mentions where id = ?", [found.mention_id]).fetchone() if found.mention_id \
         else db.execute("select comment from survey_responses where id = ?", [subject_id]).fetchone()
     found.case_id, found.text = (case[0] if case else None), (text[0] if text and text[0] else "")
     return found
 
 
-def use_nonce(db: sqlite_utils.Database, nonce: str, delivery_id: int, action: str, now: str) -> bool:
-    """Record a form's nonce as used; False if it was already (a replayed form). The caller commits."""
-    return db.execute("insert or ignore into action_nonces (nonce, delivery_id, action, used_at) values (?, ?, ?, ?)",
-                      [nonce, delivery_id, action, now]).rowcount == 1
+@dataclass(frozen=True)
+class Use:
+    at: str
+    by: str
+
+
+def action_use(db: sqlite_utils.Database, delivery_id: int, action: str) -> Use | None:
+    """When and by whom the link of ``action`` in delivery ``delivery_id`` was used; None if never."""
+    row = db.execute("select used_at, used_by from action_uses where delivery_id = ? and action = ?",
+                     [delivery_id, action]).fetchone()
+    return Use(*row) if row else None
+
+
+def use_action(db: sqlite_utils.Database, delivery_id: int, action: str, who: str, now: str) -> bool:
+    """Record the link of ``action`` as used; False if it already was. The caller holds the transaction."""
+    return db.execute("insert or ignore into action_uses (delivery_id, action, used_at, used_by) values (?, ?, ?, ?)",
+                      [delivery_id, action, now, who]).rowcount == 1

@@ -213,3 +213,28 @@ def m015_delivery_claims(db: sqlite_utils.Database) -> None:
     # runs out and is taken over.
     db["deliveries"].add_column("claimed_by", str)
     db["deliveries"].add_column("claimed_until", str)
+
+
+@migrations()
+def m016_case_history_and_link_uses(db: sqlite_utils.Database) -> None:
+    # A case's history: who opened, took, contacted, replied, closed it, and when (one row each).
+    db["case_events"].create({"id": int, "case_id": int, "at": str, "who": str, "event": str, "detail": str},
+                             pk="id", not_null={"case_id", "at", "event"}, foreign_keys=[("case_id", "cases", "id")])
+    db["case_events"].create_index(["case_id", "at"])
+    # One case per customer per grouping window: every text a case is about (a mention, an answer).
+    db["case_subjects"].create({"case_id": int, "kind": str, "subject_id": str}, pk=("kind", "subject_id"),
+                               foreign_keys=[("case_id", "cases", "id")])
+    db["case_subjects"].create_index(["case_id"])
+    db.execute("insert into case_subjects (case_id, kind, subject_id) select id, kind, subject_id from cases")
+    db.execute("insert into case_events (case_id, at, who, event) select id, created_at, 'ascolto', 'opened' "
+               "from cases")
+    # Who the case is about (a mention's author on its platform, a customer), to find their open case.
+    db["cases"].add_column("person", str)
+    db["cases"].create_index(["brand", "person", "status"])
+    # An action link works once: (delivery, action) is used at most once, whatever form is posted to it.
+    db["action_uses"].create({"delivery_id": int, "action": str, "used_at": str, "used_by": str},
+                             pk=("delivery_id", "action"), foreign_keys=[("delivery_id", "deliveries", "id")])
+    # The form nonces it replaces: a link used before the upgrade stays used.
+    db.execute("insert or ignore into action_uses (delivery_id, action, used_at, used_by) "
+               "select delivery_id, action, min(used_at), '' from action_nonces group by delivery_id, action")
+    db["action_nonces"].drop()

@@ -248,11 +248,13 @@ class Answer:
     score: int
     nps_class: str
     comment: str | None
+    customer_id: int | None = None
 
 
 def unscored(db: sqlite_utils.Database, limit: int = 256) -> list[Answer]:
-    return [Answer(**row) for row in db.query("select id, brand, score, nps_class, comment from survey_responses "
-                                              "where scored_at is null order by id limit ?", [limit])]
+    return [Answer(**row) for row in db.query("select id, brand, score, nps_class, comment, customer_id "
+                                              "from survey_responses where scored_at is null order by id limit ?",
+                                              [limit])]
 
 
 def save_answer_score(db: sqlite_utils.Database, answer_id: int, values: tuple, model: str | None,

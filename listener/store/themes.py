@@ -52,6 +52,18 @@ def save_themes(db: sqlite_utils.Database, subject: str, ids: Sequence, matches:
     return len(rows)
 
 
+def themes_of(db: sqlite_utils.Database, subjects) -> dict[tuple[str, str], tuple[str, ...]]:
+    """The themes of ``(kind, id)`` pairs ("mention" or "response"), best first, by pair."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for kind, (table, key) in SUBJECTS.items():
+        ids = [subject_id for k, subject_id in subjects if k == kind]
+        for chunk in in_chunks(ids):
+            for row in db.query(f"select {key} as id, theme from {table} where {key} in ({marks(chunk)}) "
+                                "order by score desc", chunk):
+                found.setdefault((kind, str(row["id"])), []).append(row["theme"])
+    return {subject: tuple(themes) for subject, themes in found.items()}
+
+
 def stored_fingerprint(db: sqlite_utils.Database) -> str | None:
     """The taxonomy in the ``themes`` table (the copy Datasette's queries read)."""
     return next((r["taxonomy"] for r in db.query("select taxonomy from themes limit 1")), None)

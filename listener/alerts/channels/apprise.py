@@ -1,49 +1,62 @@
-"""Apprise channels: Slack, Microsoft Teams (Power Automate workflows), Telegram, Discord, ntfy,
-Mattermost, JSON webhooks and the other services Apprise speaks, each named by one URL.
+"""Apprise channels: Discord, ntfy, Mattermost, Google Chat and the other services Apprise speaks, each
+named by one URL in an environment variable (``url_env``; the URL holds the service's token, so it
+never sits in the configuration file or the database).
 
-The URL holds the service's token, so it lives in an environment variable named by the channel
-(``url_env``), never in the configuration file or the database. Apprise reports failure as a
-false result without a reason that separates "later" from "never"; a refused URL (unknown scheme,
-malformed) is a setting to fix, so it is permanent, while a failed send (429, 5xx, network) is
-retried with the outbox's back-off until it goes through.
+A URL for Slack, Teams (Workflows), Telegram or a JSON webhook, in Apprise's notation or the
+service's own, goes to Ascolto's native channel for it (``slack``, ``teams``, ``telegram``,
+``webhook``): a native message with fields and buttons rather than text. A URL Apprise does not
+understand is a configuration error naming the variable. Apprise reports a failure as a false result
+with log lines; the HTTP status in them (``error=413``) says what the failure means.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 from listener.alerts.settings import Channel
-from listener.kernel.delivery import PermanentDeliveryError, TransientDeliveryError
+from listener.kernel.delivery import ChannelUnavailable, http_failure
 from listener.kernel.errors import MissingCredential
 
 from ..messages import Outgoing
+from . import slack, teams, telegram, webhook
+from .urls import BadChannelUrl, WaitingSender, plugin, slack_url, teams_url, telegram_target, url_of, webhook_target
 
 log = logging.getLogger(__name__)
 TYPE = "apprise"
-LABEL = "Apprise (Slack, Teams, Telegram, ntfy, webhooks...)"
+LABEL = "Apprise (Discord, ntfy, Mattermost, Google Chat...)"
+NATIVE = ((slack_url, slack), (teams_url, teams), (telegram_target, telegram), (webhook_target, webhook))
+_STATUS = re.compile(r"error=(\d{3})")
 
 
-def make_sender(channel: Channel, mailer, sender: str) -> AppriseChannel:
-    return AppriseChannel(channel)
+def make_sender(channel: Channel, mailer, sender: str):
+    """Ascolto's native channel for a URL it knows, else Apprise's; a channel whose URL is not set yet
+    waits for it."""
+    try:
+        url = url_of(channel, lambda raw: raw if plugin(raw) is not None or raw.startswith("https://") else None)
+    except MissingCredential as exc:
+        return WaitingSender(exc)
+    for parse, module in NATIVE:
+        if parse(url) is not None:
+            return module.make_sender(channel, mailer, sender)
+    if plugin(url) is None:
+        raise BadChannelUrl(channel, "a URL Apprise understands")
+    return AppriseChannel(channel, url)
 
 
 class AppriseChannel:
-    def __init__(self, channel: Channel):
-        self.channel = channel
+    def __init__(self, channel: Channel, url: str):
+        self.channel, self.url = channel, url
 
     @contextlib.contextmanager
     def session(self):
         import apprise
 
         notifier = apprise.Apprise()
-        try:
-            url = self.channel.url()
-        except MissingCredential as exc:  # not set yet: the alerts wait for it
-            raise TransientDeliveryError(str(exc)) from None
-        if not notifier.add(url):
-            raise PermanentDeliveryError(f"Apprise does not understand the URL in {self.channel.url_env} "
-                                         f"(channel {self.channel.name!r}); see the README's channels section")
+        notifier.add(self.url, tag=None)
+        for service in notifier:
+            service.socket_read_timeout = self.channel.timeout_seconds  # Apprise waits 4 s by default
         yield lambda outgoing, target: self._send(notifier, outgoing)
 
     def _send(self, notifier, outgoing: Outgoing) -> None:
@@ -57,5 +70,7 @@ class AppriseChannel:
         ok = notifier.notify(body=outgoing.text(), title=outgoing.subject, body_format=apprise.NotifyFormat.TEXT,
                              log_callback=keep, log_level=logging.WARNING)
         if not ok:
-            reason = "; ".join(p for p in problems if p)[:300] or "the service did not accept the message"
-            raise TransientDeliveryError(f"{self.channel.name}: {reason}")
+            what = f"channel {self.channel.name!r}"
+            status = next((int(m.group(1)) for p in problems if (m := _STATUS.search(p))), None)
+            raise http_failure(status, what) if status else ChannelUnavailable(f"{what}: the service did not accept "
+                                                                               "the message")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 from email.message import EmailMessage
-from email.utils import formataddr
+from email.utils import format_datetime, formataddr
 
 from listener.alerts.settings import Smtp
 from listener.kernel.delivery import (
@@ -20,6 +20,7 @@ from listener.kernel.delivery import (
     PermanentDeliveryError,
     TransientDeliveryError,
 )
+from listener.kernel.times import utc_now
 
 from ..messages import Outgoing
 
@@ -64,6 +65,7 @@ def email_message(outgoing: Outgoing, sender: str, to: str) -> EmailMessage:
     msg["From"] = formataddr(("Ascolto", sender))
     msg["To"] = to
     msg["Message-ID"] = outgoing.message_id
+    msg["Date"] = format_datetime(outgoing.date or utc_now())
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(outgoing.text())
     msg.add_alternative(outgoing.html(), subtype="html")

@@ -12,9 +12,9 @@ from types import ModuleType
 
 from listener.kernel.errors import AscoltoError
 
-from . import apprise, email
+from . import apprise, email, slack, teams, telegram, webhook
 
-CHANNELS: dict[str, ModuleType] = {module.TYPE: module for module in (email, apprise)}
+CHANNELS: dict[str, ModuleType] = {module.TYPE: module for module in (email, slack, teams, telegram, webhook, apprise)}
 CONTRACT = ("TYPE", "LABEL", "make_sender")
 
 
