@@ -119,7 +119,7 @@ def test_two_heads_learn_together_on_one_encoder_and_load_as_one_model(tiny_enco
     assert set(result.heads) == {"sentiment", "detector"} and len(result.validation[0]) == 2
     complaints = read_unhappy(tmp_path / "c_val.jsonl")
     raw = raw_probability(result.heads["detector"], encoder.embed(complaints.texts))
-    detector = fit_detector(result.heads["detector"], {"en": (raw, np.array([l == "unhappy" for l in complaints.labels]))})
+    detector = fit_detector(result.heads["detector"], {"en": (raw, np.array([label == "unhappy" for label in complaints.labels]))})
     save_adapter(tmp_path / "m.safetensors", result.adapter, result.scale)
     result.head.info.update(adapter="m.safetensors", prefix="")
     result.head.save(tmp_path / "m.json", extra={"detector": detector.to_dict()})

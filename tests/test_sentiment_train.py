@@ -17,7 +17,7 @@ POSITIVE = ["Caffè buonissimo", "Consegna velocissima, grazie", "Adoro questa m
 
 
 def write(path, rows):
-    path.write_text("".join(json.dumps({"text": t, "label": l}, ensure_ascii=False) + "\n" for t, l in rows))
+    path.write_text("".join(json.dumps({"text": t, "label": label}, ensure_ascii=False) + "\n" for t, label in rows))
     return path
 
 

@@ -45,7 +45,7 @@ def evaluate_files(scorer: Scorer, files: Sequence[Path],
         data = read_evaluation(path)
         scores = scorer.score(data.texts)
         report = FileReport(data.name, len(data.texts), sentiment_report(data, scores))
-        langs = [language(t, l) for t, l in zip(data.texts, data.langs)]
+        langs = [language(t, code) for t, code in zip(data.texts, data.langs)]
         detector = scorer.detector
         for preset in (PRESETS if detector is not None else (NO_DETECTOR,)):
             flagged = [judge(s, lang, detector, preset if detector else "balanced", min_confidence).alert

@@ -107,7 +107,7 @@ def build_query(brand: Brand, languages: Sequence[str] = (), include_retweets: b
         parts.append("-is:retweet")
     langs = list(languages or brand.languages)
     if langs:
-        parts.append(f"lang:{langs[0]}" if len(langs) == 1 else "(" + " OR ".join(f"lang:{l}" for l in langs) + ")")
+        parts.append(f"lang:{langs[0]}" if len(langs) == 1 else "(" + " OR ".join(f"lang:{code}" for code in langs) + ")")
     query = " ".join(parts)
     if len(query) > MAX_QUERY_LENGTH:
         raise SourceRefused(f"the X query for brand {brand.name!r} is {len(query)} characters, over X's "

@@ -61,8 +61,8 @@ class Detector:
         if lang in self.calibration:
             return lang
         if raw is None:
-            return min(self.languages, key=lambda l: self.thresholds[preset][l])
-        return max(self.languages, key=lambda l: self._margin(raw, l, preset))
+            return min(self.languages, key=lambda lang: self.thresholds[preset][lang])
+        return max(self.languages, key=lambda lang: self._margin(raw, lang, preset))
 
     def _margin(self, raw: float, lang: str, preset: str) -> float:
         a, b = self.calibration[lang]

@@ -22,7 +22,7 @@ def calibrate(head: LinearHead, embed: Callable, files: Mapping[str, Path]) -> D
     data = {}
     for lang, path in files.items():
         rows = read_unhappy(Path(path))
-        data[lang] = (raw_probability(head, embed(rows.texts)), np.asarray([l == "unhappy" for l in rows.labels]))
+        data[lang] = (raw_probability(head, embed(rows.texts)), np.asarray([label == "unhappy" for label in rows.labels]))
     return fit_detector(head, data)
 
 

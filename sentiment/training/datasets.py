@@ -87,7 +87,7 @@ def training_set(train: list[LabelledTexts], val: list[LabelledTexts]) -> tuple[
             seen.add(text)
             pairs.append((text, label))
         if pairs:
-            kept.append(LabelledTexts(data.name, [t for t, _ in pairs], [l for _, l in pairs]))
+            kept.append(LabelledTexts(data.name, [t for t, _ in pairs], [label for _, label in pairs]))
     if not kept:
         raise BadDataset("no training texts left: every one is also a validation text")
     return kept, dropped
