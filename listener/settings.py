@@ -64,12 +64,15 @@ class Brand:
 
 @dataclass(frozen=True, kw_only=True)
 class Learning:
-    """The model learns from the team: every night, when enough new corrections exist, its heads are
-    retrained on them (and on the training files listed here), and the new version is adopted only if
-    it is at least as good on the validation files and on the corrections held back from training."""
+    """The model learns from the team: every night, when enough newly corrected texts exist, its heads
+    are retrained on them (and on the training files listed here), and the new version is adopted only
+    if it passes the shipped gate set and is at least as good on the validation files and on the
+    corrections held back from training (``listener.learning.retrain``)."""
 
     enabled: bool = setting(True)
-    min_corrections: int = setting(30, low=1)  # new corrections since the active version
+    min_corrections: int = setting(30, low=1)  # texts corrected since the active version (not clicks)
+    min_people: int = setting(2, low=1)  # who corrected them, where the team has had that many correctors
+    max_texts_per_person: int = setting(50, low=1)  # one person's corrections weigh at most this many texts
     holdout_share: float = setting(0.25, low=0.05, high=0.5)  # of the corrections, kept to check the new version
     hour: int = setting(3, low=0, high=23)  # local time of the nightly retrain and the near-miss list
     models_dir: Path | None = setting(None, path=True)  # default: a folder beside the database

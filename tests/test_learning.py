@@ -3,6 +3,7 @@ database, a retrain, a version adopted when it is better and refused when it is 
 and a roll-back; the near-miss list; a broken version; alert figures in `ascolto eval`."""
 
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -21,9 +22,24 @@ def jsonl(path, rows):
     return path
 
 
+# The shipped gate set is real Italian and English, which the tiny encoder cannot read: these tests put
+# one in its words in its place (the real one is checked with the real model in test_learning_gate).
+GATE_UNHAPPY = ["bad is", "awful is", "hate is", "pessimo is", "bad was", "awful was", "hate was", "pessimo was"]
+GATE_CONTENT = ["good is", "great is", "love is", "ottimo is", "good was", "great was", "love was", "ottimo was"]
+
+
 @pytest.fixture
-def tiny(make_app, tiny_encoder_dir, tmp_path):
+def tiny(make_app, tiny_encoder_dir, tmp_path, monkeypatch):
     """An app scoring with the tiny encoder and a detector that knows nothing yet (P = 0.5 for all)."""
+    from listener.learning import gate, retrain
+
+    # A head that knows nothing may move freely: the real model's anchor and replay (test_learning_gate)
+    # would hold it at chance.
+    monkeypatch.setattr(retrain, "ANCHOR_L2", 1e-3)
+    monkeypatch.setattr(retrain, "REPLAY_WEIGHT", 0.1)
+    monkeypatch.setattr(gate, "SHIPPED", [jsonl(tmp_path / "gate.jsonl", [
+        {"text": t, "unhappy": u, "lang": lang, "kind": "post"} for lang in ("en", "it")
+        for u, texts in ((True, GATE_UNHAPPY), (False, GATE_CONTENT)) for t in texts])])
     head = tiny_head_file(tmp_path)
     val = jsonl(tmp_path / "val.jsonl", [{"text": t, "complaint": True} for t in UNHAPPY[:4]]
                 + [{"text": t, "complaint": False} for t in CONTENT[:4]])
@@ -31,17 +47,22 @@ def tiny(make_app, tiny_encoder_dir, tmp_path):
              f'[learning]\nmin_corrections = 8\ndetector_validation = ["en={val}"]\n')
     app = make_app(extra=extra, scorer=None)
     del app.scorer  # the real scorer, loaded from the config, not the keyword stand-in
-    return app
+    words = ["good", "great", "love", "bad", "awful", "hate", "ok", "the", "it", "ottimo", "pessimo", "servizio"]
+    earlier = [f"{a} {b} {c}" for a in words for b in words[6:] for c in ("is", "was", "not")][:240]
+    app.db["mentions"].insert_all({"id": f"x:m{i}", "source": "x", "native_id": f"m{i}", "brand": "Caffè Aurora",
+                                   "text": text, "lang": "en", "created_at": "2026-11-19T10:00:00Z",
+                                   "collected_at": "2026-11-19T10:00:00Z"} for i, text in enumerate(earlier))
+    return app  # with a brand's earlier mentions: what a retrain must keep doing
 
 
-def add_corrections(app, pairs, task="detector", hour=8):
+def add_corrections(app, pairs, task="detector", hour=8, author="cm"):
     with app.db.atomic():
         for i, (text, label) in enumerate(pairs):
             app.db["mentions"].insert({"id": f"x:{text}", "source": "x", "native_id": text, "brand": "Caffè Aurora",
                                        "text": text, "lang": "en", "created_at": "2026-11-20T10:00:00Z",
                                        "collected_at": "2026-11-20T10:00:00Z", "nps_class": "passive"}, ignore=True)
             app.db["corrections"].insert({"kind": "mention", "subject_id": f"x:{text}", "text": text,
-                                          "model_label": "other", "label": label, "author": "cm", "task": task,
+                                          "model_label": "other", "label": label, "author": author, "task": task,
                                           "created_at": f"2026-11-23T{hour:02d}:{i:02d}:00Z", "via": "link"})
 
 
@@ -58,6 +79,10 @@ def test_a_better_version_is_adopted_and_scores_from_then_on(tiny):
     assert "r1.json" in tiny.scorer.name and scores[0].unhappy > scores[1].unhappy
     run = list(tiny.db.query("select status, message from runs where job = 'model:retrain' order by id"))[-1]
     assert run["status"] == "ok" and "version r1 adopted" in run["message"]
+    announced = json.loads(tiny.db.execute("select details from alerts where subject = 'model:r1:model_adopted'"
+                                           ).fetchone()[0])
+    assert announced["notice"] == "model_adopted" and announced["params"]["previous"] == "shipped:tiny-head"
+    assert "gate set en balanced recall 1.00 -> 1.00" in announced["params"]["figures"]
 
 
 def test_a_worse_version_is_refused_and_the_active_one_kept(tiny):
@@ -94,8 +119,8 @@ def test_a_broken_version_keeps_the_shipped_one_and_raises_one_notice(tiny):
     assert "r1" not in tiny.scorer.name
     tiny.reload_scorer()
     tiny.scorer  # a second load: the notice is not queued twice
-    notices = list(tiny.db.query("select subject from alerts where kind = 'notice'"))
-    assert notices == [{"subject": "model:r1:broken"}]
+    notices = list(tiny.db.query("select subject from alerts where kind = 'notice' order by id"))
+    assert notices == [{"subject": "model:r1:model_adopted"}, {"subject": "model:r1:broken"}]
     assert {v.name: v.status for v in history(tiny.db)}["r1"] == "broken"
 
 
@@ -141,3 +166,86 @@ def test_a_release_with_a_new_model_makes_it_active_and_keeps_the_old_ones(make_
     register_shipped(app.db, "shipped:new", new, "2026-11-25T00:00:00Z")
     assert active_version(app.db).name == "shipped:new"
     assert {v.name: v.status for v in history(app.db)} == {"shipped:old": "kept", "shipped:new": "active"}
+
+
+def attack(words=("bad", "awful", "hate", "pessimo"), tails=("it", "servizio", "is", "was", "the", "ok")):
+    """Distinct complaints in the tiny encoder's words: every one a real complaint."""
+    return [f"{w} {a} {b}" for w in words for a in tails for b in tails if a != b]
+
+
+def test_one_persons_not_a_complaint_clicks_cannot_silence_the_detector(tiny):
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:8]], author="anna", hour=9)  # a team of two
+    assert run_retrain(tiny).status == "adopted"
+    texts = attack()
+    add_corrections(tiny, [(t, "other") for t in texts], author="mallory", hour=10)  # each alert: "not a complaint"
+    result = run_retrain(tiny, force=True)  # forced: mallory alone is one person of two
+    assert result.status == "refused", result.message
+    assert {v.name: v.status for v in history(tiny.db)}["r1"] == "active"
+    assert heard(tiny, "bad it") and heard(tiny, "awful servizio")  # still alerts at the brand's preset
+
+
+def heard(app, text: str) -> bool:
+    from listener.rules import DEFAULT_CONFIDENCE, judge
+
+    return judge(app.scorer.score([text])[0], "en", app.scorer.detector, "balanced", DEFAULT_CONFIDENCE).alert
+
+
+def test_a_retrain_waits_for_distinct_texts_and_for_a_second_person(tiny):
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:8]] * 20)  # 80 clicks on 4 texts
+    skipped = run_retrain(tiny)
+    assert skipped.status == "skipped" and skipped.message.startswith("4 newly corrected texts from 1 people")
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[8:]] + [(t, "other") for t in CONTENT[4:]], author="anna")
+    assert run_retrain(tiny).status == "adopted"  # 36 texts; two people
+    add_corrections(tiny, [(t, "other") for t in CONTENT[:4]] + [(t, "unhappy") for t in UNHAPPY[:4]] * 3,
+                    author="cm", hour=11)
+    waiting = run_retrain(tiny)
+    assert waiting.status == "skipped" and "from 1 people" in waiting.message and "from 2 people" in waiting.message
+
+
+def test_the_team_label_of_a_text_is_the_majority_of_people_and_one_person_weighs_a_capped_share():
+    from listener.learning.retrain import team_labels
+    from listener.store.models import Correction
+
+    def row(i, text, label, author):
+        return Correction(i, "detector", "mention", f"x:{i}", text, label, "unhappy", author, "link",
+                          f"2026-11-23T08:{i:02d}:00Z", "it")
+
+    rows = [row(1, "a", "other", "mallory"), row(2, "a", "other", "mallory"), row(3, "a", "unhappy", "anna"),
+            row(4, "a", "unhappy", "bruno"), row(5, "b", "unhappy", "anna"), row(6, "b", "other", "mallory")]
+    rows += [row(10 + i, f"t{i}", "other", "mallory") for i in range(40)]
+    labels = {r.text: r for r in team_labels(rows, max_texts_per_person=10)["detector"]}
+    assert labels["a"].label == "unhappy"  # two people against one, however often that one clicked
+    assert labels["b"].label == "other" and labels["b"].author == "mallory"  # a tie: the latest word
+    assert labels["t0"].weight == pytest.approx(10 / 41)  # mallory decided 41 texts: together they weigh 10
+    assert labels["a"].weight == 1.0
+
+
+def test_alerts_falling_after_an_adoption_raise_one_notice(tiny, clock):
+    from listener.learning.watch import watch_adoption
+
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:8]], author="anna", hour=9)
+    assert run_retrain(tiny).status == "adopted"
+    adopted = clock()
+
+    def mentions(start, days, per_day, alerted):
+        rows = []
+        for d in range(days):
+            for i in range(per_day):
+                at = (start + timedelta(days=d, minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                rows.append({"id": f"x:{at}", "source": "x", "native_id": at, "brand": "Caffè Aurora", "text": "t",
+                             "created_at": at, "collected_at": at, "alert_rule": "detector",
+                             "nps_class": "detractor" if i < alerted else "passive"})
+        tiny.db["mentions"].insert_all(rows)
+
+    mentions(adopted - timedelta(days=10), 10, 20, 2)  # 10% of mentions alerted before
+    mentions(adopted + timedelta(minutes=1), 3, 40, 0)  # none after
+    assert watch_adoption(tiny) is False  # too soon: a day says little
+    clock.advance(days=3)
+    assert watch_adoption(tiny) is True and watch_adoption(tiny) is False  # once
+    told = json.loads(tiny.db.execute("select details from alerts where subject = 'model:r1:alerts_quieter'"
+                                      ).fetchone()[0])["params"]
+    corrected = tiny.db.execute("select count(*) from mentions where alert_rule is null").fetchone()[0]
+    assert told["before"] == f"{20 / (200 + corrected):.1%}"  # 2 of 20 a day, and the earlier mentions
+    assert (told["after"], told["previous"]) == ("0.0%", "shipped:tiny-head")

@@ -218,6 +218,16 @@ def test_a_huge_text_is_stored_capped_with_its_length_and_quoted_short(smtp_app,
     assert len(smtp_app.inbox.envelopes[0].original_content) < 20_000
 
 
+def test_a_huge_author_is_one_short_line_in_the_store_and_the_email(smtp_app, tmp_path):
+    import_bytes(smtp_app, tmp_path, "author.jsonl", jsonl(id="1", text="Caffè Aurora pessimo",
+                                                           author="mallory\r\nBcc: x@example.com " + "m" * 1_000_000))
+    author = smtp_app.db["mentions"].get("x:1")["author"]
+    assert author.startswith("mallory Bcc: x@example.com m") and len(author) == 120
+    run_dispatch(smtp_app)
+    message = smtp_app.inbox.envelopes[0].original_content
+    assert len(message) < 60_000 and b"\nBcc:" not in message
+
+
 class RefuseWool:
     """An SMTP server that takes cm@ and refuses wool@ (550)."""
 

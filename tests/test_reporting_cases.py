@@ -86,6 +86,35 @@ def test_metadata_describes_every_table_and_column(app):
     assert described == {c.name for c in app.db["mentions"].columns}
 
 
+def test_the_metadata_names_only_columns_that_exist(app):
+    """A facet, sort or column description on a column a migration dropped makes the page answer 400."""
+    metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
+    tables = metadata["databases"][Path(app.config.database).stem]["tables"]
+    for table, meta in tables.items():
+        assert app.db[table].exists(), f"{table} is described but does not exist"
+        columns = {c.name for c in app.db[table].columns}
+        named = set(meta.get("facets", [])) | set(meta.get("columns", {})) | {
+            meta[key] for key in ("sort", "sort_desc") if key in meta}
+        assert named <= columns, f"{table}: no such column {sorted(named - columns)}"
+
+
+def test_every_table_and_query_page_opens(app):
+    """Every page a marketer can reach from the database page, HTML and JSON, as Datasette serves it."""
+    from datasette.app import Datasette
+
+    metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
+    datasette = Datasette([str(app.config.database)], metadata=metadata)
+    name = Path(app.config.database).stem
+    described = metadata["databases"][name]
+    pages = [f"/{name}/{table}" for table, meta in described["tables"].items() if not meta.get("hidden")]
+    pages += [f"/{name}/{query}" for query in described["queries"]]
+    assert len(pages) > 20
+    for page in pages:
+        for suffix in ("", ".json"):
+            response = asyncio.run(datasette.client.get(page + suffix))
+            assert response.status_code == 200, f"{page}{suffix}: {response.status_code} {response.text[:300]}"
+
+
 def test_nps_by_week_matches_the_python_arithmetic(app):
     rows = query(app, "nps_by_week")
     assert sum(r["responses"] for r in rows) == 70

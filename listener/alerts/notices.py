@@ -17,13 +17,18 @@ NOTICES = {
                      N_("{problem}\n\nAscolto scores with the shipped model until another version is chosen "
                         "(ascolto sentiment history; ascolto sentiment use NAME).")),
     "model_adopted": (N_("The model learned from your corrections: version {version} now decides the alerts"),
-                      N_("Retrained on {texts} corrected texts from {people} people. On the shipped checks and "
-                         "your held-back corrections: {figures}.\n\nIf the alerts look wrong from now on, go "
-                         "back with: ascolto sentiment use {previous}")),
-    "alerts_quieter": (N_("Alerts fell to {after} a day after model {version} was adopted (before: {before})"),
-                       N_("Since version {version} decides the alerts, {after} alerts a day went out against {before} "
-                          "a day before it. If complaints are going unheard, go back with: ascolto sentiment use "
-                          "{previous}")),
+                      N_("Retrained on {texts} corrected texts from {people} people. Before and after, on the "
+                         "shipped check set and your held-back corrections: {figures}.\n\nIf the alerts look "
+                         "wrong from now on, go back with: ascolto sentiment use {previous}")),
+    "model_refused": (N_("A retrain on your corrections was refused: version {version} would miss complaints"),
+                      N_("Trained on {texts} corrected texts from {people} people ({top_share} of them from "
+                         "{top_person}), it failed the shipped check set: {reason}. The alerts stay as they were "
+                         "({active}). If many alerts were marked 'not a complaint' by mistake, the corrections "
+                         "are listed in Datasette (table corrections).")),
+    "alerts_quieter": (N_("Alerts fell to {after} of mentions after model {version} was adopted (before: {before})"),
+                       N_("Since version {version} decides the alerts, {after} of {mentions} mentions raised an "
+                          "alert, against {before} in the {days} days before it. If complaints are going unheard, "
+                          "go back with: ascolto sentiment use {previous}")),
 }
 RESUMES = {"month": N_("next month"), "day": N_("tomorrow")}
 

@@ -223,7 +223,7 @@ def sentiment_history(config_path: Path) -> None:
     app.active_head_file  # records the shipped version on a fresh database
     for version in versions(app.db):
         checks = json.loads(version.validation or "[]")
-        figures = "; ".join(f"{c['on']} {c['old']:.3f} -> {c['new']:.3f}" for c in checks)
+        figures = "; ".join(f"{c['on']} {c['metric']} {c['old']:.3f} -> {c['new']:.3f}" for c in checks)
         click.echo(f"{version.name:<24} {version.status:<8} {version.created_at}  "
                    f"{version.reason or ''}{'  [' + figures + ']' if figures else ''}")
     app.close()

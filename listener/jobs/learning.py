@@ -7,6 +7,7 @@ from datetime import timedelta
 from listener.alerts.kinds import NEAR_MISSES_ALERT
 from listener.kernel.times import iso
 from listener.learning.retrain import Retrain, retrain
+from listener.learning.watch import watch_adoption
 from listener.store.alerts import enqueue
 from listener.store.models import near_misses
 from listener.store.runs import finish_run, start_run
@@ -52,5 +53,7 @@ def run_near_misses(app: App) -> int:
 def job_outcome(app: App) -> Outcome:
     """The nightly list of near misses, then retraining when enough corrections came in."""
     near = run_near_misses(app)
+    quieter = watch_adoption(app)
     retrained = run_retrain(app)
-    return Outcome([f"model  near-miss lists {near}  retrain {retrained.status}: {retrained.message}"])
+    return Outcome([f"model  near-miss lists {near}  retrain {retrained.status}: {retrained.message}"
+                    + ("  alerts fell since the last adoption: the team is told" if quieter else "")])

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from listener.alerts.kinds import NOTICE_ALERT
+from listener.alerts.notices import notice
 from listener.store import models
 from listener.store.alerts import enqueue
 from listener.store.models import ModelVersion
@@ -64,10 +65,8 @@ def usable_head(db, fallback: Path, routes, now: str) -> Path:
         log.error("model version %s is unusable (%s); using the shipped model", version.name, exc)
         with db.atomic():
             models.mark_broken(db, version.id, str(exc))
-            enqueue(db, NOTICE_ALERT, f"model:{version.name}:broken", routes, now, details={
-                "title": f"Model version {version.name} is unusable: the shipped model scores instead",
-                "body": f"{exc}\n\nAscolto scores with the shipped model until another version is chosen "
-                        f"(ascolto sentiment history; ascolto sentiment use NAME)."})
+            enqueue(db, NOTICE_ALERT, f"model:{version.name}:broken", routes, now,
+                    details=notice("model_broken", version=version.name, problem=str(exc)))
         return fallback
 
 

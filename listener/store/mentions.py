@@ -13,14 +13,20 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 import sqlite_utils
 
+from listener.kernel.textfiles import one_line
 from listener.sources.base import MentionRow
 
 from .database import in_chunks, marks
 
+AUTHOR_CHARS = 120  # longer than any platform's display name; an author ends up in a message's subject
+
 
 def capped(row: MentionRow, max_chars: int) -> MentionRow:
     """The row with its text cut to ``max_chars`` (and its raw item kept only that far, ten times
-    over): one 50 MB post must not cost minutes of scoring, gigabytes of memory or a 100 MB email."""
+    over), its author to one line of ``AUTHOR_CHARS``: one 50 MB post, or a 1 MB name, must not cost
+    minutes of scoring, gigabytes of memory or a 100 MB email."""
+    if row.author is not None and (len(row.author) > AUTHOR_CHARS or "\n" in row.author or "\r" in row.author):
+        row = replace(row, author=one_line(row.author)[:AUTHOR_CHARS].strip() or None)
     if len(row.text) <= max_chars and len(row.raw) <= 10 * max_chars:
         return row
     raw = row.raw if len(row.raw) <= 10 * max_chars else json.dumps(

@@ -65,6 +65,31 @@ def retrained_count(db: sqlite_utils.Database) -> int:
     return db.execute("select count(*) from model_versions where parent is not null").fetchone()[0]
 
 
+@dataclass(frozen=True)
+class AlertShare:
+    mentions: int
+    alerted: int  # by the detector (not by a star rating, which no model decides)
+
+    @property
+    def share(self) -> float:
+        return self.alerted / self.mentions if self.mentions else 0.0
+
+
+def alert_share(db: sqlite_utils.Database, since: str, until: str) -> AlertShare:
+    """The mentions collected in [since, until), and how many of them the detector alerted on."""
+    row = db.execute("select count(*), coalesce(sum(nps_class = 'detractor' and alert_rule = 'detector'), 0) "
+                     "from mentions where collected_at >= ? and collected_at < ?", [since, until]).fetchone()
+    return AlertShare(*row)
+
+
+def replay_texts(db: sqlite_utils.Database, limit: int) -> list[tuple[str, str | None]]:
+    """(text, language) of the latest distinct mention texts, newest first: what a retrained model must
+    keep doing."""
+    return [(row[0], row[1]) for row in db.execute(
+        "select text, max(lang) from mentions where length(trim(text)) > 0 group by text "
+        "order by max(collected_at) desc, max(rowid) desc limit ?", [limit])]
+
+
 # ---- corrections -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -79,9 +79,11 @@ def class_weights(labels: np.ndarray, classes: int = len(LABELS)) -> np.ndarray:
 
 def fit_head(
     embeddings: np.ndarray, labels: np.ndarray, l2: float, class_weight: np.ndarray | None = None,
-    classes: tuple[str, ...] = LABELS, anchor: LinearHead | None = None,
+    classes: tuple[str, ...] = LABELS, anchor: LinearHead | None = None, sample_weight: np.ndarray | None = None,
 ) -> LinearHead:
-    """Multinomial logistic regression; ``labels`` are indices into ``classes``; ``l2`` is the penalty.
+    """Multinomial logistic regression; ``labels`` are indices into ``classes``, or an ``[n, classes]``
+    array of target probabilities (a teacher's soft labels); ``l2`` is the penalty; ``sample_weight``
+    (default 1 each) scales each text's loss, times its class's ``class_weight``.
 
     With an ``anchor`` (the head in use), training starts from it and the penalty pulls towards its
     weights instead of towards zero: a few hundred corrections adjust the head, they do not replace
@@ -89,8 +91,12 @@ def fit_head(
     import torch
 
     x = torch.as_tensor(embeddings, dtype=torch.float32)
-    y = torch.as_tensor(labels, dtype=torch.long)
-    cw = None if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+    y = torch.as_tensor(labels)
+    soft = y.ndim == 2
+    y = y.to(torch.float32) if soft else y.to(torch.long)
+    cw = torch.ones(len(classes)) if class_weight is None else torch.as_tensor(class_weight, dtype=torch.float32)
+    sw = torch.ones(len(x)) if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
+    w = sw * (y @ cw if soft else cw[y])  # as cross_entropy's class weights do, the mean is over the weights
     torch.manual_seed(0)
     start_w = torch.zeros(len(classes), x.shape[1]) if anchor is None else torch.as_tensor(anchor.weight).clone()
     start_b = torch.zeros(len(classes)) if anchor is None else torch.as_tensor(anchor.bias).clone()
@@ -99,8 +105,9 @@ def fit_head(
 
     def closure():
         optimiser.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x @ weight.T + bias, y, weight=cw)
-        loss = loss + l2 * ((weight - start_w) ** 2).sum()
+        log_p = torch.log_softmax(x @ weight.T + bias, dim=1)
+        per_text = -(y * log_p).sum(1) if soft else -log_p.gather(1, y[:, None])[:, 0]
+        loss = (per_text * w).sum() / w.sum() + l2 * ((weight - start_w) ** 2).sum()
         loss.backward()
         return loss
 
