@@ -14,7 +14,7 @@ from pathlib import Path
 
 from listener.alerts.kinds import NOTICE_ALERT
 from listener.alerts.routing import channels, routes
-from listener.kernel.errors import MissingCredential
+from listener.kernel.errors import AscoltoError, ConfigError, MissingCredential
 from listener.kernel.secrets import signing_secret
 from listener.kernel.times import iso, utc_now
 from listener.rules import AlertRules
@@ -50,7 +50,10 @@ class App:
 
     @cached_property
     def db(self):
-        return open_db(self.config.database)
+        try:
+            return open_db(self.config.database)
+        except AscoltoError as exc:  # the key to change, in the file to change it in
+            raise ConfigError(self.config.path, "database.path", str(exc)) from None
 
     @cached_property
     def scorer(self):

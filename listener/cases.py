@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite_utils
 
 from listener.kernel.errors import AscoltoError
+from listener.kernel.i18n import N_
 from listener.store import cases as store
 from listener.store.cases import Case
 from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
@@ -21,8 +22,19 @@ NEXT = {"open": {"contacted", "resolved", "lost", "dismissed"}, "contacted": {"r
 TASK_LABELS = {"sentiment": LABELS, "detector": UNHAPPY_LABELS}
 
 
+# What people read for each status, translated where shown (pages, emails).
+STATUS_NAMES = {"open": N_("open"), "contacted": N_("contacted"), "resolved": N_("resolved"), "lost": N_("lost"),
+                "dismissed": N_("dismissed")}
+
+
 class CaseError(AscoltoError):
-    """A case that does not exist, or a transition that is not allowed."""
+    """A case that does not exist, or a transition that is not allowed (then ``status``, the case's
+    status, and ``wanted``, the refused one, let a page say it in its reader's language)."""
+
+    def __init__(self, message: str, case_id: int | None = None, status: str | None = None,
+                 wanted: str | None = None):
+        super().__init__(message)
+        self.case_id, self.status, self.wanted = case_id, status, wanted
 
 
 def get_case(db: sqlite_utils.Database, case_id: int) -> Case:
@@ -36,7 +48,8 @@ def move(db: sqlite_utils.Database, case_id: int, status: str, now: str, who: st
     case = get_case(db, case_id)
     if status not in NEXT[case.status]:
         allowed = ", ".join(sorted(NEXT[case.status])) or "nothing (it is closed)"
-        raise CaseError(f"case #{case_id} is {case.status}: it can move to {allowed}, not {status}")
+        raise CaseError(f"case #{case_id} is {case.status}: it can move to {allowed}, not {status}", case_id,
+                        case.status, status)
     with db.atomic():
         store.set_status(db, case_id, status, now, who)
     return get_case(db, case_id)

@@ -234,7 +234,8 @@ def _check_choices(table: Table, name: str, value: Any, choices: Sequence[str] |
 def load_config(path: str | Path, *, require_secrets: bool = True) -> Config:
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        # utf-8-sig: Notepad and some editors start a UTF-8 file with a byte-order mark.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(path, "", "file not found") from None
     except OSError as exc:
@@ -258,6 +259,9 @@ def _check_secret(path: Path, smtp: Smtp) -> None:
 def _read(path: Path, root: Table) -> Config:
     database = root.table("database", required=True)
     db_path = database.path_value("path")
+    if db_path.is_dir():
+        raise database.problem("path", f"{db_path} is a folder; name the database file in it, e.g. "
+                                       f"{db_path / 'ascolto.db'}")
     max_text_chars = int(database.number("max_text_chars", MAX_TEXT_CHARS, low=280, high=1_000_000, whole=True))
     database.done()
     model, threshold = _read_model(root.table("model"))
@@ -345,6 +349,8 @@ def _read_learning(table: Table) -> Learning:
             raise table.problem("detector_validation", f"expected \"lang=path\" entries such as \"it=absita_val.jsonl\", "
                                                        f"got {entry!r}")
         validation.append(f"{lang}={resolve(file)}")
+    if learning.models_dir is not None and learning.models_dir.exists() and not learning.models_dir.is_dir():
+        raise table.problem("models_dir", f"{learning.models_dir} is a file; name a folder (it holds retrained heads)")
     return dataclasses.replace(learning, detector_validation=tuple(validation), **fields)
 
 

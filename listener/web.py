@@ -3,10 +3,11 @@ in one WSGI app served by waitress."""
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from listener.kernel.errors import AscoltoError
-from listener.kernel.pages import web_app
+from listener.kernel.pages import SECURITY_HEADERS, web_app
 from listener.kernel.secrets import signing_secret
 from listener.store.database import connect
 
@@ -28,14 +29,39 @@ def wsgi_app(app: App):
     return web_app(blueprints, MAX_BODY_BYTES)
 
 
+def make_server(app: App, host: str, port: int):
+    """waitress serving the web app, its own error answers (a malformed request: 400; a body over its
+    limit: 413) with the same security headers as the app's pages."""
+    from waitress import create_server
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class SecureErrorTask(ErrorTask):
+        def execute(self):
+            # ErrorTask.execute with our headers added before the first write sends the head.
+            status, headers, body = self.request.error.to_response(self.channel.server.adj.ident)
+            self.status = status
+            self.response_headers.extend(headers + list(SECURITY_HEADERS.items()))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class SecureChannel(HTTPChannel):
+        error_task_class = SecureErrorTask
+
+    # A burst of requests queues for the 4 threads; waitress logs one warning per queued request,
+    # thousands of lines that say nothing the access pattern does not. Real errors still show.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    try:
+        server = create_server(wsgi_app(app), host=host, port=port, threads=4, ident="ascolto")
+    except OSError as exc:
+        raise AscoltoError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server.channel_class = SecureChannel  # read on each accepted connection
+    return server
+
+
 def start_in_background(app: App):
     """Serve in a daemon thread beside the scheduler (``ascolto run``); returns the server to close."""
-    from waitress import create_server
-
-    web = app.config.web
-    try:
-        server = create_server(wsgi_app(app), host=web.host, port=web.port, threads=4, ident="ascolto")
-    except OSError as exc:
-        raise AscoltoError(f"cannot listen on {web.host}:{web.port}: {exc.strerror or exc}") from None
+    server = make_server(app, app.config.web.host, app.config.web.port)
     threading.Thread(target=server.run, name="web", daemon=True).start()
     return server

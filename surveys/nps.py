@@ -4,7 +4,13 @@ Score bands: 0-6 detractor, 7-8 passive, 9-10 promoter. NPS = %promoters - %detr
 The interval is the adjusted-Wald interval for a difference of two multinomial proportions
 (Sauro & Lewis, "Quantifying the User Experience", ch. 5; Rocks 2016): add z^2/4 to promoters and to
 detractors and z^2 to n, then a Wald interval on the adjusted proportions. It keeps its nominal
-coverage at the small samples a small brand sees, where the plain Wald interval is too narrow.
+coverage at the small samples a small brand sees, where the plain Wald interval is too narrow. At
+the extremes (all of a few answers in one class) the adjusted centre moves away from the observed
+score far enough that the interval would miss it: the interval is then widened to reach it, so that a
+reader never sees an estimate outside its own interval ("-100 (-87 to +46)").
+
+Below ``MIN_VERDICT`` answers in a group no difference is called significant: the test's normal
+approximation does not hold there, and one answer is not a finding.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 
 PROMOTER, PASSIVE, DETRACTOR = "promoter", "passive", "detractor"
 Z95 = 1.959963984540054
+MIN_VERDICT = 10  # answers in each group before a difference may be called significant
 
 
 def nps_class(score: int) -> str:
@@ -52,25 +59,28 @@ def nps(promoters: int, passives: int, detractors: int, z: float = Z95, confiden
     centre = p_pro - p_det
     se = math.sqrt((p_pro + p_det - centre**2) / n_adj)
     low, high = max(-1.0, centre - z * se), min(1.0, centre + z * se)
+    low, high = min(low, point / 100), max(high, point / 100)  # the interval holds what was observed
     return Nps(promoters, passives, detractors, point, 100 * low, 100 * high, confidence, 100 * se)
 
 
 @dataclass(frozen=True)
 class Change:
     delta: float  # NPS points, current minus previous
-    significant: bool  # at 95%: the interval of the difference excludes 0
+    significant: bool  # at 95%: the interval of the difference excludes 0, with MIN_VERDICT answers each side
     low: float
     high: float
 
 
 def nps_change(current: Nps, previous: Nps, z: float = Z95) -> Change | None:
     """The change between two independent periods, with a Wald interval on the difference of the
-    adjusted estimates (their standard errors combined in quadrature)."""
+    adjusted estimates (their standard errors combined in quadrature); never significant with fewer
+    than ``MIN_VERDICT`` answers on a side."""
     if current.score is None or previous.score is None:
         return None
     delta = current.score - previous.score
     se = math.hypot(current.standard_error, previous.standard_error)
-    return Change(delta, abs(delta) > z * se, delta - z * se, delta + z * se)
+    enough = min(current.responses, previous.responses) >= MIN_VERDICT
+    return Change(delta, enough and abs(delta) > z * se, delta - z * se, delta + z * se)
 
 
 def nps_from_scores(scores) -> Nps:

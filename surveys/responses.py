@@ -60,15 +60,19 @@ def reply_from_row(row: Mapping, brands: Sequence[str]) -> ImportedReply:
 
 
 def save_reply(db: sqlite_utils.Database, reply: ImportedReply, source: str) -> bool:
-    """Insert an imported reply once (keyed by source and its id); True if new."""
+    """Insert an imported reply once (keyed by source and its id); True if new. The reply is linked
+    to its customer by email (created if new: a detractor's alert must say whom to answer) or by
+    its order; its order is kept for the alert's subject line."""
     customer = None
     if reply.email:
-        customer = store.customer_by_email(db, reply.email)
-    elif reply.order_ref:
+        customer = store.customer_by_email(db, reply.email) or store.add_reply_customer(db, reply.email,
+                                                                                       reply.answered_at)
+    if customer is None and reply.order_ref:
         customer = store.customer_of_order(db, reply.order_ref)
     return store.add_imported_answer(db, customer_id=customer, brand=reply.brand, score=reply.score,
                                      nps_class=nps_class(reply.score), comment=reply.comment,
-                                     external_id=f"{source}:{reply.external_id}", answered_at=reply.answered_at)
+                                     external_id=f"{source}:{reply.external_id}", answered_at=reply.answered_at,
+                                     order_ref=reply.order_ref)
 
 
 def record_answer(db: sqlite_utils.Database, invitation: store.Invitation, score: int, comment: str | None,

@@ -22,11 +22,11 @@ def with_alert_settings(make_app, smtp_body: str, settings: str):
     return make_app(config=path)
 
 
-def import_mentions(app, tmp_path, authors: list[str], name="batch"):
+def import_mentions(app, tmp_path, authors: list[str], name="batch", written="2026-11-23T08:00:00Z"):
     path = tmp_path / f"{name}.jsonl"
     path.write_text("".join(json.dumps({"id": f"{name}-{i}", "source": "x", "author": author, "lang": "it",
                                         "text": f"Caffè Aurora pessimo, ordine {i} mai arrivato",
-                                        "created_at": "2026-11-23T08:00:00Z"}) + "\n"
+                                        "created_at": written}) + "\n"
                             for i, author in enumerate(authors)), encoding="utf-8")
     return run_import(app, ImportSource(name=name, path=path))
 
@@ -69,6 +69,32 @@ def test_an_hourly_cap_rolls_up_the_rest_and_holds_more_for_the_next_hour(make_a
     assert run_dispatch(app).messages == 2  # a new hour
 
 
+def test_a_first_runs_history_is_one_backlog_list_after_the_fresh_alerts_and_spends_no_cap(
+        make_app, smtp_server, tmp_path, clock, ascolto):
+    controller, inbox = smtp_server()
+    app = with_alert_settings(make_app, smtp(controller), "hourly_cap = 3")
+    import_mentions(app, tmp_path, [f"old{i}" for i in range(30)], name="history", written="2026-11-09T08:00:00Z")
+    import_mentions(app, tmp_path, ["fresh1", "fresh2"], name="today")
+    first = run_dispatch(app)
+    assert (first.sent, first.messages) == (32, 2 + 1)  # two alerts, then the history in one list
+    subjects = [m["Subject"] for m in inbox.messages()]
+    assert subjects[-1] == "[Ascolto] 30 avvisi meno recenti per Caffè Aurora, in un solo elenco"
+    assert all("fresh" in subject for subject in subjects[:2])
+    backlog = inbox.messages()[-1]
+    assert len(backlog.as_bytes()) < 100_000
+    clock.advance(minutes=5)
+    import_mentions(app, tmp_path, ["new1"], name="new")
+    assert run_dispatch(app).messages == 1  # the backlog spent none of the hour's three messages
+    import_mentions(app, tmp_path, ["new2", "new3", "new4"], name="more")
+    second = run_dispatch(app)
+    assert (second.sent, second.messages) == (3, 1)  # fresh1, fresh2, new1 spent the cap: one roll-up
+    clock.advance(minutes=5)
+    import_mentions(app, tmp_path, ["late"], name="late")
+    assert run_dispatch(app).sent == 0
+    listed = ascolto(["alerts", "list", "--config", str(app.config.path)]).output
+    assert "next try 23/11/2026 11:00: hourly cap reached and its roll-up sent" in listed, listed
+
+
 def test_without_grouping_each_alert_is_a_message(make_app, smtp_server, tmp_path):
     controller, inbox = smtp_server()
     app = with_alert_settings(make_app, smtp(controller), "group_window_minutes = 0\nhourly_cap = 1000")
@@ -98,3 +124,19 @@ def test_an_hourly_digest_channel_and_quiet_hours(make_app, smtp_server, tmp_pat
     clock.moment = clock.moment.replace(hour=7, minute=5) + __import__("datetime").timedelta(days=1)  # 08:05 Rome
     morning = run_dispatch(app)
     assert morning.messages == 3 and {m["To"] for m in inbox.messages()[2:]} == {"cm@example.com"}  # a, b, c
+
+
+def test_the_near_miss_list_comes_after_the_alerts(make_app, smtp_server, tmp_path):
+    from listener.jobs.learning import run_near_misses
+
+    controller, inbox = smtp_server()
+    app = make_app(smtp=smtp(controller))
+    app.db["mentions"].insert({"id": "x:near", "source": "x", "native_id": "near", "brand": "Caffè Aurora",
+                               "author": "a", "text": "Caffè Aurora, ordine in ritardo?", "created_at": "2026-11-23T08:00:00Z",
+                               "collected_at": "2026-11-23T08:30:00Z", "p_unhappy": 0.35, "alert_threshold": 0.4,
+                               "nps_class": "passive"})
+    assert run_near_misses(app) == 1  # queued first, as the nightly job does on a first run
+    import_mentions(app, tmp_path, ["giulia", "marco"])
+    run_dispatch(app)
+    subjects = [m["Subject"] for m in inbox.messages()]
+    assert len(subjects) == 3 and subjects[-1] == "[Ascolto] 1 menzioni di Caffè Aurora sono state vicine a un avviso"

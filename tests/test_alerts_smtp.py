@@ -62,7 +62,7 @@ def test_text_is_escaped_in_the_html_part(tmp_path, make_app, smtp_server):
     app = smtp_app(make_app, controller.port)
     export = tmp_path / "evil.jsonl"
     export.write_text('{"id": "9", "source": "x", "author": "<b>mallory</b>", "text": "Caffè Aurora pessimo '
-                      '<script>alert(1)</script>", "created_at": "2026-11-20T10:00:00Z", '
+                      '<script>alert(1)</script>", "created_at": "2026-11-23T08:00:00Z", '
                       '"url": "javascript:alert(1)"}\n', encoding="utf-8")
     run_import(app, ImportSource(name="evil", path=export))
     run_dispatch(app)

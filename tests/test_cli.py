@@ -11,6 +11,7 @@ import click
 import pytest
 import sqlite_utils
 
+from helpers.apps import write_config
 from helpers.paths import EXAMPLE_CONFIG
 from listener.cli.main import cli
 
@@ -100,3 +101,31 @@ def test_score_json_says_negative_and_positive(ascolto):
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert [r["label"] for r in rows] == ["negative", "positive"]
     assert set(rows[0]["probabilities"]) == {"negative", "neutral", "positive"}
+
+
+def test_a_second_scheduler_on_one_database_says_it_is_already_running(tmp_path, ascolto):
+    from listener.cli.run import one_scheduler
+
+    config = write_config(tmp_path)
+    held = one_scheduler(tmp_path / "test.db")  # the first `ascolto run`
+    try:
+        result = ascolto(["run", "--config", config])
+        assert result.exit_code == 1
+        assert f"ascolto run is already running on {tmp_path / 'test.db'} (pid {os.getpid()})" in result.output
+    finally:
+        held.close()
+
+
+def test_reading_commands_work_without_the_smtp_password_and_serve_needs_the_link_secret(tmp_path, monkeypatch,
+                                                                                         ascolto):
+    monkeypatch.delenv("ASCOLTO_TEST_SMTP_PASSWORD", raising=False)
+    monkeypatch.setenv("ASCOLTO_SECRET", "short")
+    config = write_config(tmp_path, smtp='host = "mail"\nusername = "u"\npassword_env = "ASCOLTO_TEST_SMTP_PASSWORD"',
+                          extra='[web]\nbase_url = "https://feedback.example.com"')
+    for command in (["alerts", "list"], ["cases", "list"]):
+        result = ascolto([*command, "--config", config])
+        assert result.exit_code == 0, result.output
+    sent = ascolto(["alerts", "send", "--config", config])
+    assert sent.exit_code == 1 and "ASCOLTO_TEST_SMTP_PASSWORD is not set" in sent.output
+    served = ascolto(["serve", "--config", config, "--port", "1"])
+    assert served.exit_code == 1 and "environment variable ASCOLTO_SECRET is too short (5 characters" in served.output

@@ -68,3 +68,31 @@ def test_cli_prints_one_line_and_exits_non_zero(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"Error: {path}: model.batch_sise: unknown key (check its spelling)"]
+
+
+def test_a_config_saved_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    path = write_config(tmp_path)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert load_config(path).brands[0].name == "Caffè Aurora"
+
+
+def test_paths_that_name_the_wrong_kind_of_thing_name_their_key(tmp_path):
+    (tmp_path / "test.db").mkdir()
+    path = write_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"ascolto.toml: database.path: .*test.db is a folder; name the database file"):
+        load_config(path)
+    (tmp_path / "test.db").rmdir()
+    (tmp_path / "models").write_text("not a folder")
+    path = write_config(tmp_path, extra='[learning]\nmodels_dir = "models"')
+    with pytest.raises(ConfigError, match=r"learning.models_dir: .*models is a file; name a folder"):
+        load_config(path)
+
+
+def test_a_database_that_cannot_be_opened_names_the_key(tmp_path):
+    from listener.app import App
+
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    path = write_config(tmp_path)
+    path.write_text(path.read_text().replace('path = "test.db"', 'path = "blocked/test.db"'))
+    with pytest.raises(ConfigError, match=r"database.path: cannot open the database .*blocked/test.db"):
+        App(load_config(path)).db

@@ -41,13 +41,13 @@ def test_saved_row_is_complete(app):
     raw = json.loads(row.pop("raw"))
     assert row == {
         "id": "x:101", "source": "x", "native_id": "101", "brand": "Caffè Aurora", "author": "tom", "url": None,
-        "text": "I love Caffè Aurora", "lang": "en", "created_at": "2026-11-20T10:00:00Z",
+        "text": "I love Caffè Aurora", "lang": "en", "created_at": "2026-11-22T10:00:00Z",
         "collected_at": "2026-11-23T09:00:00Z", "sentiment": "positive", "sentiment_score": 0.8,
         "p_negative": 0.05, "p_neutral": 0.15, "p_positive": 0.8, "model": "test:keywords", "nps_class": "promoter",
         "p_unhappy": None, "alert_rule": None, "rating": None, "text_length": None,
         "alert_threshold": None, "revision": None, "reply": None,
     }
-    assert raw["created_at"] == "2026-11-20T11:00:00+01:00"
+    assert raw["created_at"] == "2026-11-22T11:00:00+01:00"
 
 
 def test_every_detractor_has_exactly_one_alert_with_its_brand_recipients(app):

@@ -49,3 +49,17 @@ def test_nps_from_scores_counts_zero_as_a_detractor():
 ])
 def test_mention_class_needs_confidence(label, confidence, expected):
     assert mention_class(label, confidence, threshold=0.6) == expected
+
+
+@pytest.mark.parametrize("counts", [(0, 0, 1), (1, 0, 0), (0, 0, 2), (3, 0, 0), (0, 1, 0), (0, 0, 30), (40, 0, 0)])
+def test_the_interval_holds_its_own_estimate_at_the_extremes(counts):
+    value = nps(*counts)
+    assert value.low <= value.score <= value.high and -100 <= value.low and value.high <= 100
+
+
+def test_no_change_is_significant_below_the_minimum_answers():
+    from surveys.nps import MIN_VERDICT, nps_change
+
+    assert not nps_change(nps(0, 0, 1), nps(1, 0, 0)).significant  # -100 vs +100 on one answer each
+    assert not nps_change(nps(0, 0, MIN_VERDICT - 1), nps(40, 0, 0)).significant
+    assert nps_change(nps(0, 0, MIN_VERDICT), nps(40, 0, 0)).significant

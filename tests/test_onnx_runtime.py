@@ -3,6 +3,7 @@ close in int8, and a clear fallback to torch where ONNX is unavailable."""
 
 import logging
 import shutil
+import warnings
 
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, mon
            "'ascolto[onnx]'); falling back to torch" in caplog.text
 
 
-def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_encoder_dir, tmp_path):
+def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_encoder_dir, tmp_path, caplog):
     import onnx
     import torch
     from transformers import BertModel
@@ -84,7 +85,12 @@ def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_en
         model.encoder.layer[1].intermediate.dense.bias[7] = 500.0
     model.save_pretrained(folder)
 
-    kept = outlier_matmuls(onnx_model(folder, "onnx"), folder)
+    with warnings.catch_warnings(record=True) as shown, caplog.at_level(logging.INFO, "sentiment.building"):
+        warnings.simplefilter("always")
+        exported = onnx_model(folder, "onnx")
+    assert not [w for w in shown if "TracerWarning" in w.category.__name__]  # kept out of the user's terminal
+    assert "building the onnx model once (about a minute)" in caplog.text
+    kept = outlier_matmuls(exported, folder)
 
     assert kept == ["/model/encoder/layer.1/output/dense/MatMul"]
     float_ops = {node.name for node in onnx.load(str(onnx_model(folder, "onnx-int8"))).graph.node

@@ -23,7 +23,7 @@ from listener.web import wsgi_app
 SECRET = "a-link-secret-for-tests-0123456789"
 ORDERS_SECRET = "orders-secret-for-tests-0123456789"
 WEB = '[web]\nbase_url = "https://feedback.example.com"\n[surveys]\nsender = "sondaggi@example.com"\n'
-ROW = {"source": "x", "author": "ann", "created_at": "2026-11-20T10:00:00Z"}
+ROW = {"source": "x", "author": "ann", "created_at": "2026-11-23T08:00:00Z"}  # an hour before the test clock
 
 
 def jsonl(**fields) -> bytes:
@@ -65,8 +65,8 @@ def test_a_latin1_file_is_read_as_such(make_app, tmp_path, caplog):
     assert "is not UTF-8: read as Windows-1252" in caplog.text
 
 
-@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
-def test_utf16_and_utf8_with_bom(make_app, tmp_path, encoding):
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig", "utf-16-le", "utf-16-be"])
+def test_utf16_with_or_without_a_bom_and_utf8_with_one(make_app, tmp_path, encoding):
     app = make_app(mailer=None)
     text = (jsonl(id="1", text="Caffè Aurora ☕ ottimo") + jsonl(id="2", text="Caffè Aurora")).decode()
     counts = import_bytes(app, tmp_path, "bom.jsonl", text.encode(encoding))
@@ -280,11 +280,12 @@ def test_bad_database_paths_and_config_files_print_one_error_line(tmp_path, case
     result = ascolto("alerts", "send", "--config", str(config))
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert {"folder": "it is a folder", "under-a-file": "cannot open the database",
+    assert {"folder": "is a folder; name the database file in it", "under-a-file": "cannot open the database",
             "not-utf8": "not UTF-8 text"}[case] in lines[0]
 
 
 def test_serve_on_a_port_in_use_and_a_prehistoric_since_print_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASCOLTO_SECRET", SECRET)
     config = write_config(tmp_path, extra=WEB)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -367,3 +368,26 @@ def test_planning_reads_the_day_counts_once_per_brand_not_per_order(smtp_app, tm
     smtp_app.db.conn.set_trace_callback(None)
     assert counts.created == 60
     assert sum("count(*)" in s for s in statements) <= 3  # once for the one brand, not twice per order
+
+
+def test_the_servers_own_error_answers_carry_the_security_headers(smtp_app):
+    """waitress answers a malformed request itself, before the app sees it: with our headers too."""
+    import socket
+    import threading
+
+    from listener.web import make_server
+
+    server = make_server(smtp_app, "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        answers = []
+        for request in (b"GET /s/x HTTP/1.1\r\nHost: a\r\nContent-Length: nope\r\n\r\n",
+                        b"GET /s/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", server.effective_port), timeout=5) as conn:
+                conn.sendall(request)
+                answers.append(b"".join(iter(lambda: conn.recv(65536), b"")).decode("latin-1"))
+    finally:
+        server.close()
+    for answer in answers:
+        assert answer.startswith("HTTP/1.1 400"), answer[:200]
+        assert "Content-Security-Policy: default-src 'none'" in answer and "X-Frame-Options: DENY" in answer

@@ -36,7 +36,7 @@ def page_html(tmp_path, clock):
     assert import_survey_files(app) == (6, 88)
     run_response_scoring(app)
     period = Period(clock().replace(day=1, month=9), clock() + timedelta(days=7))  # all the sample
-    report = brand_report(app.db, "Caffè Aurora", period, app.config.themes)
+    report = brand_report(app.db, "Caffè Aurora", period, app.config.themes, "it")
     app.close()
     assert report.survey.responses == 88 and report.drivers and sum(report.score_counts) == 88
     return html_report([report])
@@ -66,8 +66,10 @@ def test_the_page_in_a_real_browser(page_html, tmp_path, device):
             box = charts.nth(i).bounding_box()
             assert box["width"] > 300 and box["x"] + box["width"] <= WIDTHS[device]  # drawn, and inside the page
             assert charts.nth(i).locator("text").count() > 8  # axes labelled
-        assert page.get_by_role("heading", name="What drives the score: themes").is_visible()
-        assert page.get_by_role("rowheader", name="Delivery").is_visible()
+        assert page.get_by_role("heading", name="Cosa muove il punteggio: i temi").is_visible()
+        assert page.get_by_role("rowheader", name="Consegna").is_visible()
+        heights = [t.bounding_box()["height"] for t in charts.nth(1).locator("text").element_handles()]
+        assert min(heights) >= 9  # the smallest chart label as drawn at this width, in px: readable
         assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS[device]  # no sideways scrolling
         shots = Path(os.environ.get("ASCOLTO_SCREENSHOTS") or tmp_path)
         shots.mkdir(parents=True, exist_ok=True)

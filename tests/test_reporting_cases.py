@@ -167,7 +167,7 @@ def test_report_command_prints_and_writes_html_with_charts(app, tmp_path, ascolt
 def test_case_transitions_notes_and_overdue(app, clock):
     now = at(0, clock)
     overdue = list_cases(app.db, overdue_at=now)
-    assert [c.subject_id for c in overdue] == ["x:0", "x:3"]
+    assert [c.case.subject_id for c in overdue] == ["x:0", "x:3"] and overdue[0].text == "testo 0"
     assign(app.db, 1, "giulia", now)
     add_note(app.db, 1, "Chiamata, richiamare domani", "giulia", now)
     add_note(app.db, 1, "Rimborso fatto", "giulia", now)
@@ -183,7 +183,7 @@ def test_case_transitions_notes_and_overdue(app, clock):
     with pytest.raises(CaseError, match="can move to contacted, dismissed, lost, resolved, not open"):
         move(app.db, 2, "open", now)
     assert move(app.db, 2, "lost", now).status == "lost"
-    assert [c.id for c in list_cases(app.db, overdue_at=now)] == []
+    assert [c.case.id for c in list_cases(app.db, overdue_at=now)] == []
 
 
 def test_cases_cli_lists_overdue_and_refuses_bad_moves_in_one_line(app, ascolto):
@@ -192,6 +192,22 @@ def test_cases_cli_lists_overdue_and_refuses_bad_moves_in_one_line(app, ascolto)
     ascolto(["cases", "close", "1", "--config", str(app.config.path)])
     again = ascolto(["cases", "contacted", "1", "--config", str(app.config.path)])
     assert again.exit_code == 1 and again.output.strip() == "Error: case #1 is resolved: it can move to nothing (it is closed), not contacted"
+
+
+def test_cases_cli_shows_who_and_what_in_local_time_and_one_case_whole(app, ascolto):
+    config = ["--config", str(app.config.path)]
+    listed = ascolto(["cases", "list", "--brand", "caffè aurora", *config])
+    assert listed.exit_code == 0, listed.output
+    first = listed.output.splitlines()[0]  # due 2026-11-13T09:00Z: 10:00 in Rome
+    assert first.startswith("#1 open      due 13/11/2026 10:00  OVERDUE  Caffè Aurora  u0: \"testo 0\"")
+    unknown = ascolto(["cases", "list", "--brand", "Caffe Aurora", *config])
+    assert unknown.exit_code == 1 and "no brand named 'Caffe Aurora'; the brands are 'Caffè Aurora'" in unknown.output
+    ascolto(["cases", "note", "1", "Chiamata fatta", "--by", "giulia", *config])
+    assert ascolto(["cases", "close", "1", "--status", "dismissed", *config]).exit_code == 0
+    shown = ascolto(["cases", "show", "1", *config]).output
+    assert "#1 dismissed" in shown and "mention x:0: testo 0" in shown and "giulia: Chiamata fatta" in shown
+    assert "history:\n  23/11/2026 10:00  giulia  note: Chiamata fatta\n  23/11/2026 10:00  -  dismissed" in shown
+    assert ascolto(["cases", "list", "--status", "dismissed", *config]).output.count("\n") == 1
 
 
 def test_sentiment_corrections_are_stored_beside_the_model_label(app, ascolto):
@@ -212,3 +228,16 @@ def test_weekly_digest_is_queued_once_with_charts_and_overdue_cases(app):
     assert targets == [("reports", "marketing@example.com")]  # marketers, not the community managers
     assert "Overdue cases:\n#1 Caffè Aurora mention x:0" in details["body"]
     assert details["html"].count("<svg") == 3
+
+
+def test_weeks_are_iso_weeks_in_the_report_and_in_datasette(make_app):
+    """2 November 2026 is a Monday of ISO week 45 (SQLite's %W says 44); 1 January 2027 is in 2026-W53."""
+    from listener.store.reports import weekly_class_counts
+
+    app = make_app(mailer=None)
+    for i, day in enumerate(("2026-11-02T08:00:00Z", "2026-11-08T22:00:00Z", "2027-01-01T10:00:00Z")):
+        app.db["survey_responses"].insert({"brand": BRAND, "score": 10, "nps_class": "promoter", "channel": "import",
+                                           "external_id": f"w:{i}", "answered_at": day})
+    weeks = [w for w, *_ in weekly_class_counts(app.db, BRAND, "2026-10-01T00:00:00Z", "2027-02-01T00:00:00Z")]
+    assert weeks == ["2026-W45", "2026-W53"]
+    assert [(r["week"], r["responses"]) for r in query(app, "nps_by_week")] == [("2026-W45", 2), ("2026-W53", 1)]

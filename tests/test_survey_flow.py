@@ -243,3 +243,22 @@ def test_replies_from_another_tool_join_the_pipeline(survey_app, tmp_path, ascol
     zero = survey_app.db.execute("select score, nps_class, customer_id from survey_responses where external_id = 'typeform:r1'").fetchone()
     assert zero[0] == 0 and zero[1] == "detractor" and zero[2] is not None
     assert run_response_scoring(survey_app).detractors == 1
+
+
+def test_a_detractor_from_another_tools_replies_has_a_customer_to_answer(survey_app, tmp_path, ascolto):
+    """The replies file has the email and order of someone never imported as a customer: the alert
+    names them, with a mailto carrying the order, not "Cliente: ?"."""
+    replies = tmp_path / "replies.csv"
+    replies.write_text("id,email,order_ref,score,comment,answered_at\n"
+                       "r1,Nuovo.Cliente@Example.com,B-77,2,Arrivato rotto,2026-11-22T10:00:00Z\n", encoding="utf-8")
+    ascolto(["surveys", "import-replies", str(replies), "--config", str(survey_app.config_file), "--source", "tf"])
+    customer = survey_app.db.execute("select c.email, c.lang from survey_responses r join customers c "
+                                     "on c.id = r.customer_id where r.external_id = 'tf:r1'").fetchone()
+    assert customer == ("nuovo.cliente@example.com", "und")
+    run_response_scoring(survey_app)
+    run_dispatch(survey_app)
+    alert = next(m for m in survey_app.inbox.messages() if "Voto 2" in m["Subject"])
+    text = alert.get_body(("plain",)).get_content()
+    assert "Cliente: nuovo.cliente@example.com" in text and "Ordine: B-77" in text and "?" not in text.split("Cliente:")[1][:3]
+    html = alert.get_body(("html",)).get_content()
+    assert "mailto:nuovo.cliente@example.com?subject=" in html and "B-77" in html.split("mailto:")[1][:200]

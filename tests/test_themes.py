@@ -133,6 +133,21 @@ def test_drivers_against_hand_computed_values():
     assert [x.theme for x in drivers(taxonomy, answers, mentions, previous)] == ["delivery", "price"]  # worst first
 
 
+def test_themes_rank_by_the_points_they_cost_and_one_answer_is_no_verdict():
+    """One answer at -100 is not the worst theme; a theme in most detractors' comments is."""
+    taxonomy = Taxonomy((theme("delivery"), theme("price")))
+    d, pr = "detractor", "promoter"
+    answers = ([(d, frozenset({"delivery"}))] * 8 + [(pr, frozenset({"delivery"}))] + [(d, frozenset({"price"}))]
+               + [(d, frozenset())] * 5 + [(pr, frozenset())] * 20)
+    found = drivers(taxonomy, answers, [])
+    assert [x.theme for x in found] == ["delivery", "price"]
+    price = found[1]
+    assert price.nps_with.score == -100 and price.nps_with.low <= -100 <= price.nps_with.high
+    assert price.gap.delta < -100 and not price.gap.significant  # one answer: no verdict
+    assert found[0].gap.significant is False  # 9 answers with the theme: still under the minimum
+    assert found[0].impact == pytest.approx(9 / 35 * (found[0].nps_without.score - found[0].nps_with.score))
+
+
 def test_discovery_names_a_cluster_of_complaints_no_theme_covers():
     rng = np.random.default_rng(0)
     texts = ([f"la app si blocca durante il pagamento {i}" for i in range(8)]
@@ -205,6 +220,11 @@ def test_the_theme_queries_through_datasette(make_app, tmp_path):
     assert delivery["nps_high"] == round(python["Delivery"].nps_with.high, 1)
     assert delivery["percent_of_detractors"] == round(100 * python["Delivery"].share["detractor"], 1) == 66.7
     assert rows["Machines"]["nps_with_theme"] == -100.0 and delivery["tema"] == "Consegna"
+    assert rows["Machines"]["nps_low"] == -100.0 <= rows["Machines"]["nps_high"]  # holds its own estimate
+    assert rows["Machines"]["note"] == "too few answers to judge" == delivery["note"]  # 1 and 3 answers
+    for label, row in rows.items():
+        assert row["impact_points"] == round(python[label].impact, 1)
+    assert list(rows) == [d.label for d in python.values()]  # the same order: the most points lost first
     assert [r["comment"] for r in canned("theme_comments", theme="machines")] == ["la moka perde"]
     assert canned("candidate_themes") == []
     tables = metadata["databases"][name]["tables"]

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, request
 
-from listener.cases import CaseError, assign, correct_label, move
+from listener.cases import STATUS_NAMES, CaseError, assign, correct_label, move
 from listener.kernel.hours import local_time
 from listener.kernel.i18n import N_, localized
 from listener.kernel.pages import Refusal, bad_link, best_language, html, verified
@@ -78,9 +78,8 @@ TEXT = {
     'your_name': N_('Your name'),
     'name_hint': N_('Kept in the case history, so the team knows who did what.'),
     'owner': N_('Taken by {who}'),
+    'cannot_move': N_('Case #{case} is already {status}: it cannot be marked {wanted}.'),
 }
-STATUSES = {"open": N_("open"), "contacted": N_("contacted"), "resolved": N_("resolved"), "lost": N_("lost"),
-            "dismissed": N_("dismissed")}
 CLOSED = ("resolved", "lost", "dismissed")
 
 
@@ -159,7 +158,7 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
             return _page(visit, 409, title=text["refused"], body=text["no_case"])
         if visit.verb in ("take", *CASE_MOVES) and case.status in CLOSED:
             last = next((e for e in reversed(history(visit.db, case.id)) if e.event == case.status), None)
-            status = localized(visit.lang, STATUSES)[case.status]
+            status = localized(visit.lang, STATUS_NAMES)[case.status]
             return _page(visit, 409, title=text["closed_title"], case=case,
                          body=text["closed"].format(case=case.id, status=status, who=(last and last.who) or "-",
                                                     when=local_time(case.updated_at, visit.zone)))
@@ -208,7 +207,10 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
                                 secure=request.is_secure)
             return response
         except CaseError as exc:
-            return _page(visit, 409, title=localized(visit.lang, TEXT)["refused"], body=str(exc))
+            texts, names = localized(visit.lang, TEXT), localized(visit.lang, STATUS_NAMES)
+            body = texts["cannot_move"].format(case=exc.case_id, status=names[exc.status], wanted=names[exc.wanted]) \
+                if exc.status else str(exc)
+            return _page(visit, 409, title=texts["refused"], body=body)
         finally:
             visit.db.close()
 

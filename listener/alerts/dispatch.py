@@ -13,7 +13,11 @@ Per channel and target (an email address, or a chat channel):
 - alerts about the same author (or customer) become one message; after one went out, the next ones
   about that author wait until the grouping window closes and then go together;
 - at most ``hourly_cap`` messages per brand and hour; the rest become one roll-up message, and past
-  that they wait for the next hour.
+  that they wait for the next hour;
+- alerts about texts older than ``backlog_after_hours`` (a first run's history, a backfill) go, after
+  the fresh ones, into one backlog list that the cap does not count: history is read, not paged.
+
+What waits says why (``deliveries.held``), for ``ascolto alerts list``.
 
 A delivery is marked sent in its own commit right after its channel accepts it. What a failure
 means is the channel's to say (``listener.kernel.delivery``): a message refused for good fails
@@ -37,7 +41,7 @@ from datetime import datetime, timedelta
 
 import sqlite_utils
 
-from listener.alerts.kinds import GROUPED_KINDS, RESPONSE_ALERT, URGENT_KINDS
+from listener.alerts.kinds import GROUPED_KINDS, NEAR_MISSES_ALERT, RESPONSE_ALERT, URGENT_KINDS
 from listener.alerts.settings import Alerts, Channel
 from listener.kernel.delivery import ChannelUnavailable, DeliveryError, PermanentDeliveryError
 from listener.kernel.hours import quiet_at
@@ -48,6 +52,7 @@ from listener.store.alerts import (
     Route,
     claim_due,
     defer,
+    hold,
     last_digest,
     mark_failed,
     mark_sent,
@@ -100,6 +105,8 @@ class Run:
     def lease_until(self) -> str:
         return iso(self.now + LEASE)
 
+
+LATER_KINDS = (*GROUPED_KINDS, NEAR_MISSES_ALERT)  # not sent as plain singles first
 
 Reroute = Callable[[Alert, StoredMention | None], Sequence[Route]]
 
@@ -155,10 +162,35 @@ def plan(run: Run, channel: Channel, items: list[Due]) -> list[Planned]:
         held = [i for i in mine if i.delivery.mode != "immediate"]
         if held and _digest_due(db, channel, target, held[0].delivery.mode, settings, context, now):
             planned += [Planned("digest", target, page) for page in _pages(held)]
-        awake = [i for i in mine if i.delivery.mode == "immediate" and not _quiet(channel, i, context, now)]
-        planned += [Planned("single", target, [i]) for i in awake if i.alert.kind not in GROUPED_KINDS]
-        planned += _grouped(run, channel, target, [i for i in awake if i.alert.kind in GROUPED_KINDS])
+        elif held:
+            hold(db, [i.delivery.id for i in held], run.owner, f"waits for the {held[0].delivery.mode} digest")
+        immediate = [i for i in mine if i.delivery.mode == "immediate"]
+        quiet = [i for i in immediate if _quiet(channel, i, context, now)]
+        if quiet:
+            hold(db, [i.delivery.id for i in quiet], run.owner, "quiet hours of the channel")
+        awake = [i for i in immediate if i not in quiet]
+        old = [i for i in awake if i.alert.kind in GROUPED_KINDS and _is_old(i, settings, now)]
+        fresh = [i for i in awake if i not in old]
+        planned += [Planned("single", target, [i]) for i in fresh if i.alert.kind not in LATER_KINDS]
+        planned += _grouped(run, channel, target, [i for i in fresh if i.alert.kind in GROUPED_KINDS])
+        # After the fresh ones, and not counted against the cap: history is read, not paged.
+        old.sort(key=_written_at, reverse=True)
+        planned += [Planned("backlog", target, page) for page in _pages(old)]
+        # Last: what might be a complaint comes after what is one.
+        planned += [Planned("single", target, [i]) for i in fresh if i.alert.kind == NEAR_MISSES_ALERT]
     return planned
+
+
+def _written_at(item: Due) -> str:
+    """When the text an alert is about was written: the post, the survey answer (else the alert)."""
+    if item.mention is not None:
+        return item.mention.created_at
+    return item.alert.details.get("answered_at") or item.alert.created_at
+
+
+def _is_old(item: Due, settings: Alerts, now: datetime) -> bool:
+    """About a text older than ``backlog_after_hours``: a first run's history or a backfill."""
+    return parse_timestamp(_written_at(item)) < now - timedelta(hours=settings.backlog_after_hours)
 
 
 def _pages(items: list[Due]) -> list[list[Due]]:
@@ -195,7 +227,7 @@ def _grouped(run: Run, channel: Channel, target: str, items: list[Due]) -> list[
     by_brand: dict[str, list[list[Due]]] = defaultdict(list)
     for key, members in groups.items():
         if key in recent:  # this person was just alerted about: the rest waits and goes as one message
-            _defer(run, members, recent[key] + window)
+            _defer(run, members, recent[key] + window, "grouping window: goes with the next ones about this person")
         else:
             by_brand[key[0]].append(members)
     planned = []
@@ -207,7 +239,7 @@ def _grouped(run: Run, channel: Channel, target: str, items: list[Due]) -> list[
         if rest and last_rollup is None:
             planned += [Planned("rollup", target, page) for page in _pages(rest)]
         elif rest:  # this hour's roll-up went out already: the rest waits for the next hour
-            _defer(run, rest, first_sent + timedelta(hours=1))
+            _defer(run, rest, first_sent + timedelta(hours=1), "hourly cap reached and its roll-up sent")
     return planned
 
 
@@ -246,8 +278,8 @@ def _digest_due(db, channel: Channel, target: str, mode: str, settings: Alerts, 
     return local >= today and (last is None or last < today)
 
 
-def _defer(run: Run, items: Sequence[Due], until: datetime) -> None:
-    defer(run.db, [item.delivery.id for item in items], iso(until), run.owner)
+def _defer(run: Run, items: Sequence[Due], until: datetime, why: str) -> None:
+    defer(run.db, [item.delivery.id for item in items], iso(until), run.owner, why)
 
 
 # ---- sending ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
 
+from listener.cases import STATUS_NAMES
 from listener.kernel import hours
 from listener.kernel.i18n import N_, localized, translations
 from listener.kernel.templating import environment
@@ -96,8 +97,6 @@ TEXT = {
     "feedback": N_("Teach the model"),
     "order_subject": N_("Your order {order} with {brand}"),
 }
-STATUSES = {"open": N_("open"), "contacted": N_("contacted"), "resolved": N_("resolved"), "lost": N_("lost"),
-            "dismissed": N_("dismissed")}
 # The actions a case offers at each stage: first the step people take next, then the ways to close.
 CASE_NEXT = {"open": ("take",), "contacted": ("resolved", "lost")}
 
@@ -391,7 +390,7 @@ def _case_fact(item: Due, brand: Brand, t: dict) -> list[Fact]:
     case = item.case
     if case is None:
         return []
-    status = translations(brand.alert_language).gettext(STATUSES.get(case.status, case.status))
+    status = translations(brand.alert_language).gettext(STATUS_NAMES.get(case.status, case.status))
     template = t["case_owned"] if case.owner else t["case_state"]
     return [Fact(t["case"], template.format(id=case.id, status=status, owner=case.owner,
                                             due=local_time(case.due_at, brand)), "case")]

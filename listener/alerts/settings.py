@@ -72,6 +72,9 @@ class Alerts:
     case_due_hours: float = setting(48.0, low=0)  # a detractor's follow-up case is due this long after it arrives
     group_window_minutes: float = setting(30.0, low=0)  # alerts about one author or thread become one message
     hourly_cap: int = setting(20, low=1)  # messages per brand, hour and target; the rest roll up into one
+    # An alert about a text older than this (a first run's history, a backfill) goes into one backlog
+    # list, not counted against the cap.
+    backlog_after_hours: float = setting(24.0, low=1)
     daily_digest_hour: int = setting(8, low=0, high=23)  # local time of the daily digests
     action_link_days: float = setting(14.0, low=1)  # how long the links in an alert work
     datasette_url: str = setting("")  # e.g. http://127.0.0.1:8001/ascolto: alerts link to the rows there

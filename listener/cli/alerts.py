@@ -35,15 +35,19 @@ def alerts_send(config_path: Path) -> None:
 @friendly
 def alerts_list(config_path: Path, status: str, channel: str | None) -> None:
     """List alert deliveries per channel and target, with attempts and last error."""
+    from ..kernel.hours import local_time
     from ..store.alerts import list_deliveries
 
-    app = open_app(config_path)
+    app = open_app(config_path, require_secrets=False)
     current = None
     for row in list_deliveries(app.db, None if status == "all" else status, channel):
         if (row.channel, row.target) != current:
             current = (row.channel, row.target)
             click.echo(f"{row.channel} -> {row.target} ({row.mode})")
-        when = f", next try {row.next_attempt_at}" if row.status == "pending" and row.attempts else ""
+        when = ""
+        if row.status == "pending" and (row.attempts or row.held):
+            brand = app.config.brand_by_name.get(row.brand) or app.config.brands[0]
+            when = f", next try {local_time(row.next_attempt_at, brand.zone)}" + (f": {row.held}" if row.held else "")
         bundle = f" in a {row.bundle}" if row.bundle not in (None, "single") else ""
         error = f"  last error: {row.last_error}" if row.last_error else ""
         click.echo(f"  #{row.id} {row.status}{bundle} ({row.attempts} attempts{when}) {row.kind} "

@@ -60,11 +60,13 @@ def world() -> World:
     return found or World()
 
 
-def open_app(config_path: Path):
+def open_app(config_path: Path, *, require_secrets: bool = True):
+    """The App of this configuration; ``require_secrets=False`` for commands that send nothing (a
+    missing SMTP password must not stop a team from reading its alerts or serving its pages)."""
     from ..app import App
     from ..config import load_config
 
-    return App(load_config(config_path), now=world().now)
+    return App(load_config(config_path, require_secrets=require_secrets), now=world().now)
 
 
 def model_settings(config_path: Path | None):

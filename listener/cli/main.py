@@ -23,6 +23,8 @@ def cli(context: click.Context, verbose: bool) -> None:
     # tweepy and prawcore log request headers (bearer tokens included) at DEBUG: keep them quieter.
     for noisy in ("tweepy", "prawcore", "praw", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A first run pauses a minute to build the offline model: say so, whatever the verbosity.
+    logging.getLogger("sentiment.building").setLevel(logging.INFO)
 
 
 for module in (run, reports, alerts, cases, sentiment, surveys, themes):

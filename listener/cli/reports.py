@@ -35,7 +35,8 @@ def report(config_path: Path, since, brand: str | None, html_file: Path | None) 
                            f"got {since.year:04d}-{since.month:02d}-{since.day:02d}")
     period = default_period(app.now(), since.replace(tzinfo=timezone.utc) if since else None)
     keep_themes_current(app)  # a taxonomy changed since the last run: texts get their new themes first
-    reports = [brand_report(app.db, b.name, period, app.config.themes) for b in app.config.brands if brand in (None, b.name)]
+    reports = [brand_report(app.db, b.name, period, app.config.themes, b.alert_language)
+               for b in app.config.brands if brand in (None, b.name)]
     click.echo("\n\n".join(text_report(r) for r in reports))
     if html_file is not None:
         html_file.write_text(html_report(reports), encoding="utf-8")

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from listener.kernel.errors import AscoltoError
+from listener.kernel.secrets import signing_secret
 
 from ..sources.registry import source_module
 from .common import (
@@ -33,6 +34,7 @@ def run(config_path: Path, once: bool) -> None:
         return
     from ..jobs.scheduler import build_scheduler
 
+    lock = one_scheduler(app.config.database)  # held until this process ends
     server = None
     if app.config.web is not None:
         from ..web import start_in_background
@@ -44,6 +46,32 @@ def run(config_path: Path, once: bool) -> None:
     finally:
         if server is not None:
             server.close()
+        lock.close()
+
+
+def one_scheduler(database: Path):
+    """One scheduler per database: a second `ascolto run` would take the web port and repeat every
+    job. An advisory lock on a file beside the database (released by the system if the process
+    dies), with the holder's pid in it for the message. `run --once` does not take it: it may run
+    beside the scheduler (its deliveries and invitations are claimed, never sent twice)."""
+    import fcntl
+    import os
+
+    path = database.with_name(database.name + ".run.lock")
+    handle = open(path, "a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid = handle.read().strip() or "?"
+        handle.close()
+        raise AscoltoError(f"ascolto run is already running on {database} (pid {pid}); stop it first, or use "
+                           f"`ascolto run --once` beside it") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def serve_scheduler(app, scheduler) -> None:
@@ -93,7 +121,7 @@ def import_(file: Path, config_path: Path, brand: str | None) -> None:
     from ..jobs.collect import run_import
     from ..sources import files
 
-    app = open_app(config_path)
+    app = open_app(config_path, require_secrets=False)
     check_brand(app.config, brand, config_path)
     c = run_import(app, files.Settings(name=f"file:{file.name}", path=file.resolve(), brand=brand))
     click.echo(f"{file}: read {c.fetched}, new {c.new}, detractors {c.detractors}, "
@@ -109,7 +137,7 @@ def import_(file: Path, config_path: Path, brand: str | None) -> None:
 @friendly
 def collect(source_name: str, config_path: Path, brand: str | None, once: bool) -> None:
     """Collect from one source now (a source name, or its type: x, reddit, import)."""
-    app = open_app(config_path)
+    app = open_app(config_path, require_secrets=False)
     source = find_source(app.config, source_name, config_path)
     check_brand(app.config, brand, config_path)
     if not once:
@@ -144,7 +172,7 @@ def sources(config_path: Path) -> None:
     source types not configured yet."""
     from ..jobs.status import other_source_types, source_states
 
-    app = open_app(config_path)
+    app = open_app(config_path, require_secrets=False)
     for state in source_states(app):
         click.echo(f"{state.job}  every {state.interval_minutes:g} min  last run {state.last_run or 'never'}"
                    f"  status {state.status or '-'}  next run {state.next_run or 'at start'}")
@@ -169,21 +197,23 @@ def sources(config_path: Path) -> None:
 @friendly
 def serve(config_path: Path, host: str | None, port: int | None) -> None:
     """Serve the web pages (survey answers, orders endpoint, alert actions) with waitress."""
-    from waitress import serve as waitress_serve
+    from ..web import make_server
 
-    from ..web import wsgi_app
-
-    app = open_app(config_path)
+    app = open_app(config_path, require_secrets=False)
     web = app.config.web
     if web is None:
         raise AscoltoError(f"{config_path}: web: no [web] table (base_url, host, port; see config/ascolto.example.toml)")
+    signing_secret(web.secret_env)  # links cannot be checked without it: say so now, not at the first click
     app.db  # create and migrate the database before the first request
     host, port = host or web.host, port or web.port
     click.echo(f"ascolto: web pages on http://{host}:{port} (public address {web.base_url})", err=True)
+    server = make_server(app, host, port)
     try:
-        waitress_serve(wsgi_app(app), host=host, port=port, threads=4, ident="ascolto")
-    except OSError as exc:
-        raise AscoltoError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
 
 
 COMMANDS = (run, import_, collect, sources, serve)

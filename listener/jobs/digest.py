@@ -18,8 +18,9 @@ def queue_digest(app: App) -> bool:
     """Queue this week's digest once; True if queued now."""
     now = app.now()
     period = default_period(now, days=app.config.reports.period_days)
-    reports = [brand_report(app.db, brand.name, period, app.config.themes) for brand in app.config.brands]
-    made = digest(reports, list_cases(app.db, overdue_at=iso(now)), period)
+    reports = [brand_report(app.db, brand.name, period, app.config.themes, brand.alert_language)
+               for brand in app.config.brands]
+    made = digest(reports, [listed.case for listed in list_cases(app.db, overdue_at=iso(now))], period)
     week = f"{now.isocalendar().year}-W{now.isocalendar().week:02d}"
     with app.db.atomic():
         return bool(enqueue(app.db, DIGEST_ALERT, f"digest:{week}", app.routes_for(DIGEST_ALERT), iso(now),

@@ -24,15 +24,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 LEGACY = "cp1252"
 
 
-def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
-    """utf-8-sig, utf-16 (by its BOM), utf-8, or cp1252 when the file has bytes that are not UTF-8
-    and not one valid non-ASCII UTF-8 sequence (an export from a legacy Windows tool)."""
+def detect_encoding(path: Path, sample_bytes: int = 4096) -> str:
+    """utf-8-sig, utf-16 (by its BOM), utf-16-le/-be without one (by where its NUL bytes fall), utf-8,
+    or cp1252 when the file has bytes that are not UTF-8 and not one valid non-ASCII UTF-8 sequence
+    (an export from a legacy Windows tool)."""
     with Path(path).open("rb") as handle:
-        head = handle.read(4)
+        head = handle.read(sample_bytes)
         if head.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return "utf-16"
+        if (utf16 := _utf16_by_nuls(head)) is not None:
+            return utf16
         handle.seek(0)
         valid_non_ascii = invalid = False
         for line in handle:
@@ -45,6 +48,21 @@ def detect_encoding(path: Path, sample_bytes: int = 1 << 20) -> str:
             except UnicodeDecodeError:
                 invalid = True
     return LEGACY if invalid and not valid_non_ascii else "utf-8"
+
+
+def _utf16_by_nuls(head: bytes) -> str | None:
+    """UTF-16 written without a byte-order mark (some Windows tools do): text in Latin letters puts
+    a NUL in every other byte, odd ones in little-endian, even ones in big-endian. No text file in
+    UTF-8 or a legacy code page has NULs in half its bytes."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    odd, even = head[1:2 * pairs:2].count(0), head[0:2 * pairs:2].count(0)
+    if odd >= 0.4 * pairs and even <= 0.05 * pairs:
+        return "utf-16-le"
+    if even >= 0.4 * pairs and odd <= 0.05 * pairs:
+        return "utf-16-be"
+    return None
 
 
 def open_lines(path: Path) -> tuple[Iterator[str], str]:

@@ -17,6 +17,7 @@ from surveys.nps import Change, Nps, nps, nps_change
 from ..themes.drivers import brand_drivers
 
 MIN_SAMPLE = 30  # below this many responses an NPS moves a lot by chance: say so
+VERBATIMS = 6  # the latest survey comments the page quotes
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class BrandReport:
     score_counts: list[int] = field(default_factory=lambda: [0] * 11)  # answers per score 0..10
     drivers: list = field(default_factory=list)  # listener.themes.drivers.Driver, most harmful first
     candidates: list[dict] = field(default_factory=list)  # new candidate themes (theme_candidates rows)
+    verbatims: list[tuple[str, int, str, str]] = field(default_factory=list)  # latest comments: when, score, class, text
+    language: str = "en"  # of the page: the brand's
 
     @property
     def response_rate(self) -> float | None:
@@ -86,7 +89,8 @@ def brand_report(db: sqlite_utils.Database, brand: str, period: Period, taxonomy
         weekly_nps(db, brand, period), reports.daily_mentions(db, brand, start, end),
         reports.score_counts(db, brand, start, end),
         brand_drivers(db, taxonomy, brand, period.start, period.end, language) if taxonomy is not None else [],
-        store_themes.new_candidates(db, brand) if taxonomy is not None else [])
+        store_themes.new_candidates(db, brand) if taxonomy is not None else [],
+        reports.recent_comments(db, brand, start, end, VERBATIMS), language)
 
 
 def default_period(now: datetime, since: datetime | None = None, days: int = 28) -> Period:

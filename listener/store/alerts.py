@@ -103,8 +103,9 @@ def claim_due(db: sqlite_utils.Database, now: str, owner: str, until: str) -> li
     still running), in one write transaction, and return them, oldest first, with their alert,
     mention and case. Two dispatchers at once never get the same delivery."""
     with db.atomic():
-        db.execute("update deliveries set claimed_by = ?, claimed_until = ? where status = 'pending' and "
-                   "next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)", [owner, until, now, now])
+        # held is cleared: the dispatch that claims a delivery says again why it waits, if it does.
+        db.execute("update deliveries set claimed_by = ?, claimed_until = ?, held = null where status = 'pending' "
+                   "and next_attempt_at <= ? and (claimed_until is null or claimed_until < ?)", [owner, until, now, now])
     rows = list(db.query(
         "select d.*, a.kind, a.subject, a.mention_id, a.brand, a.details, a.created_at as alert_created_at "
         "from deliveries d join alerts a on a.id = d.alert_id "
@@ -126,12 +127,20 @@ def still_held(db: sqlite_utils.Database, delivery_ids: Sequence[int], owner: st
     return held == len(delivery_ids)
 
 
-def defer(db: sqlite_utils.Database, delivery_ids: Iterable[int], until: str, owner: str) -> None:
-    """Not now: the deliveries wait until ``until``, and the claim is released."""
+def defer(db: sqlite_utils.Database, delivery_ids: Iterable[int], until: str, owner: str, why: str) -> None:
+    """Not now: the deliveries wait until ``until`` (``why``: shown by `alerts list`), and the claim
+    is released."""
     with db.atomic():
         for delivery_id in delivery_ids:
-            db.execute("update deliveries set next_attempt_at = ?, claimed_by = null, claimed_until = null "
-                       "where id = ? and claimed_by = ?", [until, delivery_id, owner])
+            db.execute("update deliveries set next_attempt_at = ?, claimed_by = null, claimed_until = null, "
+                       "held = ? where id = ? and claimed_by = ?", [until, why, delivery_id, owner])
+
+
+def hold(db: sqlite_utils.Database, delivery_ids: Iterable[int], owner: str, why: str) -> None:
+    """Not in this dispatch, for ``why`` (quiet hours, a digest); asked again at the next one."""
+    with db.atomic():
+        for delivery_id in delivery_ids:
+            db.execute("update deliveries set held = ? where id = ? and claimed_by = ?", [why, delivery_id, owner])
 
 
 def reroute(db: sqlite_utils.Database, delivery_id: int, routes: Sequence[Route], now: str, owner: str) -> None:
@@ -192,7 +201,8 @@ def sent_since(db: sqlite_utils.Database, channel: str, target: str, since: str)
     rows = db.query(
         "select d.sent_at, a.id, a.kind, a.subject, a.brand, a.mention_id, a.details, a.created_at, m.author, "
         "m.source from deliveries d join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id "
-        "where d.channel = ? and d.target = ? and d.status = 'sent' and d.sent_at >= ? and d.bundle != 'digest'",
+        "where d.channel = ? and d.target = ? and d.status = 'sent' and d.sent_at >= ? "
+        "and d.bundle not in ('digest', 'backlog')",
         [channel, target, since])
     return [SentAbout(row["sent_at"], alert_of(row), row["author"], row["source"]) for row in rows]
 
@@ -204,7 +214,7 @@ def sent_in_hour(db: sqlite_utils.Database, channel: str, target: str, brand: st
         "select count(distinct case when d.bundle in ('single', 'group') then d.message_id end), "
         "max(case when d.bundle = 'rollup' then d.sent_at end), min(d.sent_at) from deliveries d "
         "join alerts a on a.id = d.alert_id where d.channel = ? and d.target = ? and a.brand = ? "
-        "and d.status = 'sent' and d.sent_at >= ? and d.bundle != 'digest'",
+        "and d.status = 'sent' and d.sent_at >= ? and d.bundle not in ('digest', 'backlog')",
         [channel, target, brand, since]).fetchone())
 
 
@@ -235,6 +245,7 @@ class Listed:
     brand: str | None
     who: str
     text: str
+    held: str | None = None  # why the last dispatch did not send it
 
 
 def list_deliveries(db: sqlite_utils.Database, status: str | None = None, channel: str | None = None) -> list[Listed]:
@@ -247,7 +258,7 @@ def list_deliveries(db: sqlite_utils.Database, status: str | None = None, channe
         where.append("d.channel = ?")
         args.append(channel)
     return [Listed(**row) for row in db.query(
-        "select d.id, d.channel, d.target, d.mode, d.status, d.attempts, d.last_error, d.next_attempt_at, d.bundle, "
+        "select d.id, d.channel, d.target, d.mode, d.status, d.attempts, d.last_error, d.next_attempt_at, d.bundle, d.held, "
         "a.kind, a.brand, coalesce(m.author, json_extract(a.details, '$.name'), '') as who, "
         "substr(coalesce(m.text, json_extract(a.details, '$.comment'), json_extract(a.details, '$.title'), ''), 1, 60)"
         " as text from deliveries d join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id"

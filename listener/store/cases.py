@@ -112,20 +112,37 @@ def append_note(db: sqlite_utils.Database, case_id: int, line: str, now: str, wh
     add_event(db, case_id, now, who, "note", text)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A case as `ascolto cases list` shows it: who it is about and what they wrote."""
+
+    case: Case
+    who: str | None
+    text: str | None
+
+
 def list_cases(db: sqlite_utils.Database, *, status: str | None = None, overdue_at: str | None = None,
-               brand: str | None = None) -> list[Case]:
+               brand: str | None = None) -> list[Listed]:
     where, args = [], []
     if status:
-        where.append("status = ?")
+        where.append("k.status = ?")
         args.append(status)
     if overdue_at:
-        where.append("status in ('open', 'contacted') and due_at < ?")
+        where.append("k.status in ('open', 'contacted') and k.due_at < ?")
         args.append(overdue_at)
     if brand:
-        where.append("brand = ?")
+        where.append("k.brand = ?")
         args.append(brand)
-    sql = "select * from cases" + (" where " + " and ".join(where) if where else "") + " order by due_at, id"
-    return [case_of(row) for row in db.query(sql, args)]
+    sql = ("select k.*, coalesce(m.author, c.name, c.email) as who, coalesce(m.text, r.comment) as text "
+           "from cases k left join mentions m on k.kind = 'mention' and m.id = k.subject_id "
+           "left join survey_responses r on k.kind = 'response' and r.id = k.subject_id "
+           "left join customers c on c.id = r.customer_id"
+           + (" where " + " and ".join(where) if where else "") + " order by k.due_at, k.id")
+    listed = []
+    for row in db.query(sql, args):
+        who, text = row.pop("who"), row.pop("text")
+        listed.append(Listed(case_of(row), who, text))
+    return listed
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,17 @@ def class_counts(db: sqlite_utils.Database, brand: str, table: str, start: str, 
     return tuple(value or 0 for value in row)
 
 
+# The ISO 8601 week ("2026-W45", as the run summary and every calendar in Europe count it) of a
+# timestamp column; SQLite before 3.46 has no %V: the week is the one its Thursday falls in.
+ISO_WEEK = ("strftime('%Y', date({column}, '-3 days', 'weekday 4')) || '-W' || "
+            "printf('%02d', (strftime('%j', date({column}, '-3 days', 'weekday 4')) - 1) / 7 + 1)")
+
+
 def weekly_class_counts(db: sqlite_utils.Database, brand: str, start: str, end: str
                         ) -> list[tuple[str, int, int, int]]:
     """(week, promoters, passives, detractors) of the brand's survey answers, week by week."""
     return [tuple(r) for r in db.execute(
-        "select strftime('%Y-W%W', answered_at) as week, sum(nps_class = 'promoter'), sum(nps_class = 'passive'), "
+        f"select {ISO_WEEK.format(column='answered_at')} as week, sum(nps_class = 'promoter'), sum(nps_class = 'passive'), "
         "sum(nps_class = 'detractor') from survey_responses where brand = ? and answered_at >= ? and answered_at < ? "
         "group by week order by week", [brand, start, end]).fetchall()]
 
@@ -55,6 +61,15 @@ def mention_tone(db: sqlite_utils.Database, brand: str, start: str, end: str) ->
     return tuple(db.execute(
         "select count(*), coalesce(sum(sentiment = 'negative'), 0) from mentions "
         "where brand = ? and created_at >= ? and created_at < ?", [brand, start, end]).fetchone())
+
+
+def recent_comments(db: sqlite_utils.Database, brand: str, start: str, end: str, limit: int
+                    ) -> list[tuple[str, int, str, str]]:
+    """(answered_at, score, nps_class, comment) of the latest survey comments, newest first."""
+    return [tuple(r) for r in db.execute(
+        "select answered_at, score, nps_class, comment from survey_responses where brand = ? and answered_at >= ? "
+        "and answered_at < ? and trim(coalesce(comment, '')) != '' order by answered_at desc limit ?",
+        [brand, start, end, limit])]
 
 
 def detractor_comments(db: sqlite_utils.Database, brand: str, start: str, end: str) -> list[str]:

@@ -238,3 +238,10 @@ def m016_case_history_and_link_uses(db: sqlite_utils.Database) -> None:
     db.execute("insert or ignore into action_uses (delivery_id, action, used_at, used_by) "
                "select delivery_id, action, min(used_at), '' from action_nonces group by delivery_id, action")
     db["action_nonces"].drop()
+
+
+@migrations()
+def m017_why_a_delivery_waits(db: sqlite_utils.Database) -> None:
+    # Why the last dispatch did not send a pending delivery (quiet hours, the hourly cap, the grouping
+    # window, a digest): what `ascolto alerts list` tells a team that wonders where an alert is.
+    db["deliveries"].add_column("held", str)

@@ -80,3 +80,10 @@ def m004_invitation_claims(db: sqlite_utils.Database) -> None:
     # deliveries: two senders at once never invite a customer twice.
     db["survey_invitations"].add_column("claimed_by", str)
     db["survey_invitations"].add_column("claimed_until", str)
+
+
+@migrations()
+def m005_imported_answer_orders(db: sqlite_utils.Database) -> None:
+    # The order an answer imported from another survey tool is about (an invited one has it through
+    # its invitation): a detractor's alert names it.
+    db["survey_responses"].add_column("order_ref", str)

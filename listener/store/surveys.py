@@ -79,6 +79,13 @@ def customer_by_email(db: sqlite_utils.Database, email: str) -> int | None:
     return row[0] if row else None
 
 
+def add_reply_customer(db: sqlite_utils.Database, email: str, now: str) -> int:
+    """A customer known only from a survey reply another tool collected: someone to answer, never
+    invited (invitations come from orders; an order later fills in the language and legal basis).
+    Language 'und' (undetermined) until then."""
+    return db["customers"].insert({"email": email, "lang": "und", "created_at": now, "updated_at": now}).last_pk
+
+
 def customer_of_order(db: sqlite_utils.Database, order_ref: str) -> int | None:
     row = db.execute("select customer_id from orders where order_ref = ?", [order_ref]).fetchone()
     return row[0] if row else None
@@ -231,12 +238,12 @@ def record_answer(db: sqlite_utils.Database, invitation: Invitation, score: int,
 
 
 def add_imported_answer(db: sqlite_utils.Database, *, customer_id: int | None, brand: str, score: int, nps_class: str,
-                        comment: str | None, external_id: str, answered_at: str) -> bool:
+                        comment: str | None, external_id: str, answered_at: str, order_ref: str | None = None) -> bool:
     """An answer from another survey tool, once per (source, its id); True if new."""
     return db.execute(
         "insert or ignore into survey_responses (customer_id, brand, score, nps_class, comment, channel, "
-        "external_id, answered_at) values (?, ?, ?, ?, ?, 'import', ?, ?)",
-        [customer_id, brand, score, nps_class, comment, external_id, answered_at]).rowcount == 1
+        "external_id, answered_at, order_ref) values (?, ?, ?, ?, ?, 'import', ?, ?, ?)",
+        [customer_id, brand, score, nps_class, comment, external_id, answered_at, order_ref]).rowcount == 1
 
 
 @dataclass(frozen=True)
@@ -284,11 +291,13 @@ class AnswerFacts:
     email: str | None
     order_ref: str | None
     channel: str
+    answered_at: str | None = None
 
 
 def answer_facts(db: sqlite_utils.Database, answer_id: int) -> AnswerFacts:
     row = next(iter(db.query(
-        "select r.score, r.comment, r.channel, c.name, c.email, i.order_ref "
+        "select r.score, r.comment, r.channel, r.answered_at, c.name, c.email, "
+        "coalesce(i.order_ref, r.order_ref) as order_ref "
         "from survey_responses r left join customers c on c.id = r.customer_id "
         "left join survey_invitations i on i.id = r.invitation_id where r.id = ?", [answer_id])))
     return _record(AnswerFacts, row)

