@@ -19,7 +19,7 @@ from listener.kernel.secrets import signing_secret
 from listener.kernel.times import iso, utc_now
 from listener.rules import AlertRules
 from listener.store.alerts import Route
-from listener.store.database import open_db
+from listener.store.database import connect, open_db
 
 from .alerts.actions import action_links
 from .alerts.channels.email import SmtpMailer
@@ -33,6 +33,26 @@ log = logging.getLogger(__name__)
 _DEFAULT = object()
 
 
+class OneAtATime:
+    """A scorer that scores one batch at a time, whichever thread asks: the scheduler's collection
+    pool fetches concurrently, but the cores and the model serve one batch (a second would only
+    halve the speed of each, and not every backend is safe to call from two threads)."""
+
+    def __init__(self, scorer, lock: threading.Lock):
+        self.inner, self.lock = scorer, lock
+
+    def score(self, texts):
+        with self.lock:
+            return self.inner.score(texts)
+
+    def embed(self, texts):
+        with self.lock:
+            return self.inner.embed(texts)
+
+    def __getattr__(self, name: str):  # name, detector, heads and what a backend adds
+        return getattr(self.inner, name)
+
+
 class App:
     """Tests hand in their own database, scorer, mailer (None: no SMTP) and clock."""
 
@@ -44,16 +64,34 @@ class App:
         self._clients: dict[str, object] = {}
         # Set by SIGINT/SIGTERM: jobs finish the chunk in hand, commit it and return early.
         self.stopping = threading.Event()
-        for name, value in (("scorer", scorer), ("db", db), ("mailer", mailer)):
+        # One model, several threads (the scheduler's pools): one scores at a time, in whole batches.
+        self.scoring = threading.Lock()
+        self._injected_db = None if db is _DEFAULT else db
+        self._local = threading.local()
+        self._connections: list = []
+        self._opening = threading.Lock()
+        for name, value in (("scorer", scorer), ("mailer", mailer)):
             if value is not _DEFAULT:
                 self.__dict__[name] = value  # pre-empts the cached_property below
 
-    @cached_property
+    @property
     def db(self):
-        try:
-            return open_db(self.config.database)
-        except AscoltoError as exc:  # the key to change, in the file to change it in
-            raise ConfigError(self.config.path, "database.path", str(exc)) from None
+        """This thread's connection: the scheduler's pools (collection, dispatch, the rest) each write
+        through their own, and SQLite serialises the writers (BEGIN IMMEDIATE, a busy timeout); one
+        connection shared by threads would mix their transactions. The first opens and migrates."""
+        if self._injected_db is not None:
+            return self._injected_db
+        connection = getattr(self._local, "db", None)
+        if connection is None:
+            with self._opening:
+                try:
+                    connection = open_db(self.config.database) if not self._connections else \
+                        connect(self.config.database)
+                except AscoltoError as exc:  # the key to change, in the file to change it in
+                    raise ConfigError(self.config.path, "database.path", str(exc)) from None
+                self._connections.append(connection)
+            self._local.db = connection
+        return connection
 
     @cached_property
     def scorer(self):
@@ -63,7 +101,7 @@ class App:
         settings, head = self.config.model, self.active_head_file
         if head is not None and head != self.shipped_head_file:  # a version retrained on corrections
             settings = dataclasses.replace(settings, head=head)
-        return load_scorer(settings)
+        return OneAtATime(load_scorer(settings), self.scoring)
 
     @cached_property
     def shipped_head_file(self) -> Path | None:
@@ -164,5 +202,8 @@ class App:
         return iso(self.now() - timedelta(minutes=window)) if window else None
 
     def close(self) -> None:
-        if "db" in self.__dict__:
-            self.db.close()
+        with self._opening:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()

@@ -25,6 +25,9 @@ TASK_LABELS = {"sentiment": LABELS, "detector": UNHAPPY_LABELS}
 # What people read for each status, translated where shown (pages, emails).
 STATUS_NAMES = {"open": N_("open"), "contacted": N_("contacted"), "resolved": N_("resolved"), "lost": N_("lost"),
                 "dismissed": N_("dismissed")}
+# The steps of a case's history (case_events.event), as the pages show them.
+EVENT_NAMES = {**STATUS_NAMES, "opened": N_("opened"), "taken": N_("taken"), "note": N_("note"),
+               "replied": N_("replied"), "joined": N_("another message joined")}
 
 
 class CaseError(AscoltoError):

@@ -20,6 +20,8 @@ from typing import Any
 
 from listener.alerts.settings import Alerts, Channel, Smtp
 from listener.kernel.errors import ConfigError
+from listener.replies.suggestions import Template as ReplyTemplate
+from listener.replies.suggestions import shipped as shipped_replies
 from listener.rules import DEFAULT_CONFIDENCE
 from listener.settings import Brand, Learning, Reports, Scheduler, ThemeMatching, Web
 from sentiment.runtime.labels import LABELS
@@ -51,6 +53,7 @@ class Config:
     max_text_chars: int = MAX_TEXT_CHARS  # a mention's text is stored up to this length
     themes: Taxonomy = field(default_factory=retail_taxonomy)
     theme_matching: ThemeMatching = ThemeMatching()
+    replies: tuple[ReplyTemplate, ...] = field(default_factory=shipped_replies)  # suggested replies
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -282,9 +285,10 @@ def _read(path: Path, root: Table) -> Config:
     learning = _optional(root.table("learning"), _read_learning, Learning())
     matching = _optional(root.table("theme_matching"), lambda t: read_fields(t, ThemeMatching), ThemeMatching())
     themes = _read_themes(root.tables("themes"), by_name, matching)
+    replies = _read_replies(root.tables("replies"), by_name)
     root.done()
     return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, web,
-                  learning, max_text_chars, themes, matching, by_name)
+                  learning, max_text_chars, themes, matching, replies, by_name)
 
 
 def _read_themes(tables: Sequence[Table], brands: Mapping[str, Brand], matching: ThemeMatching) -> Taxonomy:
@@ -301,6 +305,17 @@ def _read_themes(tables: Sequence[Table], brands: Mapping[str, Brand], matching:
     if themes or not matching.retail_themes:
         return Taxonomy(tuple(themes))
     return retail_taxonomy()
+
+
+def _read_replies(tables: Sequence[Table], brands: Mapping[str, Brand]) -> tuple[ReplyTemplate, ...]:
+    """The configured [[replies]], or the shipped ones."""
+    templates = []
+    for table in tables:
+        template = _done(table, read_fields(table, ReplyTemplate))
+        if template.brand and template.brand not in brands:
+            raise table.problem("brand", f"no brand named {template.brand!r} in [[brands]]")
+        templates.append(template)
+    return tuple(templates) or shipped_replies()
 
 
 def _done(table: Table, value):

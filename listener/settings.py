@@ -112,6 +112,9 @@ class Reports:
 @dataclass(frozen=True, kw_only=True)
 class Scheduler:
     dispatch_interval_minutes: float = setting(1.0, low=0.1)
+    # Sources collected at once (each source one at a time): waiting for APIs overlaps, scoring does
+    # not (one batch at a time), and a hanging source holds only its own worker.
+    collect_workers: int = setting(4, low=1, high=32)
 
 
 @dataclass(frozen=True, kw_only=True)

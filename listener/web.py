@@ -18,11 +18,14 @@ def wsgi_app(app: App):
     from surveys.web import MAX_BODY_BYTES, survey_blueprint
 
     from .alerts.actions import actions_blueprint
+    from .alerts.messages import platform
+    from .replies.page import reply_blueprint
 
     path, web = app.config.database, app.config.web
     open_db = lambda: connect(path)  # noqa: E731 - one connection per request
-    blueprints = [actions_blueprint(open_db, lambda: signing_secret(web.secret_env), app.config.brand_by_name,
-                                    app.now, app.case_due, web.base_url)]
+    secret = lambda: signing_secret(web.secret_env)  # noqa: E731 - read per request: a rotated secret applies
+    blueprints = [actions_blueprint(open_db, secret, app.config.brand_by_name, app.now, app.case_due, web.base_url),
+                  reply_blueprint(open_db, secret, app.config, app.now, lambda: app.mailer, platform)]
     if app.config.surveys is not None:
         blueprints.append(survey_blueprint(app.config.surveys, open_db, [b.name for b in app.config.brands],
                                            app.now))

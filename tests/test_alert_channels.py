@@ -109,7 +109,7 @@ def test_slack_teams_and_telegram_get_native_messages_and_a_429_waits(make_app, 
     fields = [f["text"] for f in blocks[2]["fields"]]
     assert fields[:3] == ["*Dove*\n<https://x.com/giulia/status/1|X>", "*Autore*\ngiulia", "*Quando*\n23/11/2026 09:30"]
     buttons = blocks[3]["elements"]
-    assert [b["text"]["text"] for b in buttons] == ["Apri il post", "Lo prendo io"] and buttons[0]["style"] == "primary"
+    assert [b["text"]["text"] for b in buttons] == ["Rispondi", "Lo prendo io"] and buttons[0]["style"] == "primary"
     assert "Non è un reclamo" in blocks[4]["elements"][0]["text"]  # the model's feedback, in small print
     assert len(re.findall(r"https://", json.dumps(slack))) <= 6  # a few labelled links, not a wall of URLs
 
@@ -117,12 +117,12 @@ def test_slack_teams_and_telegram_get_native_messages_and_a_429_waits(make_app, 
     card = teams["attachments"][0]["content"]
     assert teams["type"] == "message" and card["type"] == "AdaptiveCard" and card["body"][0]["color"] == "Attention"
     assert {"title": "Autore", "value": "giulia"} in next(b for b in card["body"] if b["type"] == "FactSet")["facts"]
-    assert next(b for b in card["body"] if b["type"] == "ActionSet")["actions"][0]["title"] == "Apri il post"
+    assert next(b for b in card["body"] if b["type"] == "ActionSet")["actions"][0]["title"] == "Rispondi"
 
     telegram = json.loads(calls[f"https://api.telegram.org/bot{TELEGRAM_TOKEN}/sendMessage"].body)
     assert telegram["chat_id"] == -1001234567890 and telegram["parse_mode"] == "HTML"
     assert "<blockquote>Caffè Aurora pessimo, pacco rotto</blockquote>" in telegram["text"]
-    assert telegram["reply_markup"]["inline_keyboard"][0][0]["text"] == "Apri il post"
+    assert telegram["reply_markup"]["inline_keyboard"][0][0]["text"] == "Rispondi"
     assert [c.response.status_code for c in recorded_http.calls].count(429) == 1 and len(recorded_http.calls) == 4
     secrets = (SLACK, "FakeSignatureForTests", TELEGRAM_TOKEN)
     stored = json.dumps([list(r) for r in app.db.execute("select * from deliveries")])

@@ -100,7 +100,7 @@ LAYERS = (
     ("listener.store",),  # the one place SQL runs
     ("surveys", "listener.rules", "listener.cases", "listener.sources", "listener.themes"),  # features
     ("listener.alerts",),
-    ("listener.learning", "listener.pipeline", "listener.reports"),
+    ("listener.learning", "listener.pipeline", "listener.reports", "listener.replies"),
     ("listener.config", "listener.app"),
     ("listener.jobs", "listener.web"),
     ("listener.cli", "listener.__main__"),

@@ -131,3 +131,59 @@ def test_removed_posts_are_skipped_and_deleted_authors_words_kept(app, recorded_
     assert orphan["author"] is None and orphan["text"].startswith("Caffè Aurora? Pessimo")
     built = app.db["mentions"].get("reddit:t1_m8x0001")["url"]
     assert built == "https://www.reddit.com/comments/1gk2b3c/_/m8x0001/"
+
+
+COMMENT = "https://oauth.reddit.com/api/comment/"
+POSTED = {"json": {"errors": [], "data": {"things": [{"kind": "t1", "data": {
+    "id": "m9z0001", "name": "t1_m9z0001", "parent_id": "t3_1gk3x01", "link_id": "t3_1gk3x01",
+    "body": "Ci dispiace!", "author": "caffeaurora_support", "permalink": "/r/coffee/comments/1gk3x01/slug/m9z0001/",
+    "created_utc": 1795400000.0, "subreddit": "coffee"}}]}}}
+
+
+@pytest.fixture
+def reply_to(app, recorded_http, monkeypatch):
+    """A collected submission as the reply page hands it over, and the brand account's login."""
+    from listener.replies.sending import raw_item
+    from listener.sources.base import ReplyTo
+
+    monkeypatch.setenv("REDDIT_USERNAME", "caffeaurora_support")
+    monkeypatch.setenv("REDDIT_PASSWORD", "fixture-password")
+    record_run(recorded_http)
+    run_aurora(app)
+    row = app.db["mentions"].get("reddit:t3_1gk3x01")
+    return ReplyTo(row["native_id"], raw_item(row["raw"]), row["author"], row["url"])
+
+
+def test_a_reply_is_a_comment_under_the_post_as_the_brand_account(app, recorded_http, reply_to):
+    from urllib.parse import parse_qs
+
+    from listener.sources import reddit
+
+    recorded_http.post(TOKEN, json=fixture_json("reddit", "access_token.json"))  # the password grant
+    recorded_http.post(COMMENT, json=POSTED)
+    settings = app.config.source("reddit")
+    assert reddit.send_reply(reddit.reply_client(settings), settings, reply_to, "Ci dispiace!", "k") == "t1_m9z0001"
+    login = [c for c in recorded_http.calls if c.request.url == TOKEN][-1]
+    assert parse_qs(login.request.body)["grant_type"] == ["password"]
+    assert parse_qs(login.request.body)["username"] == ["caffeaurora_support"]
+    posted = next(c for c in recorded_http.calls if c.request.url.startswith(COMMENT))
+    assert parse_qs(posted.request.body)["thing_id"] == ["t3_1gk3x01"]
+    assert parse_qs(posted.request.body)["text"] == ["Ci dispiace!"]
+    assert posted.request.headers["Authorization"].lower().startswith("bearer ")
+
+
+def test_reddits_refusals_and_a_missing_login_are_named(app, recorded_http, reply_to, monkeypatch):
+    from listener.kernel.errors import MissingCredential
+    from listener.sources import reddit
+    from listener.sources.base import ReplyRefused
+
+    recorded_http.post(TOKEN, json=fixture_json("reddit", "access_token.json"))
+    recorded_http.post(COMMENT, json={"json": {"errors": [
+        ["RATELIMIT", "Looks like you've been doing that a lot. Take a break for 9 minutes before trying again.",
+         "ratelimit"]]}})
+    settings = app.config.source("reddit")
+    with pytest.raises(ReplyRefused, match="Reddit refused the reply: RATELIMIT: Looks like"):
+        reddit.send_reply(reddit.reply_client(settings), settings, reply_to, "Ci dispiace!", "k")
+    monkeypatch.delenv("REDDIT_PASSWORD")
+    with pytest.raises(MissingCredential, match="REDDIT_PASSWORD is not set"):
+        reddit.reply_client(settings)

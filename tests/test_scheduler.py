@@ -44,3 +44,51 @@ def test_job_functions_run_and_record_their_runs(tmp_path, make_app):
     runs = [(r["job"], r["status"]) for r in app.db["runs"].rows]
     assert runs == [("import:shop", "ok"), ("alerts:dispatch", "ok")]
     assert app.db["alerts"].count == 1
+
+
+def test_a_hanging_source_does_not_hold_back_another_sources_alerts(make_app, smtp_server, tmp_path):
+    """The feed's server takes the request and never answers while the scheduler runs; the shop's
+    1,000 mentions are collected, scored and their alerts sent meanwhile (the real clock: the
+    scheduler's own timing is what is tested; bounded to a minute)."""
+    import json
+    import threading
+    import time
+
+    from helpers.apps import write_config
+    from helpers.net import serving
+    from listener.kernel.times import iso, utc_now
+
+    asked, release = threading.Event(), threading.Event()
+
+    def hang(handler):
+        asked.set()
+        release.wait(90)
+        handler.send_response(404)  # an answer that is not retried: the scheduler stops promptly
+        handler.end_headers()
+
+    controller, inbox = smtp_server()
+    written = iso(utc_now() - timedelta(hours=1))
+    (tmp_path / "shop.jsonl").write_text("".join(json.dumps(
+        {"id": str(i), "source": "x", "author": f"c{i}", "created_at": written,
+         "text": "Caffè Aurora pessimo" if i % 5 == 0 else "Caffè Aurora, ordine arrivato"}) + "\n"
+        for i in range(1000)), encoding="utf-8")
+    with serving(hang) as port:
+        sources = (f'[[sources]]\ntype = "feed"\nname = "slow"\nurl = "http://127.0.0.1:{port}/feed"\n'
+                   'brand = "Caffè Aurora"\n[[sources]]\ntype = "import"\nname = "shop"\npath = "shop.jsonl"\n')
+        path = write_config(tmp_path, smtp=f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"',
+                            sources=sources, extra="[scheduler]\ndispatch_interval_minutes = 0.1\n")
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "max_retry_seconds = 600", "max_retry_seconds = 600\nhourly_cap = 1000\ngroup_window_minutes = 0"),
+            encoding="utf-8")
+        app = make_app(config=path, now=utc_now)
+        scheduler = build_scheduler(app)
+        threading.Thread(target=scheduler.start, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while len(inbox.envelopes) < 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        feed_still_hanging = asked.is_set() and not release.is_set()
+        release.set()
+        scheduler.shutdown(wait=True)
+    assert feed_still_hanging  # the feed was asked first and had not answered
+    assert len(inbox.envelopes) == 200  # every alert of the shop's 1,000 mentions, meanwhile
+    assert app.db["mentions"].count == 1000

@@ -80,3 +80,36 @@ def test_a_refused_or_missing_app_password_is_named(app, recorded_httpx, make_ap
     monkeypatch.delenv("BLUESKY_APP_PASSWORD")
     missing = run_source(make_app(sources=SOURCE, mailer=None), app.config.source("bluesky"))
     assert missing.status == "skipped" and "BLUESKY_APP_PASSWORD is not set" in missing.message
+
+
+def test_a_reply_is_posted_in_the_customers_thread(app, recorded_httpx):
+    from listener.replies.sending import raw_item
+    from listener.sources import bluesky
+    from listener.sources.base import ReplyTo
+
+    recorded_httpx.post(f"{XRPC}/com.atproto.server.createSession").respond(json=fixture_json("bluesky", "session.json"))
+    route_search(recorded_httpx, fixture_json("bluesky", "search_page1.json"), {"posts": [], "cursor": None},
+                 {"posts": [], "cursor": None})
+    run_aurora(app)
+    first = fixture_json("bluesky", "search_page1.json")["posts"][0]
+    row = app.db["mentions"].get(f"bluesky:{first['uri']}")
+    reply_to = ReplyTo(row["native_id"], raw_item(row["raw"]), row["author"], row["url"])
+    created = recorded_httpx.post(f"{XRPC}/com.atproto.repo.createRecord").mock(side_effect=[
+        httpx.Response(200, json={"uri": "at://did:plc:caffeaurora/app.bsky.feed.post/3lcreply1",
+                                  "cid": "bafyreireply1", "validationStatus": "valid"}),
+        httpx.Response(429, json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                       headers={"ratelimit-reset": "1795400000"})])
+    settings = app.config.source("bluesky")
+    client = bluesky.reply_client(settings)
+    assert bluesky.send_reply(client, settings, reply_to, "Ci dispiace!", "k") == \
+        "at://did:plc:caffeaurora/app.bsky.feed.post/3lcreply1"
+    sent = json.loads(created.calls[0].request.content)
+    assert sent["repo"] == "caffeaurora.bsky.social" and sent["record"]["text"] == "Ci dispiace!"
+    assert sent["record"]["reply"]["parent"] == {"$type": "com.atproto.repo.strongRef", "uri": first["uri"],
+                                                 "cid": first["cid"]}
+    assert sent["record"]["reply"]["root"]["uri"] == first["uri"]
+    assert created.calls[0].request.headers["Authorization"].startswith("Bearer ")
+    from listener.sources.base import ReplyRefused
+
+    with pytest.raises(ReplyRefused, match="Bluesky rate limit reached; try again after 2026"):
+        bluesky.send_reply(client, settings, reply_to, "Ci dispiace!", "k2")

@@ -96,3 +96,33 @@ def test_a_missing_credential_is_named_and_a_429_waits(app, recorded_http, make_
                       json={"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "Quota exceeded"}})
     limited = run_google(make_app(sources=SOURCE, mailer=None))  # a fresh process: its client is made anew
     assert limited.status == "rate_limited" and "429" in limited.message
+
+
+def test_the_owners_reply_is_put_on_the_review(app, recorded_http):
+    import json as json_module
+
+    from listener.replies.sending import raw_item
+    from listener.sources import google_reviews
+    from listener.sources.base import ReplyRefused, ReplyTo
+
+    recorded_http.post(TOKEN, json=fixture_json("google_reviews", "token.json"))
+    recorded_http.get(REVIEWS, json=fixture_json("google_reviews", "page1.json"))
+    recorded_http.get(REVIEWS, json=fixture_json("google_reviews", "page2.json"))
+    run_google(app)
+    row = app.db["mentions"].get("google_reviews:AbFvOqm1")
+    reply_to = ReplyTo(row["native_id"], raw_item(row["raw"]), row["author"], row["url"])
+    recorded_http.post(TOKEN, json=fixture_json("google_reviews", "token.json"))
+    put = recorded_http.put(f"{REVIEWS}/AbFvOqm1/reply", json={"comment": "Ci dispiace Giulia, ti scriviamo.",
+                                                              "updateTime": "2026-11-23T09:00:00.123456Z"})
+    refused = recorded_http.put(f"{REVIEWS}/AbFvOqm1/reply", status=403, json={
+        "error": {"code": 403, "message": "The caller does not have permission", "status": "PERMISSION_DENIED"}})
+    settings = app.config.source("google")
+    session = google_reviews.reply_client(settings)
+    assert google_reviews.send_reply(session, settings, reply_to, "Ci dispiace Giulia, ti scriviamo.", "k",
+                                     sleep=lambda s: None) == f"{LOCATION}/reviews/AbFvOqm1"
+    sent = put.calls[0].request
+    assert json_module.loads(sent.body) == {"comment": "Ci dispiace Giulia, ti scriviamo."}
+    assert sent.headers["Authorization"] == "Bearer ya29.fake-access-token-for-tests"
+    with pytest.raises(ReplyRefused, match="403.*manages the location"):
+        google_reviews.send_reply(session, settings, reply_to, "Ci dispiace", "k2", sleep=lambda s: None)
+    assert refused.call_count == 1

@@ -83,3 +83,49 @@ def test_rate_limit_refused_and_missing_tokens(app, recorded_http, make_app, mon
     monkeypatch.delenv("MASTODON_ACCESS_TOKEN")
     missing = run_source(make_app(sources=SOURCE, mailer=None), app.config.source("mastodon"))
     assert missing.status == "skipped" and "MASTODON_ACCESS_TOKEN is not set" in missing.message
+
+
+def stored_reply_to(app, recorded_http):
+    """The first post of the tag page, collected as a mention, as the reply page hands it over."""
+    from listener.replies.sending import raw_item
+    from listener.sources.base import ReplyTo
+
+    record(recorded_http)
+    run_source(app, app.config.source("mastodon"))
+    row = app.db["mentions"].get("mastodon:https://mastodon.example/users/giulia/statuses/113000000000000005")
+    return ReplyTo(row["native_id"], raw_item(row["raw"]), row["author"], row["url"])
+
+
+def test_a_reply_is_posted_under_the_post_naming_its_author_once(app, recorded_http):
+    from urllib.parse import parse_qs
+
+    from listener.sources import mastodon
+
+    reply_to = stored_reply_to(app, recorded_http)
+    posted = {**fixture_json("mastodon", "tag_page1.json")[0], "id": "113000000000000900",
+              "in_reply_to_id": "113000000000000005"}
+    recorded_http.post(f"{INSTANCE}/api/v1/statuses", json=posted)
+    settings = app.config.source("mastodon")
+    assert mastodon.send_reply(mastodon.reply_client(settings), settings, reply_to, "Ci dispiace!", "key-1") == \
+        "113000000000000900"
+    call = next(c for c in recorded_http.calls if c.request.url.endswith("/api/v1/statuses"))
+    body = parse_qs(call.request.body)
+    assert body["status"] == ["@giulia Ci dispiace!"] and body["in_reply_to_id"] == ["113000000000000005"]
+    assert call.request.headers["Idempotency-Key"] == "key-1"
+    assert call.request.headers["Authorization"] == "Bearer fixture-mastodon-token"
+
+
+@pytest.mark.parametrize("status,answer,said", [
+    (403, {"error": "This action is outside the authorized scopes"}, "have the write:statuses scope"),
+    (429, {"error": "Too many requests"}, "rate limit reached"),
+])
+def test_a_refused_reply_says_why(app, recorded_http, status, answer, said):
+    from listener.sources import mastodon
+    from listener.sources.base import ReplyRefused
+
+    reply_to = stored_reply_to(app, recorded_http)
+    recorded_http.post(f"{INSTANCE}/api/v1/statuses", status=status, json=answer,
+                       headers={"X-RateLimit-Reset": "2026-11-22T21:00:00.000Z"} if status == 429 else {})
+    settings = app.config.source("mastodon")
+    with pytest.raises(ReplyRefused, match=said):
+        mastodon.send_reply(mastodon.reply_client(settings), settings, reply_to, "Ci dispiace!", "key-2")

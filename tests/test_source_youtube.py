@@ -97,3 +97,37 @@ def test_a_missing_key_is_named_and_nothing_is_asked(make_app, monkeypatch):
     nowhere = type("Nowhere", (), {"url": "http://127.0.0.1:9/"})()  # port 9 (discard): a request would fail
     skipped = run_youtube(make_app(sources=source(nowhere), mailer=None))
     assert skipped.status == "skipped" and "YOUTUBE_API_KEY is not set" in skipped.message
+
+
+def test_a_reply_goes_into_the_comments_thread_as_the_channel(make_app, api_server, monkeypatch):
+    import json
+    from urllib.parse import parse_qs
+
+    from listener.replies.sending import raw_item
+    from listener.sources import youtube
+    from listener.sources.base import ReplyRefused, ReplyTo
+
+    for name, value in {"YOUTUBE_API_KEY": "fake-key-for-tests", "YOUTUBE_CLIENT_ID": "123-fake.apps.googleusercontent.com",
+                        "YOUTUBE_CLIENT_SECRET": "fake-secret", "YOUTUBE_REFRESH_TOKEN": "1//fake-refresh"}.items():
+        monkeypatch.setenv(name, value)
+    app = make_app(sources=source(api_server, f'token_uri = "{api_server.url}token"'), mailer=None,
+                   sleep=lambda s: None)
+    api_server.answer(THREADS, fixture_json("youtube", "channel_page1.json"))
+    api_server.answer(THREADS, fixture_json("youtube", "channel_page2.json"))
+    run_youtube(app)
+    row = app.db["mentions"].get("youtube:UgxA1")
+    reply_to = ReplyTo(row["native_id"], raw_item(row["raw"]), row["author"], row["url"])
+    api_server.answer("/token", {"access_token": "ya29.fake-write-token", "expires_in": 3599, "token_type": "Bearer"})
+    api_server.answer("/youtube/v3/comments", {"kind": "youtube#comment", "id": "UgxA1.9zReply1",
+                                               "snippet": {"parentId": "UgxA1", "textOriginal": "Ci dispiace!"}})
+    api_server.answer("/youtube/v3/comments", fixture_json("youtube", "quota_exceeded.json"), status=403)
+    settings = app.config.source("youtube")
+    client = youtube.reply_client(settings)
+    assert youtube.send_reply(client, settings, reply_to, "Ci dispiace!", "k") == "UgxA1.9zReply1"
+    token = parse_qs(api_server.played("/token")[0]["body"].decode())
+    assert token["grant_type"] == ["refresh_token"] and token["scope"] == [youtube.WRITE_SCOPE]
+    posted = api_server.played("/youtube/v3/comments")[0]
+    assert json.loads(posted["body"]) == {"snippet": {"parentId": "UgxA1", "textOriginal": "Ci dispiace!"}}
+    assert posted["headers"]["authorization"] == "Bearer ya29.fake-write-token"
+    with pytest.raises(ReplyRefused, match="YouTube quota exceeded for today"):
+        youtube.send_reply(client, settings, reply_to, "Ci dispiace!", "k2")

@@ -1,5 +1,7 @@
 """The X collector: tweepy for real against recorded HTTP responses shaped like API v2."""
 
+import json
+
 import pytest
 
 from helpers.apps import write_config
@@ -280,3 +282,72 @@ def test_without_authors_no_user_objects_are_read(make_app, monkeypatch, recorde
     run_aurora(app)
     asked = params(recorded_http.calls[0])
     assert "expansions" not in asked and "user.fields" not in asked
+
+
+TWEETS = "https://api.twitter.com/2/tweets"
+REPLY_KEYS = {"X_CONSUMER_KEY": "fixture-consumer-key", "X_CONSUMER_SECRET": "fixture-consumer-secret",
+              "X_ACCESS_TOKEN": "fixture-access-token", "X_ACCESS_TOKEN_SECRET": "fixture-access-secret"}
+
+
+def collected(app, recorded_http, native_id):
+    from listener.replies.sending import raw_item
+    from listener.sources.base import ReplyTo
+
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page1.json"))
+    recorded_http.get(SEARCH, json=fixture_json("x", "search_page2.json"))
+    run_aurora(app)
+    row = app.db["mentions"].get(f"x:{native_id}")
+    return ReplyTo(row["native_id"], raw_item(row["raw"]), row["author"], row["url"])
+
+
+def test_a_reply_as_the_brand_goes_to_a_post_that_mentions_it_and_not_to_others(make_app, monkeypatch,
+                                                                                  recorded_http):
+    from listener.sources import x
+    from listener.sources.base import ReplyRefused
+
+    for name, value in {"X_BEARER_TOKEN": "fixture-bearer-token", **REPLY_KEYS}.items():
+        monkeypatch.setenv(name, value)
+    app = make_app(sources=X_SOURCE + 'reply_as = "@CaffeAurora"\n', mailer=None, sleep=lambda s: None)
+    mentioning = collected(app, recorded_http, "1862300000000000103")
+    recorded_http.post(TWEETS, status=201, json={"data": {"id": "1862300000000000999", "text": "Grazie!",
+                                                          "edit_history_tweet_ids": ["1862300000000000999"]}})
+    settings = app.config.source("x")
+    client = x.reply_client(settings)
+    assert x.send_reply(client, settings, mentioning, "Grazie!", "k") == "1862300000000000999"
+    posted = next(c for c in recorded_http.calls if c.request.method == "POST")
+    assert json.loads(posted.request.body) == {"text": "Grazie!",
+                                               "reply": {"in_reply_to_tweet_id": "1862300000000000103"}}
+    assert posted.request.headers["Authorization"].startswith("OAuth ")
+    assert 'oauth_consumer_key="fixture-consumer-key"' in posted.request.headers["Authorization"]
+    other = app.db["mentions"].get("x:1862300000000000104")
+    from listener.replies.sending import raw_item
+    from listener.sources.base import ReplyTo
+
+    with pytest.raises(ReplyRefused, match="only to posts that mention @CaffeAurora"):
+        x.send_reply(client, settings, ReplyTo(other["native_id"], raw_item(other["raw"])), "Ci dispiace", "k2")
+
+
+def test_x_refusals_and_missing_keys_are_named(make_app, monkeypatch, recorded_http):
+    from listener.kernel.errors import MissingCredential
+    from listener.sources import x
+    from listener.sources.base import ReplyRefused
+
+    for name, value in {"X_BEARER_TOKEN": "fixture-bearer-token", **REPLY_KEYS}.items():
+        monkeypatch.setenv(name, value)
+    app = make_app(sources=X_SOURCE + 'reply_as = "CaffeAurora"\n', mailer=None, sleep=lambda s: None)
+    mentioning = collected(app, recorded_http, "1862300000000000103")
+    recorded_http.post(TWEETS, status=403, json={
+        "title": "Forbidden", "status": 403, "type": "https://api.twitter.com/2/problems/oauth1-permissions",
+        "detail": "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint."})
+    recorded_http.post(TWEETS, status=429, json=fixture_json("x", "error_429.json"),
+                       headers={"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0",
+                                "x-rate-limit-reset": "1795400000"})
+    settings = app.config.source("x")
+    client = x.reply_client(settings)
+    with pytest.raises(ReplyRefused, match="not configured with the appropriate oauth1 app permissions.*Read and write"):
+        x.send_reply(client, settings, mentioning, "Grazie!", "k")
+    with pytest.raises(ReplyRefused, match="X rate limit reached; try again after 2026-11-23T02:13:20Z"):
+        x.send_reply(client, settings, mentioning, "Grazie!", "k")
+    monkeypatch.delenv("X_ACCESS_TOKEN_SECRET")
+    with pytest.raises(MissingCredential, match="X_ACCESS_TOKEN_SECRET is not set"):
+        x.reply_client(settings)

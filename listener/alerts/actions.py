@@ -40,6 +40,7 @@ FORM_VALID_HOURS = 24
 NAME_COOKIE = "ascolto_name"
 NAME_CHARS = 80
 CASE_MOVES = {"contacted": "contacted", "resolved": "resolved", "lost": "lost", "not_complaint": "dismissed"}
+REPLY = "reply"  # the reply page's link: signed the same way, for the same delivery
 ACTIONS = ("take", "contacted", "resolved", "lost", "not_complaint", "right", "complaint")
 FEEDBACK = ("not_complaint", "right", "complaint")  # a label for the model, and for the case
 # What a person usually does next, offered on the page that confirms an action.
@@ -90,11 +91,12 @@ class ActionLinks:
     base_url: str
     secret: bytes
     expires: datetime
-    offers: tuple[str, ...] = ACTIONS
+    offers: tuple[str, ...] = (*ACTIONS, REPLY)
 
     def __call__(self, delivery_id: int, action: str) -> str:
         token = Token(LINK_KIND, str(delivery_id), action, int(self.expires.timestamp()))
-        return f"{self.base_url.rstrip('/')}/a/{sign(token, self.secret)}"
+        page = "r" if action == REPLY else "a"  # the reply page (listener.replies.page) has its own route
+        return f"{self.base_url.rstrip('/')}/{page}/{sign(token, self.secret)}"
 
 
 def action_links(base_url: str, secret: bytes, now: datetime, valid_days: float) -> ActionLinks:
@@ -203,7 +205,7 @@ def actions_blueprint(open_db: Callable, secret: Callable[[], bytes], brands: di
             done = localized(visit.lang, DONE)[visit.verb].format(case=case_id or "-", who=who)
             response = _page(visit, 200, title=localized(visit.lang, TEXT)["done"], body=done,
                              steps=next_links(visit, case), case=case)
-            response.set_cookie(NAME_COOKIE, who, max_age=365 * 86400, path="/a/", httponly=True, samesite="Strict",
+            response.set_cookie(NAME_COOKIE, who, max_age=365 * 86400, path="/", httponly=True, samesite="Strict",
                                 secure=request.is_secure)
             return response
         except CaseError as exc:

@@ -178,6 +178,8 @@ def sources(config_path: Path) -> None:
                    f"  status {state.status or '-'}  next run {state.next_run or 'at start'}")
         if state.missing:
             click.echo(f"    off until set: {', '.join(state.missing)}")
+        if state.reply_missing:
+            click.echo(f"    replies from Ascolto need: {', '.join(state.reply_missing)}")
         if state.message:
             click.echo(f"    last message: {state.message}")
         for query, value in state.cursors:

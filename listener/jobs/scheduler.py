@@ -1,8 +1,13 @@
 """The long-running main job: APScheduler 3.x runs the table of jobs (``listener.jobs.table``).
 
-One worker thread: SQLite has one writer, and the model is shared. Jobs coalesce (a backlog of missed
-runs becomes one run), never overlap (max_instances=1), and may start up to a minute late after a
-pause (the 1-second default grace would silently skip them). Failures are logged and recorded.
+Three pools, so that alerts never wait behind collection: ``collect`` runs up to ``collect_workers``
+sources at once (each source one run at a time: a slow or hanging source holds only its own worker),
+``dispatch`` sends alerts on its own thread, and ``default`` runs the rest (surveys, themes, learning)
+one after another. The model scores one batch at a time whoever asks (``App.scoring``), and each
+thread writes through its own SQLite connection, the writers serialised by SQLite (BEGIN IMMEDIATE).
+Jobs coalesce (a backlog of missed runs becomes one run), never overlap (max_instances=1), and may
+start up to a minute late after a pause (the 1-second default grace would silently skip them).
+Failures are logged and recorded.
 """
 
 from __future__ import annotations
@@ -41,11 +46,13 @@ def _on_event(event) -> None:
 def build_scheduler(app: App, start: datetime | None = None, only: str | None = None) -> BlockingScheduler:
     """Every job of the table (or the source ``only`` and the dispatch), each with its explicit id;
     the first runs start right away (``start``)."""
-    scheduler = BlockingScheduler(executors={"default": ThreadPoolExecutor(1)}, timezone="UTC")
+    pools = {"default": ThreadPoolExecutor(1), "collect": ThreadPoolExecutor(app.config.scheduler.collect_workers),
+             "dispatch": ThreadPoolExecutor(1)}
+    scheduler = BlockingScheduler(executors=pools, timezone="UTC")
     first = start or app.now()
     for job in jobs(app, only):
         when = {"next_run_time": first + job.first_run} if job.first_run is not None else {}
         scheduler.add_job(run_logged, job.trigger(first), args=[app, job], id=job.id, name=job.name,
-                          replace_existing=True, **when, **JOB_DEFAULTS)
+                          executor=job.pool, replace_existing=True, **when, **JOB_DEFAULTS)
     scheduler.add_listener(_on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler

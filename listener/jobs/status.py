@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
 
 from listener.kernel.times import iso, parse_timestamp
@@ -26,6 +26,7 @@ class SourceState:
     next_run: str | None  # a scheduler started now runs every source at once; this is the due time
     cursors: list[tuple[str, str]]
     missing: list[str]  # environment variables the source needs and that are not set
+    reply_missing: list[str] = field(default_factory=list)  # those only replies from Ascolto need
 
 
 def source_states(app: App) -> list[SourceState]:
@@ -35,13 +36,16 @@ def source_states(app: App) -> list[SourceState]:
         last = last_run(app.db, job)
         due = iso(parse_timestamp(last.started_at) + timedelta(minutes=source.interval_minutes)) if last else None
         states.append(SourceState(job, source.interval_minutes, last and last.started_at, last and last.status,
-                                  last and last.message, due, cursors_of(app.db, job), missing_credentials(source)))
+                                  last and last.message, due, cursors_of(app.db, job), missing_credentials(source),
+                                  missing_credentials(source, replies=True)))
     return states
 
 
-def missing_credentials(source: SourceSettings) -> list[str]:
-    """The unset environment variables a source reads its credentials from (its ``*_env`` settings)."""
-    names = [getattr(source, f.name) for f in fields(source) if f.name.endswith("_env")]
+def missing_credentials(source: SourceSettings, replies: bool = False) -> list[str]:
+    """The unset environment variables a source reads its credentials from (its ``*_env`` settings):
+    those it collects with, or (``replies``) those only replies need (marked ``reply=True``)."""
+    names = [getattr(source, f.name) for f in fields(source)
+             if f.name.endswith("_env") and bool(f.metadata.get("reply")) == replies]
     return [name for name in names if name and not os.environ.get(name)]
 
 

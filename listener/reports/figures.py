@@ -3,6 +3,7 @@ the weekly digest and the charts show. Read-only queries; the arithmetic lives i
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -10,6 +11,7 @@ import sqlite_utils
 
 from listener.kernel.times import iso
 from listener.kernel.words import top_words
+from listener.store import replies as store_replies
 from listener.store import reports
 from listener.store import themes as store_themes
 from surveys.nps import Change, Nps, nps, nps_change
@@ -48,6 +50,7 @@ class BrandReport:
     drivers: list = field(default_factory=list)  # listener.themes.drivers.Driver, most harmful first
     candidates: list[dict] = field(default_factory=list)  # new candidate themes (theme_candidates rows)
     verbatims: list[tuple[str, int, str, str]] = field(default_factory=list)  # latest comments: when, score, class, text
+    reply_hours: list[tuple[str, float]] = field(default_factory=list)  # (channel, hours to the first reply) per alert
     language: str = "en"  # of the page: the brand's
 
     @property
@@ -57,6 +60,14 @@ class BrandReport:
     @property
     def negative_share(self) -> float | None:
         return self.negative_mentions / self.mentions if self.mentions else None
+
+    @property
+    def first_reply(self) -> dict[str, tuple[float, int]]:
+        """Median hours from alert to first reply, and replies, per channel ("all" first)."""
+        by: dict[str, list[float]] = {"all": [hours for _, hours in self.reply_hours]}
+        for channel, hours in self.reply_hours:
+            by.setdefault(channel, []).append(hours)
+        return {channel: (statistics.median(values), len(values)) for channel, values in by.items() if values}
 
     @property
     def small_sample(self) -> bool:
@@ -90,7 +101,8 @@ def brand_report(db: sqlite_utils.Database, brand: str, period: Period, taxonomy
         reports.score_counts(db, brand, start, end),
         brand_drivers(db, taxonomy, brand, period.start, period.end, language) if taxonomy is not None else [],
         store_themes.new_candidates(db, brand) if taxonomy is not None else [],
-        reports.recent_comments(db, brand, start, end, VERBATIMS), language)
+        verbatims=reports.recent_comments(db, brand, start, end, VERBATIMS), language=language,
+        reply_hours=store_replies.first_reply_hours(db, brand, start, end))
 
 
 def default_period(now: datetime, since: datetime | None = None, days: int = 28) -> Period:

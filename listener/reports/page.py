@@ -43,6 +43,8 @@ def text_report(report: BrandReport) -> str:
                  f"({report.responses_to_invitations} of {report.invitations_sent} invitations sent)")
     lines.append(f"  mentions {report.mentions}, negative {_percent(report.negative_share)}; "
                  f"mention NPS {_nps_text(report.mention_nps)}")
+    for channel, (median, count) in report.first_reply.items():
+        lines.append(f"  time to first reply ({channel}): median {median:.1f} h over {count} alerts answered")
     if report.top_detractor_words:
         lines.append("  detractors talk about: " + ", ".join(f"{w} ({n})" for w, n in report.top_detractor_words))
     if report.drivers:
@@ -83,7 +85,14 @@ def html_report(reports: list[BrandReport], title: str | None = None, overdue: l
     return environment(lang, "listener.reports").get_template("report.html").render(
         lang=lang, title=title or translate(TITLE), reports=reports, charts=charts, candidates=candidates,
         columns=[translate(c) for c in COLUMNS], overdue=overdue, min_sample=MIN_SAMPLE, min_verdict=MIN_VERDICT,
-        day=lambda when: _day(when, lang), signed=signed)
+        day=lambda when: _day(when, lang), signed=signed, hours=lambda value: _hours(value, lang))
+
+
+def _hours(value: float, lang: str) -> str:
+    """Hours with one decimal, in the page's way of writing decimals (3,5 in Italian)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(round(value, 1), format="#,##0.0", locale=lang)
 
 
 

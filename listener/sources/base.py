@@ -14,6 +14,11 @@ A source module exports:
   holds once the page is committed;
 - ``expected_items(settings, brands)``: an estimate of the items one run reads, for progress bars.
 
+A source that can answer on its platform also exports ``reply_client(settings)`` (a client with write
+credentials, each named when missing) and ``send_reply(client, settings, reply_to, text, key)``: posts
+``text`` under the mention ``reply_to`` (a ``ReplyTo``), ``key`` its idempotency key where the
+platform takes one; returns the reply's id on the platform, or raises ``ReplyRefused`` (which says why).
+
 The collect job (``listener.jobs.collect``) drives every source the same way: it loads the cursor,
 asks for pages, turns items into rows, and commits each chunk of rows with its alerts, the cursor
 and the budget spent in one transaction.
@@ -35,6 +40,10 @@ Sleep = Callable[[float], None]
 
 class BadItem(ValueError):
     """The item cannot become a mention (malformed or incomplete); it is logged and skipped."""
+
+
+class ReplyRefused(Exception):
+    """The platform did not take a reply (no permission, a deleted post, a rate limit); says why."""
 
 
 class NotAboutBrand(ValueError):
@@ -160,6 +169,17 @@ class MentionRow:
     text_length: int | None = None  # the text's full length, when it was cut to the storage limit
     revision: int | None = None  # an editable post's version; a higher one replaces the stored text
     reply: str | None = None  # the brand's own public answer, where the source shows it
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """What a source's ``send_reply`` needs to answer a stored mention: its id on the platform, the
+    item as received (a platform may need more than the id, e.g. Bluesky's content id) and its link."""
+
+    native_id: str
+    raw: dict
+    author: str | None = None
+    url: str | None = None
 
 
 def translated(call: Callable[[], T], translate: Callable[[Exception], Exception]) -> T:

@@ -23,7 +23,18 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
+from .base import (
+    BadItem,
+    NotAboutBrand,
+    Page,
+    Query,
+    ReplyRefused,
+    ReplyTo,
+    SinceCursor,
+    Sleep,
+    SourceSettings,
+    translated,
+)
 from .retry import call_with_retries
 
 TYPE = "bluesky"
@@ -140,3 +151,33 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
         url=f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}", text=text,
         lang=(langs[0] if langs else None) or guess_language(text, brand.languages), created_at=created_at,
         collected_at=collected_at, raw=json.dumps(post, ensure_ascii=False, sort_keys=True))
+
+
+# ---- replying -----------------------------------------------------------------------------------
+
+def reply_client(settings: Settings):
+    """The source's own login: an app password can post."""
+    return make_client(settings)
+
+
+def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str) -> str:
+    """A post in reply to the customer's (its parent), in the same thread (its root). Not retried: a
+    reply whose answer was lost may have been posted."""
+    from atproto import models
+    from atproto.exceptions import AtProtocolError
+
+    post = reply_to.raw
+    if not post.get("uri") or not post.get("cid"):
+        raise ReplyRefused("the post's uri and content id were not stored")
+    ref = models.ComAtprotoRepoStrongRef.Main
+    parent = ref(uri=post["uri"], cid=post["cid"])
+    root = ((post.get("record") or {}).get("reply") or {}).get("root")  # the customer's post may itself be a reply
+    langs = [code for code in (post.get("record") or {}).get("langs") or [] if code][:1] or None
+    handle = read_secret(settings.handle_env, f"the Bluesky account of source {settings.name!r}")
+    try:
+        # profile_identify: the login skipped fetching the profile, so the client does not know its own repo
+        made = client.send_post(text, profile_identify=handle, langs=langs, reply_to=models.AppBskyFeedPost.ReplyRef(
+            parent=parent, root=ref(uri=root["uri"], cid=root["cid"]) if root else parent))
+    except AtProtocolError as exc:
+        raise ReplyRefused(str(_translate(exc, settings)).replace("collection resumes", "try again")) from None
+    return made.uri

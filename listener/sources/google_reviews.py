@@ -15,10 +15,11 @@ is dropped for the customer's original words.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from listener.kernel.errors import SourceRefused
+from listener.kernel.errors import RateLimited, SourceRefused, SourceUnavailable
 from listener.kernel.secrets import read_secret
 from listener.kernel.textfiles import clean, one_line
 from listener.kernel.times import iso, parse_timestamp
@@ -27,7 +28,18 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from .base import BadItem, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
+from .base import (
+    BadItem,
+    NotAboutBrand,
+    Page,
+    Query,
+    ReplyRefused,
+    ReplyTo,
+    SinceCursor,
+    Sleep,
+    SourceSettings,
+    translated,
+)
 from .fetching import request
 
 TYPE = "google_reviews"
@@ -156,3 +168,26 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
         lang=guess_language(text, brand.languages) if text else brand.languages[0], created_at=created_at,
         collected_at=collected_at, raw=json.dumps(item, ensure_ascii=False, sort_keys=True), rating=stars,
         revision=int(updated.timestamp()), reply=original_words(clean(reply)) if reply else None)
+
+
+# ---- replying -----------------------------------------------------------------------------------
+
+def reply_client(settings: Settings):
+    """The source's own session: a location's manager with business.manage may reply."""
+    return make_client(settings)
+
+
+def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str, sleep: Sleep = time.sleep) -> str:
+    """The owner's reply to the review (PUT: it creates the reply or replaces the previous one, so a
+    retry cannot post twice). Google gives a reply no id of its own: the review's name stands for it."""
+    name = reply_to.raw.get("name") or ""
+    if "/reviews/" not in name:
+        raise ReplyRefused("the review's full name (accounts/.../locations/.../reviews/...) was not stored")
+    url = f"{settings.api_root.rstrip('/')}/v4/{name}/reply"
+    try:
+        translated(lambda: request(client, "PUT", url, what="Google Business Profile reply", sleep=sleep,
+                                   refused_hint=_refused_hint(settings), json={"comment": text}),
+                   lambda exc: _translate(exc, settings))
+    except (SourceRefused, RateLimited, SourceUnavailable) as exc:
+        raise ReplyRefused(str(exc)) from None
+    return name

@@ -23,7 +23,18 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded, match_brand
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import (
+    BadItem,
+    JsonCursor,
+    NotAboutBrand,
+    Page,
+    Query,
+    ReplyRefused,
+    ReplyTo,
+    Sleep,
+    SourceSettings,
+    translated,
+)
 from .fetching import html_to_text
 from .retry import call_with_retries
 
@@ -164,3 +175,40 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
         author=one_line(account.get("acct") or "") or None, url=status.get("url") or uri, text=text,
         lang=language_code(status.get("language")) or guess_language(text, brand.languages), created_at=created_at,
         collected_at=collected_at, raw=json.dumps(status, ensure_ascii=False, sort_keys=True, default=str))
+
+
+# ---- replying -----------------------------------------------------------------------------------
+
+def reply_client(settings: Settings):
+    """The source's own client: its token must also carry the write:statuses scope."""
+    return make_client(settings)
+
+
+def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str) -> str:
+    """A public reply under the post, naming its author (Mastodon notifies only who is named); the
+    key is Mastodon's Idempotency-Key, so a retried request posts once."""
+    from mastodon import MastodonAPIError, MastodonNetworkError, MastodonRatelimitError
+
+    status = reply_to.raw  # the status as this instance served it: its local id is what a reply names
+    if not status.get("id"):
+        raise ReplyRefused(f"the post's id on {settings.instance} was not stored")
+    acct = (status.get("account") or {}).get("acct")
+    body = text if not acct or f"@{acct}" in text else f"@{acct} {text}"
+    try:
+        posted = client.status_post(body, in_reply_to_id=status["id"], idempotency_key=key,
+                                    visibility=status.get("visibility") if status.get("visibility") in (
+                                        "public", "unlisted") else "public")
+    except MastodonRatelimitError:
+        raise ReplyRefused(f"Mastodon {settings.instance}: rate limit reached; try again in a few minutes") from None
+    except MastodonAPIError as exc:
+        raise ReplyRefused(f"Mastodon {settings.instance} refused the reply: {_api_reason(exc)} (does "
+                           f"{settings.access_token_env} have the write:statuses scope?)") from None
+    except MastodonNetworkError as exc:
+        raise ReplyRefused(f"Mastodon {settings.instance} could not be reached: {type(exc).__name__}") from None
+    return str(posted["id"])
+
+
+def _api_reason(exc: Exception) -> str:
+    """Mastodon.py's error args: (message, status code, reason, the server's error text)."""
+    parts = [str(a) for a in getattr(exc, "args", ()) if a]
+    return " ".join(parts[1:]) if len(parts) > 1 else (parts[0] if parts else type(exc).__name__)

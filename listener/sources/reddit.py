@@ -23,7 +23,18 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded, match_brand
 from ..language import guess_language
 from ..settings import Brand, setting
-from .base import BadItem, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import (
+    BadItem,
+    JsonCursor,
+    NotAboutBrand,
+    Page,
+    Query,
+    ReplyRefused,
+    ReplyTo,
+    Sleep,
+    SourceSettings,
+    translated,
+)
 
 TYPE = "reddit"
 LABEL = "Reddit"
@@ -53,6 +64,9 @@ class Settings(SourceSettings):
     comments: bool = setting(True)
     limit: int = setting(250, low=1, high=1000)  # newest items read per query and run
     overlap_minutes: float = setting(360.0, low=0)  # read back this far: Reddit search indexes posts late
+    # Replies post as the brand's account (a "script" app of that account); collection needs neither.
+    username_env: str = setting("REDDIT_USERNAME", reply=True)
+    password_env: str = setting("REDDIT_PASSWORD", reply=True)
 
     def credentials(self) -> tuple[str, str]:
         needed_for = f"the Reddit app of source {self.name!r}"
@@ -203,3 +217,49 @@ def new_items(listing: Iterable, cursor: Cursor, limit: int, overlap_seconds: fl
         log.warning("Reddit: %d items read without reaching the last run's newest; some may be missed "
                     "(raise the source's limit or shorten its interval)", read)
     return found
+
+
+# ---- replying -----------------------------------------------------------------------------------
+
+def reply_client(settings: Settings):
+    """The same app, logged in as the brand's account (a script app): the only way Reddit lets an app
+    post. Accounts with two-factor login cannot be used this way."""
+    import praw
+
+    client_id, client_secret = settings.credentials()
+    needed_for = f"replies through the Reddit source {settings.name!r} (the brand account's login)"
+    return praw.Reddit(client_id=client_id, client_secret=client_secret, user_agent=settings.user_agent,
+                       username=read_secret(settings.username_env, needed_for),
+                       password=read_secret(settings.password_env, needed_for),
+                       check_for_updates=False, check_for_async=False)
+
+
+def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str) -> str:
+    """A comment under the submission (t3_) or comment (t1_). Not retried: a reply whose answer was
+    lost may have been posted (Reddit takes no idempotency key)."""
+    import prawcore
+    from praw.exceptions import RedditAPIException
+
+    kind, _, short = reply_to.native_id.partition("_")
+    if kind not in ("t1", "t3") or not short:
+        raise ReplyRefused(f"{reply_to.native_id!r} is not a Reddit post or comment id")
+    thing = client.comment(short) if kind == "t1" else client.submission(short)
+    try:
+        made = thing.reply(text)
+    except RedditAPIException as exc:  # Reddit's refusals come in a 200 answer: RATELIMIT, THREAD_LOCKED...
+        raise ReplyRefused("Reddit refused the reply: " + "; ".join(
+            f"{item.error_type}: {item.message}" for item in exc.items)) from None
+    except prawcore.TooManyRequests as exc:
+        raise ReplyRefused(f"Reddit: rate limit reached; try again in {exc.retry_after or 'a few'} seconds") from None
+    except prawcore.Forbidden:
+        raise ReplyRefused("Reddit refused the reply (403): a locked thread, a ban, or an app that is not the "
+                           "brand account's script app") from None
+    except prawcore.OAuthException as exc:
+        raise ReplyRefused(f"Reddit refused the login ({exc.error}): check {settings.username_env} and "
+                           f"{settings.password_env}") from None
+    except (prawcore.ServerError, prawcore.RequestException) as exc:
+        raise ReplyRefused(f"Reddit could not be reached ({type(exc).__name__}); the reply may have been posted: "
+                           f"check {reply_to.url or 'the post'} before sending again") from None
+    if made is None:  # quarantined subreddits answer without the comment
+        raise ReplyRefused("Reddit took the reply but did not return it (a quarantined subreddit?)")
+    return made.fullname

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from listener.kernel.errors import BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
+from listener.kernel.errors import AscoltoError, BudgetSpent, RateLimited, SourceRefused, SourceUnavailable
 from listener.kernel.secrets import read_secret
 from listener.kernel.times import iso, parse_timestamp
 from listener.sources.base import MentionRow
@@ -32,7 +32,19 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded
 from ..language import guess_language, language_code
 from ..settings import Brand, setting
-from .base import BadItem, Budget, JsonCursor, NotAboutBrand, Page, Query, Sleep, SourceSettings, translated
+from .base import (
+    BadItem,
+    Budget,
+    JsonCursor,
+    NotAboutBrand,
+    Page,
+    Query,
+    ReplyRefused,
+    ReplyTo,
+    Sleep,
+    SourceSettings,
+    translated,
+)
 from .retry import call_with_retries
 
 TYPE = "x"
@@ -66,6 +78,13 @@ class Settings(SourceSettings):
     max_pages: int = setting(10, low=1, high=1000)  # per brand and run: bounds a backfill
     include_authors: bool = setting(True)  # user objects cost more than posts; without them authors are ids
     monthly_read_budget: int | None = setting(None, low=1)  # posts and user objects read per calendar month
+    # Replies: the brand's account (its @handle) and its OAuth 1.0a user keys, with "Read and write"
+    # access. Since February 2026 X takes an app's reply only to a post that mentions that account.
+    reply_as: str = setting("", convert=lambda handle: handle.lstrip("@"))
+    consumer_key_env: str = setting("X_CONSUMER_KEY", reply=True)
+    consumer_secret_env: str = setting("X_CONSUMER_SECRET", reply=True)
+    access_token_env: str = setting("X_ACCESS_TOKEN", reply=True)
+    access_token_secret_env: str = setting("X_ACCESS_TOKEN_SECRET", reply=True)
 
     @property
     def budget(self) -> Budget | None:
@@ -279,3 +298,47 @@ def transient_errors() -> tuple[type[BaseException], ...]:
     import tweepy
 
     return (tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout)
+
+
+# ---- replying -----------------------------------------------------------------------------------
+
+def reply_client(settings: Settings):
+    """A client acting as the brand's account (OAuth 1.0a user context): the app's bearer token reads
+    but cannot post."""
+    import tweepy
+
+    if not settings.reply_as:
+        raise AscoltoError(f"sources {settings.name!r}: reply_as is not set (the brand's @handle that replies on X)")
+    needed_for = f"replies on X as @{settings.reply_as} (keys of an app with Read and write access)"
+    return tweepy.Client(consumer_key=read_secret(settings.consumer_key_env, needed_for),
+                         consumer_secret=read_secret(settings.consumer_secret_env, needed_for),
+                         access_token=read_secret(settings.access_token_env, needed_for),
+                         access_token_secret=read_secret(settings.access_token_secret_env, needed_for),
+                         return_type=dict, wait_on_rate_limit=False)
+
+
+def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str) -> str:
+    """A reply to the post's latest version. X takes it only if the post mentions the account that
+    replies (its 2026 rule): checked first, so that the person posts it by hand instead. Not retried:
+    a reply whose answer was lost may have been posted."""
+    import tweepy
+
+    tweet = reply_to.raw.get("tweet") or {}
+    said = (tweet.get("note_tweet") or {}).get("text") or tweet.get("text") or ""
+    if f"@{settings.reply_as}".casefold() not in said.casefold():
+        raise ReplyRefused(f"X takes replies from apps only to posts that mention @{settings.reply_as}; this one "
+                           "does not: post the reply from the X app")
+    try:
+        answer = client.create_tweet(text=text, in_reply_to_tweet_id=str(tweet.get("id") or reply_to.native_id))
+    except tweepy.TooManyRequests as exc:
+        reset = exc.response.headers.get("x-rate-limit-reset") if exc.response is not None else None
+        when = iso(datetime.fromtimestamp(int(reset), timezone.utc)) if str(reset or "").isdigit() else "a while"
+        raise ReplyRefused(f"X rate limit reached; try again after {when}") from None
+    except (tweepy.Forbidden, tweepy.Unauthorized) as exc:
+        detail = "; ".join(exc.api_messages) or str(exc)
+        raise ReplyRefused(f"X refused the reply ({detail}); the keys must belong to @{settings.reply_as} and be "
+                           "regenerated after giving the app Read and write access") from None
+    except tweepy.TweepyException as exc:
+        raise ReplyRefused(f"X did not take the reply ({type(exc).__name__}); it may have been posted: check "
+                           f"{reply_to.url or 'the post'} before sending again") from None
+    return str(answer["data"]["id"])

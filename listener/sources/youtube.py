@@ -27,7 +27,19 @@ from listener.sources.base import MentionRow
 from ..brands import is_excluded
 from ..language import guess_language
 from ..settings import Brand, setting
-from .base import BadItem, Budget, NotAboutBrand, Page, Query, SinceCursor, Sleep, SourceSettings, translated
+from .base import (
+    BadItem,
+    Budget,
+    NotAboutBrand,
+    Page,
+    Query,
+    ReplyRefused,
+    ReplyTo,
+    SinceCursor,
+    Sleep,
+    SourceSettings,
+    translated,
+)
 from .retry import call_with_retries
 
 TYPE = "youtube"
@@ -44,6 +56,12 @@ class Settings(SourceSettings):
     video_ids: tuple[str, ...] = setting(())  # other videos to follow (a review, a partner's video)
     api_key_env: str = setting("YOUTUBE_API_KEY")
     api_root: str = setting("https://youtube.googleapis.com/")
+    # Replies post as the brand's channel: an API key cannot write. An OAuth client and a refresh token
+    # granted by the channel with the youtube.force-ssl scope (each reply costs 50 quota units).
+    client_id_env: str = setting("YOUTUBE_CLIENT_ID", reply=True)
+    client_secret_env: str = setting("YOUTUBE_CLIENT_SECRET", reply=True)
+    refresh_token_env: str = setting("YOUTUBE_REFRESH_TOKEN", reply=True)
+    token_uri: str = setting("https://oauth2.googleapis.com/token")
     daily_quota_units: int = setting(10000, low=1)  # Google's free quota per project and day
     max_pages: int = setting(10, low=1, high=100)  # pages of 100 comments per query and run
     interval_minutes: float = setting(30.0, low=1)
@@ -178,3 +196,53 @@ def item_to_row(item: dict, query: Query, brands: Sequence[Brand], collected_at:
         author=one_line(comment.get("authorDisplayName") or "") or None, url=url, text=text,
         lang=guess_language(text, brand.languages), created_at=created_at, collected_at=collected_at,
         raw=json.dumps(item, ensure_ascii=False, sort_keys=True), revision=int(edited.timestamp()))
+
+
+# ---- replying -----------------------------------------------------------------------------------
+
+WRITE_SCOPE = "https://www.googleapis.com/auth/youtube.force-ssl"
+REPLY_COST = 50  # quota units of comments.insert
+
+
+def reply_client(settings: Settings):
+    """The API as the brand's channel (OAuth, refreshed from the channel's refresh token)."""
+    from google.oauth2.credentials import Credentials
+    from googleapiclient.discovery import build
+
+    needed_for = f"replies as the channel of YouTube source {settings.name!r} (scope youtube.force-ssl)"
+    credentials = Credentials(token=None, refresh_token=read_secret(settings.refresh_token_env, needed_for),
+                              client_id=read_secret(settings.client_id_env, needed_for),
+                              client_secret=read_secret(settings.client_secret_env, needed_for),
+                              token_uri=settings.token_uri, scopes=[WRITE_SCOPE])
+    return build("youtube", "v3", credentials=credentials, static_discovery=True, cache_discovery=False,
+                 client_options={"api_endpoint": settings.api_root})
+
+
+def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str) -> str:
+    """A reply in the comment's thread. Not retried: a reply whose answer was lost may have been posted."""
+    from google.auth.exceptions import RefreshError
+    from googleapiclient.errors import HttpError
+
+    snippet = reply_to.raw.get("snippet") or {}
+    if snippet.get("canReply") is False:
+        raise ReplyRefused("YouTube: replies are closed on this comment")
+    parent = (snippet.get("topLevelComment") or {}).get("id") or reply_to.native_id
+    try:
+        made = client.comments().insert(part="snippet", body={"snippet": {"parentId": parent, "textOriginal": text}}
+                                        ).execute(num_retries=0)
+    except HttpError as exc:
+        reasons = sorted({d.get("reason") for d in (exc.error_details or []) if isinstance(d, dict)} - {None})
+        if "quotaExceeded" in reasons:
+            raise ReplyRefused("YouTube quota exceeded for today (a reply costs 50 units); try again after "
+                               "midnight Pacific time") from None
+        raise ReplyRefused(f"YouTube refused the reply ({exc.status_code} {', '.join(reasons)}): the refresh token "
+                           f"of {settings.refresh_token_env} must be the brand channel's, with youtube.force-ssl"
+                           ) from None
+    except RefreshError as exc:
+        raise ReplyRefused(f"Google refused the OAuth refresh ({exc.args[0] if exc.args else exc}): check "
+                           f"{settings.client_id_env}, {settings.client_secret_env} and {settings.refresh_token_env}"
+                           ) from None
+    except OSError as exc:
+        raise ReplyRefused(f"YouTube could not be reached ({exc}); the reply may have been posted: check "
+                           f"{reply_to.url or 'the video'} before sending again") from None
+    return str(made["id"])

@@ -245,3 +245,17 @@ def m017_why_a_delivery_waits(db: sqlite_utils.Database) -> None:
     # Why the last dispatch did not send a pending delivery (quiet hours, the hourly cap, the grouping
     # window, a digest): what `ascolto alerts list` tells a team that wonders where an alert is.
     db["deliveries"].add_column("held", str)
+
+
+@migrations()
+def m018_replies(db: sqlite_utils.Database) -> None:
+    # Each answer a person sent a customer from Ascolto: where, what, by whom, and what the platform
+    # said. ``key`` is the reply form's own: a form posted twice (a double click, a replayed POST)
+    # finds its reply already there and sends nothing.
+    db["replies"].create({"id": int, "key": str, "case_id": int, "kind": str, "subject_id": str, "brand": str,
+                          "channel": str, "text": str, "who": str, "created_at": str, "sent_at": str, "status": str,
+                          "platform_id": str, "error": str},
+                         pk="id", not_null={"key", "kind", "subject_id", "channel", "text", "created_at", "status"})
+    db["replies"].create_index(["key"], unique=True)
+    db["replies"].create_index(["case_id"])
+    db["replies"].create_index(["brand", "created_at"])
