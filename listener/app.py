@@ -150,7 +150,7 @@ class App:
     def alert_rules(self) -> AlertRules:
         brands = self.config.brands
         return AlertRules(self.config.detractor_confidence, {b.name: b.alert_preset for b in brands},
-                          {b.name: b.low_rating_alerts for b in brands})
+                          {b.name: b.low_rating_alerts for b in brands}, {b.name: b.languages[0] for b in brands})
 
     @cached_property
     def channels(self) -> tuple:

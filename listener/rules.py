@@ -71,6 +71,10 @@ class AlertRules:
     min_confidence: float = DEFAULT_CONFIDENCE
     presets: Mapping[str, str] = field(default_factory=dict)  # brand -> preset
     low_rating_alerts: Mapping[str, bool] = field(default_factory=dict)  # brand -> on/off
+    # brand -> the language a text is judged in when none is detected (short comments often have
+    # none): the brand's first language, its market's. Without it the detector would take the most
+    # alert-prone language's threshold, and short neutral Italian comments alerted at English's 0.24.
+    languages: Mapping[str, str] = field(default_factory=dict)
 
     def preset(self, brand: str) -> str:
         return self.presets.get(brand, DEFAULT_PRESET)
@@ -81,8 +85,8 @@ class AlertRules:
         alerts exactly when it is a detractor's."""
         if survey_class is not None:
             return survey_class, Verdict(survey_class == DETRACTOR, None, "survey")
-        verdict = judge(score, lang, detector, self.preset(brand), self.min_confidence, rating,
-                        self.low_rating_alerts.get(brand, True))
+        verdict = judge(score, lang or self.languages.get(brand), detector, self.preset(brand), self.min_confidence,
+                        rating, self.low_rating_alerts.get(brand, True))
         if verdict.alert:
             return DETRACTOR, verdict
         confident = score.confidence >= self.min_confidence

@@ -56,6 +56,8 @@ class Brand:
     # How readily a mention raises an alert: sensitive, balanced or strict (the detector's presets).
     alert_preset: str = setting(DEFAULT_PRESET, choices=tuple(PRESETS))
     low_rating_alerts: bool = setting(True)  # a 1-2 star review alerts whatever its text says
+    review_url: str = setting("", check=lambda url: None if not url or url.startswith("https://") else
+                              f"expected an https:// address (the brand's public review page), got {url!r}")
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -28,7 +28,7 @@ def wsgi_app(app: App):
                   reply_blueprint(open_db, secret, app.config, app.now, lambda: app.mailer, platform)]
     if app.config.surveys is not None:
         blueprints.append(survey_blueprint(app.config.surveys, open_db, [b.name for b in app.config.brands],
-                                           app.now))
+                                           app.now, {b.name: b.review_url for b in app.config.brands if b.review_url}))
     return web_app(blueprints, MAX_BODY_BYTES)
 
 

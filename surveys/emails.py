@@ -15,10 +15,11 @@ TEXT = {
     'reminder_subject': N_('Reminder - {brand}: how did your order {order} go?'),
     'greeting': N_('Hi {name},'),
     'greeting_anonymous': N_('Hi,'),
-    'intro': N_('thank you for your order {order}. One click is all it takes:'),
+    'intro': N_('thank you for your order {order}. Choose a score, then press Send on the page that opens (a '
+                'reason is welcome, not required):'),
     'question': N_('How likely are you to recommend {brand} to a friend or colleague?'),
     'scale': N_('0 = not at all likely, 10 = extremely likely'),
-    'after': N_('After the click you can tell us, if you like, the reason for your score.'),
+    'after': N_('Your score counts once you press Send.'),
     'reminder': N_('This is our last message about this order: we will not ask again.'),
     'unsubscribe': N_("Don't want surveys from {brand} any more? Unsubscribe"),
     'why': N_('You receive this email because you bought from {brand}.'),

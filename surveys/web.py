@@ -25,6 +25,7 @@ from listener.kernel.times import iso, utc_now
 from listener.store import surveys as store
 
 from .errors import BadRow
+from .nps import PROMOTER, nps_class
 from .orders import order_from_row, save_order
 from .responses import parse_score, record_answer
 from .settings import SurveySettings
@@ -42,6 +43,11 @@ PAGE_TEXT = {
     'send': N_('Send'),
     'thanks_title': N_('Thank you!'),
     'thanks': N_('We have your score ({score}). You can change it with the same link from the email.'),
+    'thanks_detractor': N_("We have your score ({score}), and we're sorry. Someone from {brand} will get back to "
+                           "you soon."),
+    'thanks_passive': N_('We have your score ({score}): thank you, it helps {brand} do better.'),
+    'thanks_promoter': N_('We have your score ({score}): thank you, it means a lot to {brand}.'),
+    'review': N_('Tell others too: leave a review'),
     'expired_title': N_('Link expired'),
     'expired': N_('This survey is closed. Thank you for your time all the same.'),
     'replayed_title': N_('Answer already sent'),
@@ -58,10 +64,11 @@ PAGE_TEXT = {
 
 
 def survey_blueprint(settings: SurveySettings, open_db: Callable, brands: list[str],
-                     now: Callable[[], datetime] = utc_now) -> Blueprint:
+                     now: Callable[[], datetime] = utc_now, review_links: Mapping[str, str] | None = None) -> Blueprint:
     """The survey pages, the unsubscribe page and the orders endpoint. ``open_db`` gives a database
-    connection for one request (SQLite, WAL)."""
-    pages = _survey_routes(settings, open_db, brands, now)
+    connection for one request (SQLite, WAL); ``review_links``: brand -> where a promoter may leave a
+    public review (offered on the thank-you page)."""
+    pages = _survey_routes(settings, open_db, brands, now, review_links or {})
 
     @pages.app_errorhandler(413)
     def too_large(_error):
@@ -81,11 +88,21 @@ def message(kind: str, status: int, lang: str, **fields) -> Response:
     return notice(text[f"{kind}_title"], text[kind].format(**fields), status, lang)
 
 
+def thanks(brand: str, score: int, lang: str, review_link: str | None) -> Response:
+    """Thanks in words that fit the score: a detractor hears that someone will answer (an alert and a
+    case were opened), a promoter is offered the brand's review page where it has one."""
+    text = localized(lang, PAGE_TEXT)
+    kind = nps_class(score)
+    link = (review_link, text["review"]) if kind == PROMOTER and review_link else None
+    return notice(text["thanks_title"], text[f"thanks_{kind}"].format(score=score, brand=brand), 200, lang, link)
+
+
 def closed(lang: str) -> Response:
     return message("expired", 410, lang)
 
 
-def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str], now: Callable[[], datetime]):
+def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str], now: Callable[[], datetime],
+                   review_links: Mapping[str, str]):
     app = Blueprint("surveys", __name__)
 
     def load(token_text: str, kind: str):
@@ -149,7 +166,7 @@ def _survey_routes(settings: SurveySettings, open_db: Callable, brands: list[str
         db.close()
         if not used:
             return message("replayed", 409, lang)
-        return message("thanks", 200, lang, score=score)
+        return thanks(invitation.brand, score, lang, review_links.get(invitation.brand))
 
     @app.get("/u/<token_text>")
     def unsubscribe_page(token_text: str):

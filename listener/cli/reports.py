@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from datetime import timezone
@@ -68,11 +69,17 @@ def datasette(config_path: Path, metadata_file: Path | None, port: int) -> None:
     merged = write_metadata(config.database, metadata_file)
     try:
         # No write plugins and no --root: Datasette only reads; WAL lets it read while the bot writes.
-        code = subprocess.call([sys.executable, "-m", "datasette", "serve", str(config.database),
-                                "--metadata", str(merged), "--port", str(port)])
+        child = subprocess.Popen([sys.executable, "-m", "datasette", "serve", str(config.database),
+                                  "--metadata", str(merged), "--port", str(port)])
+        # systemd and docker stop with SIGTERM: pass it on, so that no Datasette is left serving alone.
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:  # Ctrl-C reaches the child too (one process group); wait for it
+            code = child.wait()
     finally:
         merged.unlink(missing_ok=True)
-    sys.exit(code)
+    sys.exit(0 if code in (-signal.SIGTERM, -signal.SIGINT) else code)  # stopped as asked: not a failure
 
 
 COMMANDS = (report, datasette)

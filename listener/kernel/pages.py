@@ -52,9 +52,9 @@ def html(template: str, status: int, lang: str, packages: tuple[str, ...] = (), 
     return Response(body, status=status, headers=SECURITY_HEADERS, content_type="text/html; charset=utf-8")
 
 
-def notice(title: str, body: str, status: int, lang: str) -> Response:
-    """A page that only says something: a title and a sentence."""
-    return html("message.html", status, lang, ("listener.kernel",), title=title, body=body)
+def notice(title: str, body: str, status: int, lang: str, link: tuple[str, str] | None = None) -> Response:
+    """A page that only says something: a title and a sentence (and a link to go on: (url, label))."""
+    return html("message.html", status, lang, ("listener.kernel",), title=title, body=body, link=link)
 
 
 def bad_link(status: int, lang: str | None = None, kind: str = "bad") -> Response:

@@ -19,8 +19,29 @@ def metadata_for(database: Path, metadata_file: Path) -> dict:
         raise AscoltoError(f"cannot read Datasette metadata {metadata_file}: {exc}") from None
     databases = metadata.get("databases", {})
     if len(databases) == 1:
-        metadata["databases"] = {Path(database).stem: next(iter(databases.values()))}
+        (written, described), = databases.items()
+        name = Path(database).stem
+        described = _with_query_links(described, name)
+        # the file's links name the database as written; Datasette names it after the file
+        described["description_html"] = described.get("description_html", "").replace(f"/{written}/", f"/{name}/")
+        metadata["databases"] = {name: described}
     return metadata
+
+
+def _with_query_links(described: dict, name: str) -> dict:
+    """Every canned query listed, with a link, on the database's page (Datasette lists them below the
+    tables, where nobody scrolls), and their SQL folded away: a marketer reads the answer, and the
+    SQL is one click on "Show SQL" away."""
+    from html import escape
+
+    queries = described.get("queries", {})
+    for query in queries.values():
+        query.setdefault("hide_sql", True)
+    items = "".join(f'<li><a href="/{name}/{key}">{escape(query.get("title", key))}</a></li>'
+                    for key, query in queries.items())
+    if items:
+        described["description_html"] = described.get("description_html", "") + f"<p>Questions answered:</p><ul>{items}</ul>"
+    return described
 
 
 def write_metadata(database: Path, metadata_file: Path) -> Path:

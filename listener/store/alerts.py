@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 import sqlite_utils
 
 from .cases import Case, cases_of
-from .database import in_chunks, marks
+from .database import in_chunks, marks, where
 from .mentions import StoredMention, stored_mentions
 from .themes import themes_of
 
@@ -250,19 +250,13 @@ class Listed:
 
 def list_deliveries(db: sqlite_utils.Database, status: str | None = None, channel: str | None = None) -> list[Listed]:
     """Deliveries by channel and target, with who and what each is about (the first 60 characters)."""
-    where, args = [], []
-    if status:
-        where.append("d.status = ?")
-        args.append(status)
-    if channel:
-        where.append("d.channel = ?")
-        args.append(channel)
+    filters, args = where(("d.status = ?", status), ("d.channel = ?", channel))
     return [Listed(**row) for row in db.query(
         "select d.id, d.channel, d.target, d.mode, d.status, d.attempts, d.last_error, d.next_attempt_at, d.bundle, d.held, "
         "a.kind, a.brand, coalesce(m.author, json_extract(a.details, '$.name'), '') as who, "
         "substr(coalesce(m.text, json_extract(a.details, '$.comment'), json_extract(a.details, '$.title'), ''), 1, 60)"
         " as text from deliveries d join alerts a on a.id = d.alert_id left join mentions m on m.id = a.mention_id"
-        + (" where " + " and ".join(where) if where else "") + " order by d.channel, d.target, d.id", args)]
+        + filters + " order by d.channel, d.target, d.id", args)]
 
 
 # ---- the actions of alert links ----------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 
 import sqlite_utils
 
-from .database import in_chunks, marks
+from .database import in_chunks, marks, where
 
 
 @dataclass(frozen=True)
@@ -123,21 +123,13 @@ class Listed:
 
 def list_cases(db: sqlite_utils.Database, *, status: str | None = None, overdue_at: str | None = None,
                brand: str | None = None) -> list[Listed]:
-    where, args = [], []
-    if status:
-        where.append("k.status = ?")
-        args.append(status)
-    if overdue_at:
-        where.append("k.status in ('open', 'contacted') and k.due_at < ?")
-        args.append(overdue_at)
-    if brand:
-        where.append("k.brand = ?")
-        args.append(brand)
+    filters, args = where(("k.status = ?", status), ("k.status in ('open', 'contacted') and k.due_at < ?", overdue_at),
+                          ("k.brand = ?", brand))
     sql = ("select k.*, coalesce(m.author, c.name, c.email) as who, coalesce(m.text, r.comment) as text "
            "from cases k left join mentions m on k.kind = 'mention' and m.id = k.subject_id "
            "left join survey_responses r on k.kind = 'response' and r.id = k.subject_id "
            "left join customers c on c.id = r.customer_id"
-           + (" where " + " and ".join(where) if where else "") + " order by k.due_at, k.id")
+           + filters + " order by k.due_at, k.id")
     listed = []
     for row in db.query(sql, args):
         who, text = row.pop("who"), row.pop("text")

@@ -100,6 +100,15 @@ def in_chunks(values: Iterable, size: int = MAX_PARAMETERS) -> Iterator[list]:
         yield values[start:start + size]
 
 
+def where(*conditions: tuple[str, object]) -> tuple[str, list]:
+    """`` where a = ? and b < ?`` and its arguments, from (condition, value) pairs whose value is set
+    (a filter left empty filters nothing); ``("", [])`` when none is."""
+    chosen = [(condition, value) for condition, value in conditions if value]
+    if not chosen:
+        return "", []
+    return " where " + " and ".join(c for c, _ in chosen), [v for _, v in chosen]
+
+
 def marks(values: Sequence) -> str:
     """``?, ?, ?`` for ``values``: the placeholders of an ``in (...)``."""
     return ",".join("?" * len(values))

@@ -259,3 +259,22 @@ def m018_replies(db: sqlite_utils.Database) -> None:
     db["replies"].create_index(["key"], unique=True)
     db["replies"].create_index(["case_id"])
     db["replies"].create_index(["brand", "created_at"])
+
+
+@migrations()
+def m019_readable_views(db: sqlite_utils.Database) -> None:
+    # What a marketer opens first in Datasette: the words first, no raw JSON, no 16-decimal floats.
+    db.create_view("readable_mentions", """
+        select m.text, m.brand, m.source, m.author, m.url, m.created_at, m.lang, m.sentiment,
+               round(m.p_unhappy, 2) as p_unhappy, m.alert_rule is not null as alerted, m.nps_class, m.id
+        from mentions m""")
+    # Every unhappy customer still waiting, with who they are, what they said and where.
+    db.create_view("open_cases_readable", """
+        select k.id as case_id, k.brand, k.status, k.owner, k.due_at, coalesce(m.author, c.name, c.email) as who,
+               coalesce(m.text, r.comment) as text, m.url, coalesce(m.source, 'survey') as source,
+               r.score, k.created_at
+        from cases k
+        left join mentions m on k.kind = 'mention' and m.id = k.subject_id
+        left join survey_responses r on k.kind = 'response' and r.id = k.subject_id
+        left join customers c on c.id = r.customer_id
+        where k.status in ('open', 'contacted')""")

@@ -91,7 +91,7 @@ def test_the_metadata_names_only_columns_that_exist(app):
     metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
     tables = metadata["databases"][Path(app.config.database).stem]["tables"]
     for table, meta in tables.items():
-        assert app.db[table].exists(), f"{table} is described but does not exist"
+        assert table in app.db.table_names() + app.db.view_names(), f"{table} is described but does not exist"
         columns = {c.name for c in app.db[table].columns}
         named = set(meta.get("facets", [])) | set(meta.get("columns", {})) | {
             meta[key] for key in ("sort", "sort_desc") if key in meta}
@@ -113,6 +113,29 @@ def test_every_table_and_query_page_opens(app):
         for suffix in ("", ".json"):
             response = asyncio.run(datasette.client.get(page + suffix))
             assert response.status_code == 200, f"{page}{suffix}: {response.status_code} {response.text[:300]}"
+
+
+def test_the_database_page_links_every_question_and_search_takes_word_starts(app):
+    from datasette.app import Datasette
+
+    metadata = metadata_for(app.config.database, REPO / "config" / "datasette.yaml")
+    datasette = Datasette([str(app.config.database)], metadata=metadata)
+    name = Path(app.config.database).stem
+    page = asyncio.run(datasette.client.get(f"/{name}")).text
+    for query in metadata["databases"][name]["queries"]:
+        assert f'href="/{name}/{query}"' in page
+    canned = asyncio.run(datasette.client.get(f"/{name}/nps_by_week")).text
+    assert "_show_sql=1\">show</a>" in canned and "<textarea" not in canned  # the SQL folded away
+    app.db["mentions"].insert({"id": "x:r", "source": "x", "native_id": "r", "brand": BRAND, "author": "ada",
+                               "text": "Il rimborso non è mai arrivato", "created_at": "2026-11-22T10:00:00Z",
+                               "collected_at": "2026-11-22T10:00:00Z",
+                               "raw": "{}"})
+    found = asyncio.run(datasette.client.get(f"/{name}/mentions.json?_search=rimbors*&_shape=array")).json()
+    assert [row["id"] for row in found] == ["x:r"]
+    readable = asyncio.run(datasette.client.get(f"/{name}/readable_mentions.json?_shape=array&_size=1")).json()
+    assert list(readable[0])[:2] == ["text", "brand"] and "raw" not in readable[0]
+    waiting = asyncio.run(datasette.client.get(f"/{name}/open_cases_readable.json?_shape=array")).json()
+    assert {row["who"] for row in waiting} == {"u0", "u3", "u6"} and all(row["text"] for row in waiting)
 
 
 def test_nps_by_week_matches_the_python_arithmetic(app):

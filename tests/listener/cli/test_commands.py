@@ -129,3 +129,41 @@ def test_reading_commands_work_without_the_smtp_password_and_serve_needs_the_lin
     assert sent.exit_code == 1 and "ASCOLTO_TEST_SMTP_PASSWORD is not set" in sent.output
     served = ascolto(["serve", "--config", config, "--port", "1"])
     assert served.exit_code == 1 and "environment variable ASCOLTO_SECRET is too short (5 characters" in served.output
+
+
+def test_ascolto_datasette_stops_its_server_on_sigterm(tmp_path):
+    """systemd and docker stop with SIGTERM: Datasette, its child, goes too (bounded waits)."""
+    import signal
+    import socket
+    import time
+
+    from helpers.net import free_port
+    from helpers.paths import REPO
+    from listener.app import App
+    from listener.config import load_config
+
+    config = write_config(tmp_path)
+    App(load_config(config)).db  # the database exists
+    port = free_port()
+    parent = subprocess.Popen([sys.executable, "-m", "listener", "datasette", "--config", str(config), "--metadata",
+                               str(REPO / "config" / "datasette.yaml"), "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def serving() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    try:
+        deadline = time.monotonic() + 60
+        while not serving() and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.2)
+        assert serving(), "Datasette did not start"
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == 0  # stopped as asked
+        deadline = time.monotonic() + 10
+        while serving() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not serving()  # no Datasette left serving alone
+    finally:
+        if parent.poll() is None:
+            parent.kill()

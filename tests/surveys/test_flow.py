@@ -262,3 +262,15 @@ def test_a_detractor_from_another_tools_replies_has_a_customer_to_answer(survey_
     assert "Cliente: nuovo.cliente@example.com" in text and "Ordine: B-77" in text and "?" not in text.split("Cliente:")[1][:3]
     html = alert.get_body(("html",)).get_content()
     assert "mailto:nuovo.cliente@example.com?subject=" in html and "B-77" in html.split("mailto:")[1][:200]
+
+
+def test_the_thank_you_fits_the_score_and_a_promoter_is_offered_the_brands_review_page():
+    from surveys.web import thanks
+
+    review = "https://g.page/r/caffeaurora/review"
+    promoter = thanks("Caffè Aurora", 10, "it", review).get_data(as_text=True)
+    assert f'href="{review}"' in promoter and "Raccontalo anche agli altri: lascia una recensione" in promoter
+    passive = thanks("Caffè Aurora", 8, "it", review).get_data(as_text=True)
+    assert "aiuta Caffè Aurora a fare meglio" in passive and review not in passive  # only promoters are asked
+    detractor = thanks("Caffè Aurora", 2, "en", review).get_data(as_text=True)
+    assert "Someone from Caffè Aurora will get back to you soon" in detractor and review not in detractor

@@ -4,12 +4,13 @@ import json
 
 import pytest
 
+from helpers.paths import FIXTURE_DIR
 from listener.jobs.collect import run_import
 from listener.sources.base import BadItem, Query
 from listener.sources.files import RawItem, Settings, item_to_row
 from listener.store.database import open_db
 
-FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "mentions_with_problems.jsonl"
+FIXTURE = FIXTURE_DIR / "mentions_with_problems.jsonl"
 
 
 @pytest.fixture

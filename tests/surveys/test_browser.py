@@ -5,8 +5,10 @@ email opens in the browser, a comment is typed and sent, and the database holds 
 its class and sentiment.
 """
 
+import os
 import re
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -50,8 +52,18 @@ def test_customer_answers_in_a_real_browser(served, tmp_path, ascolto):
     html = email.get_body(("html",)).get_content()
     link = re.findall(r'href="(http://127\.0\.0\.1:\d+/s/[^"]+)"', html)[3]  # the "3" button
 
+    shots = Path(os.environ.get("ASCOLTO_SCREENSHOTS") or tmp_path)
     with sync_playwright() as playwright:
         browser = launch(playwright)
+        mail = browser.new_page(viewport={"width": 390, "height": 844})  # the email as a phone shows it
+        mail.set_content(html)
+        buttons = mail.locator("a[aria-label]")
+        assert buttons.count() == 11
+        for i in range(11):  # 0 to 10 all on the screen: none falls off the right edge
+            box = buttons.nth(i).bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 24
+        assert mail.evaluate("document.documentElement.scrollWidth") <= 390
+        mail.screenshot(path=str(shots / "invitation-390.png"), full_page=True)
         page = browser.new_page(viewport={"width": 390, "height": 844}, locale="it-IT")  # a phone
         page.goto(link)
         assert page.title() == "Il tuo parere"
@@ -61,7 +73,8 @@ def test_customer_answers_in_a_real_browser(served, tmp_path, ascolto):
             "Consegna in ritardo e pacco rotto, pessimo <b>servizio</b>")
         page.screenshot(path=str(tmp_path / "survey.png"), full_page=True)
         page.get_by_role("button", name="Invia").click()
-        page.wait_for_selector("text=Abbiamo ricevuto il tuo voto (3)")
+        page.wait_for_selector("text=Abbiamo ricevuto il tuo voto (3) e ci dispiace")
+        assert page.get_by_text("Qualcuno di Caffè Aurora ti ricontatterà presto").is_visible()  # a case is open
         browser.close()
 
     scored = run_response_scoring(app)
