@@ -1,6 +1,11 @@
 """Sentiment speed and quality, side by side in one run, each variant in a fresh process.
 
     python benchmarks/sentiment_speed.py [--texts 2000] [--skip-xlmr] [--skip-e2e] [--head FILE ...]
+    python benchmarks/sentiment_speed.py --cluster [--texts 1000]
+
+``--cluster``: the offline default in this process against a local Ray with 1 and 2 single-thread
+workers on the same host and texts: texts/s, the scaling from 1 to 2 workers, Ray's cost against
+in-process, the single SQLite writer's measured ceiling, and what N machines would give.
 
 For the offline default (e5-small + head) and for an XLM-R-base-shaped classifier (random weights:
 speed only), it compares the plain transformers pipeline (batch 32), our scorer (length-sorted
@@ -255,6 +260,73 @@ def end_to_end(runtime: str, count: int = 10_000, themes: bool = True) -> dict:
             "peak_rss_mb": round(peak_rss_mb())}
 
 
+# ---- in process against Ray --------------------------------------------------------------------
+
+def cluster_child(kind: str, workers: int, count: int) -> dict:
+    """One scorer (in process, or Ray with ``workers`` single-thread workers), warmed up, then timed."""
+    from sentiment.runtime.loading import ModelSettings, load_scorer
+
+    texts = texts_from_shared(count)
+    settings = ModelSettings(runtime="onnx")
+    started = time.perf_counter()
+    if kind == "inprocess":
+        scorer = load_scorer(settings)
+    else:
+        from sentiment.runtime.cluster import ClusterScorer, ClusterSettings
+
+        scorer = ClusterScorer(settings, ClusterSettings("local", workers=workers, cpus_per_worker=1, sub_batch=64))
+    scorer.score(texts[:64])  # every worker's first call (its sessions warm) is not the steady rate
+    loaded = time.perf_counter() - started
+    started = time.perf_counter()
+    scorer.score(texts)
+    seconds = time.perf_counter() - started
+    return {"kind": kind, "workers": workers, "load_s": round(loaded, 1), "texts": len(texts),
+            "texts_per_s": round(len(texts) / seconds, 1), "peak_rss_mb": round(peak_rss_mb())}
+
+
+def writer_ceiling(count: int = 20_000) -> float:
+    """Rows/s the one SQLite writer commits (scored mentions, chunks of 500, WAL): the ceiling of
+    any number of scoring machines feeding one database."""
+    from listener.sources.base import MentionRow
+    from listener.store.database import open_db
+    from listener.store.mentions import ScoredMention, insert_mentions
+
+    with tempfile.TemporaryDirectory() as folder:
+        db = open_db(Path(folder) / "w.db")
+        rows = [ScoredMention(MentionRow(f"x:{i}", "x", str(i), "Caffè Aurora", f"u{i}", None,
+                                         f"Caffè Aurora testo {i} " * 8, "it", "2026-11-20T10:00:00Z",
+                                         "2026-11-20T10:00:00Z", "{}"), "negative", 0.9, 0.9, 0.05, 0.05, "m",
+                              "detractor", 0.9, "detector", 0.5) for i in range(count)]
+        started = time.perf_counter()
+        for start in range(0, count, 500):
+            with db.atomic():
+                insert_mentions(db, rows[start:start + 500])
+        return count / (time.perf_counter() - started)
+
+
+def cluster_comparison(count: int) -> None:
+    print(f"machine: {os.cpu_count()} cores, {cpu_summary()}; {count} Italian and English tweets from ../shared/data;"
+          " offline default on ONNX float32; each variant in a fresh process", flush=True)
+    runs = [run_child("--texts", str(count), "--cluster-child", kind, str(workers))
+            for kind, workers in (("inprocess", 0), ("ray", 1), ("ray", 2))]
+    for row in runs:
+        print(json.dumps(row), flush=True)
+    here, one, two = (row["texts_per_s"] for row in runs)
+    ceiling = writer_ceiling()
+    print(f"\n{'variant':<28} {'texts/s':>8}")
+    print(f"{'in process (2 threads)':<28} {here:>8}")
+    print(f"{'Ray, 1 worker x 1 CPU':<28} {one:>8}")
+    print(f"{'Ray, 2 workers x 1 CPU':<28} {two:>8}")
+    print(f"scaling 1 -> 2 workers: {two / one:.2f}x; Ray with 2 workers against in process: {two / here:.2f}x")
+    print(f"the one SQLite writer: {ceiling:,.0f} rows/s (scored mentions, chunks of 500)")
+    print("\nN machines like this one (2 workers each, the measured per-worker rate, one writer):")
+    per_worker = two / 2
+    for machines in (1, 2, 4, 8, 16, 32, 64):
+        scoring = per_worker * 2 * machines
+        print(f"  {machines:>3} machines: scoring {scoring:>9,.0f} texts/s, stored {min(scoring, ceiling):>9,.0f} rows/s"
+              + ("  <- the writer is the limit" if scoring > ceiling else ""))
+
+
 # ---- the parent: run everything, print one table ------------------------------------------------
 
 def run_child(*args: str) -> dict:
@@ -271,6 +343,8 @@ def main() -> None:
                         help="also measure this head file of the offline encoder (repeatable)")
     parser.add_argument("--child", nargs=3, metavar=("MODEL", "VARIANT", "XLMR_DIR"), help=argparse.SUPPRESS)
     parser.add_argument("--e2e-child", metavar="RUNTIME", help=argparse.SUPPRESS)
+    parser.add_argument("--cluster", action="store_true", help="in process against Ray with 1 and 2 workers")
+    parser.add_argument("--cluster-child", nargs=2, metavar=("KIND", "WORKERS"), help=argparse.SUPPRESS)
     parser.add_argument("--no-themes", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--e2e-runtimes", default="torch,onnx,onnx-int8",
                         help="runtimes of the end-to-end import (default torch,onnx,onnx-int8)")
@@ -281,6 +355,12 @@ def main() -> None:
         return
     if args.e2e_child:
         print(json.dumps(end_to_end(args.e2e_child, themes=not args.no_themes)))
+        return
+    if args.cluster_child:
+        print(json.dumps(cluster_child(args.cluster_child[0], int(args.cluster_child[1]), args.texts)))
+        return
+    if args.cluster:
+        cluster_comparison(args.texts)
         return
 
     print(f"machine: {os.cpu_count()} cores, {cpu_summary()}; {args.texts} Italian and English tweets from "

@@ -96,11 +96,21 @@ class App:
     @cached_property
     def scorer(self):
         # Loading a transformer takes seconds: only jobs that score pay for it, and only once.
+        head = self.active_head_file
+        return self.scorer_for(head if head != self.shipped_head_file else None)
+
+    def scorer_for(self, head: Path | None = None):
+        """A scorer of the configured model (with ``head``: a version retrained on corrections), in
+        this process or, with ``[cluster]``, on Ray's workers (this process still writes)."""
         from sentiment.runtime.loading import load_scorer
 
-        settings, head = self.config.model, self.active_head_file
-        if head is not None and head != self.shipped_head_file:  # a version retrained on corrections
-            settings = dataclasses.replace(settings, head=head)
+        settings = self.config.model if head is None else dataclasses.replace(self.config.model, head=head)
+        if self.config.cluster is not None:
+            from sentiment.runtime.cluster import ClusterScorer, ClusterSettings
+
+            c = self.config.cluster
+            return OneAtATime(ClusterScorer(settings, ClusterSettings(c.address, c.workers, c.cpus_per_worker,
+                                                                       c.sub_batch)), self.scoring)
         return OneAtATime(load_scorer(settings), self.scoring)
 
     @cached_property

@@ -23,7 +23,7 @@ from listener.kernel.errors import ConfigError
 from listener.replies.suggestions import Template as ReplyTemplate
 from listener.replies.suggestions import shipped as shipped_replies
 from listener.rules import DEFAULT_CONFIDENCE
-from listener.settings import Brand, Learning, Reports, Scheduler, ThemeMatching, Web
+from listener.settings import Brand, Cluster, Learning, Reports, Scheduler, ThemeMatching, Web
 from sentiment.runtime.labels import LABELS
 from sentiment.runtime.loading import ModelSettings
 from surveys.policy import ContactPolicy
@@ -54,6 +54,7 @@ class Config:
     themes: Taxonomy = field(default_factory=retail_taxonomy)
     theme_matching: ThemeMatching = ThemeMatching()
     replies: tuple[ReplyTemplate, ...] = field(default_factory=shipped_replies)  # suggested replies
+    cluster: Cluster | None = None  # scoring on Ray; None: in this process
     brand_by_name: dict[str, Brand] = field(default_factory=dict, compare=False, repr=False)
 
     def brand(self, name: str) -> Brand:
@@ -279,6 +280,7 @@ def _read(path: Path, root: Table) -> Config:
     if len({s.name for s in sources}) != len(sources):
         raise ConfigError(path, "sources", "source names must be unique")
     scheduler = _optional(root.table("scheduler"), lambda t: read_fields(t, Scheduler), Scheduler())
+    cluster = _optional(root.table("cluster"), lambda t: read_fields(t, Cluster), None)
     web = _optional(root.table("web"), lambda t: read_fields(t, Web), None)
     surveys = _optional(root.table("surveys"), lambda t: _read_surveys(t, alerts, web), None)
     reports = _optional(root.table("reports"), lambda t: read_fields(t, Reports), None)
@@ -288,7 +290,7 @@ def _read(path: Path, root: Table) -> Config:
     replies = _read_replies(root.tables("replies"), by_name)
     root.done()
     return Config(path, db_path, model, threshold, brands, alerts, sources, scheduler, surveys, reports, web,
-                  learning, max_text_chars, themes, matching, replies, by_name)
+                  learning, max_text_chars, themes, matching, replies, cluster, by_name)
 
 
 def _read_themes(tables: Sequence[Table], brands: Mapping[str, Brand], matching: ThemeMatching) -> Taxonomy:

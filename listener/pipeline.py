@@ -173,11 +173,16 @@ def mention_text(row: MentionRow) -> Text:
     return Text("mention", row.id, row.brand, row.text, row.lang, row.source, row.rating, person=person)
 
 
-def scored_mention(row: MentionRow, item: Judged, model: str) -> ScoredMention:
+def score_columns(item: Judged, model: str) -> dict:
+    """The columns a mention's score fills: sentiment, class, the detector's probability and rule."""
     s, v = item.score, item.verdict
-    return ScoredMention(row, s.label, s.confidence, s.negative, s.neutral, s.positive, model, item.nps_class,
-                         v.p_unhappy, v.rule if v.alert else None, v.threshold if v.rule == "detector" else None,
-                         item.why, s.embedding)
+    return {"sentiment": s.label, "sentiment_score": s.confidence, "p_negative": s.negative, "p_neutral": s.neutral,
+            "p_positive": s.positive, "model": model, "nps_class": item.nps_class, "p_unhappy": v.p_unhappy,
+            "alert_rule": v.rule if v.alert else None, "alert_threshold": v.threshold if v.rule == "detector" else None}
+
+
+def scored_mention(row: MentionRow, item: Judged, model: str) -> ScoredMention:
+    return ScoredMention(row, **score_columns(item, model), alert_details=item.why, embedding=item.score.embedding)
 
 
 def save_chunk(db: sqlite_utils.Database, rows: Sequence[MentionRow], scorer: Scorer, rules: AlertRules,

@@ -112,6 +112,17 @@ class Reports:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Cluster:
+    """``[cluster]``: score on Ray (``pip install 'ascolto[cluster]'``). Without the table nothing changes
+    and Ray is never imported. The cluster belongs on a trusted network (README, "Past one machine")."""
+
+    address: str = setting("local")  # "local": Ray on this machine; "auto": this node's cluster; "ray://host:10001"
+    workers: int = setting(2, low=1, high=1024)  # actors, each with the model loaded once
+    cpus_per_worker: float = setting(1.0, low=0.25, high=64)
+    sub_batch: int = setting(64, low=1, high=4096)  # texts per call to an actor
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scheduler:
     dispatch_interval_minutes: float = setting(1.0, low=0.1)
     # Sources collected at once (each source one at a time): waiting for APIs overlaps, scoring does

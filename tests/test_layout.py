@@ -221,3 +221,13 @@ def test_every_registered_channel_keeps_the_contract_and_the_settings_know_it():
     assert set(CHANNELS) == set(CHANNEL_TYPES)
     for kind, module in CHANNELS.items():
         assert module.TYPE == kind and [name for name in CONTRACT if not hasattr(module, name)] == []
+
+
+def test_the_code_keeps_the_declared_lint_rules():
+    """pyproject's [tool.ruff] rules (pyflakes, imports sorted, pycodestyle errors), on every file."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(REPO)], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout[-3000:]

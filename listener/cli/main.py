@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from . import alerts, cases, reports, run, sentiment, surveys, themes
+from . import alerts, cases, cluster, reports, run, sentiment, surveys, themes
 from .common import World
 
 
@@ -27,7 +27,7 @@ def cli(context: click.Context, verbose: bool) -> None:
     logging.getLogger("sentiment.building").setLevel(logging.INFO)
 
 
-for module in (run, reports, alerts, cases, sentiment, surveys, themes):
+for module in (run, reports, alerts, cases, sentiment, surveys, themes, cluster):
     for command in module.COMMANDS:
         cli.add_command(command)
 

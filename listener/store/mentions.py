@@ -16,7 +16,7 @@ import sqlite_utils
 from listener.kernel.textfiles import one_line
 from listener.sources.base import MentionRow
 
-from .database import in_chunks, marks
+from .database import in_chunks, marks, where
 
 AUTHOR_CHARS = 120  # longer than any platform's display name; an author ends up in a message's subject
 
@@ -161,3 +161,38 @@ def most_unhappy(db: sqlite_utils.Database, brand: str, start: str, end: str, li
     return [StoredMention(**row) for row in db.query(
         f"select {columns} from mentions where brand = ? and created_at >= ? and created_at < ? "
         "order by coalesce(p_unhappy, p_negative) desc limit ?", [brand, start, end, limit])]
+
+
+# ---- re-scoring history ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Stored:
+    """A stored mention as re-scoring reads it: enough to score and judge it again."""
+
+    rowid: int
+    id: str
+    brand: str
+    text: str
+    lang: str | None
+    source: str
+    rating: int | None
+    author: str | None
+    nps_class: str | None
+
+
+def mentions_after(db: sqlite_utils.Database, rowid: int, since: str | None, brand: str | None, limit: int
+                   ) -> list[Stored]:
+    """The next ``limit`` mentions after ``rowid`` (their storage order: a cursor that resumes), from
+    ``since`` and of ``brand`` where given."""
+    filters, args = where(("rowid > ?", rowid if rowid else -1), ("created_at >= ?", since), ("brand = ?", brand))
+    return [Stored(**row) for row in db.query(
+        "select rowid, id, brand, text, lang, source, rating, author, nps_class from mentions" + filters
+        + " order by rowid limit ?", [*args, limit])]
+
+
+def update_scores(db: sqlite_utils.Database, scored: Iterable[tuple[str, dict]]) -> None:
+    """Replace the scores of stored mentions: (id, the score columns of ``ScoredMention.record``).
+    The caller holds the transaction."""
+    for mention_id, columns in scored:
+        db.execute(f"update mentions set {', '.join(f'{k} = ?' for k in columns)} where id = ?",
+                   [*columns.values(), mention_id])
