@@ -70,6 +70,7 @@ from .messages import Context, compose
 log = logging.getLogger(__name__)
 LEASE = timedelta(minutes=10)  # a claim's life; renewed before each message
 PAGE = 40  # alerts in one digest or roll-up message at most
+BACKLOG_PAGE = 100  # lines of one backlog list: a first run is one message (about 40 KB, under Gmail's 102 KB clip)
 
 
 @dataclass
@@ -175,7 +176,7 @@ def plan(run: Run, channel: Channel, items: list[Due]) -> list[Planned]:
         planned += _grouped(run, channel, target, [i for i in fresh if i.alert.kind in GROUPED_KINDS])
         # After the fresh ones, and not counted against the cap: history is read, not paged.
         old.sort(key=_written_at, reverse=True)
-        planned += [Planned("backlog", target, page) for page in _pages(old)]
+        planned += [Planned("backlog", target, page) for page in _pages(old, BACKLOG_PAGE)]
         # Last: what might be a complaint comes after what is one.
         planned += [Planned("single", target, [i]) for i in fresh if i.alert.kind == NEAR_MISSES_ALERT]
     return planned
@@ -193,9 +194,10 @@ def _is_old(item: Due, settings: Alerts, now: datetime) -> bool:
     return parse_timestamp(_written_at(item)) < now - timedelta(hours=settings.backlog_after_hours)
 
 
-def _pages(items: list[Due]) -> list[list[Due]]:
+def _pages(items: list[Due], size: int = 0) -> list[list[Due]]:
     """A digest or roll-up in messages of at most ``PAGE`` alerts: a channel can take each one."""
-    return [items[start:start + PAGE] for start in range(0, len(items), PAGE)]
+    size = size or PAGE
+    return [items[start:start + size] for start in range(0, len(items), size)]
 
 
 def _quiet(channel: Channel, item: Due, context: Context, now: datetime) -> bool:

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from listener.kernel.errors import AscoltoError
+from listener.kernel.hours import local_time
 from listener.kernel.secrets import signing_secret
 
 from ..sources.registry import source_module
@@ -173,9 +174,12 @@ def sources(config_path: Path) -> None:
     from ..jobs.status import other_source_types, source_states
 
     app = open_app(config_path, require_secrets=False)
+    zone = app.config.brands[0].zone  # the team's clock, as in their alerts
     for state in source_states(app):
-        click.echo(f"{state.job}  every {state.interval_minutes:g} min  last run {state.last_run or 'never'}"
-                   f"  status {state.status or '-'}  next run {state.next_run or 'at start'}")
+        last = local_time(state.last_run, zone) if state.last_run else "never"
+        due = local_time(state.next_run, zone) if state.next_run else "at start"
+        click.echo(f"{state.job}  every {state.interval_minutes:g} min  last run {last}"
+                   f"  status {state.status or '-'}  next run {due}")
         if state.missing:
             click.echo(f"    off until set: {', '.join(state.missing)}")
         if state.reply_missing:

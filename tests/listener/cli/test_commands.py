@@ -45,9 +45,17 @@ def test_sources_shows_what_each_source_lacks_and_the_types_not_used(tmp_path, m
     monkeypatch.setenv("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
     config = tmp_path / "ascolto.toml"
     config.write_text(EXAMPLE_CONFIG.read_text().replace('path = "../ascolto.db"', f'path = "{tmp_path / "a.db"}"'))
+    from listener.store.database import open_db
+    from listener.store.runs import finish_run, start_run
+
+    db = open_db(tmp_path / "a.db")
+    finish_run(db, start_run(db, "import:sample", "2026-11-23T08:00:00Z"), "2026-11-23T08:00:05Z", "ok")
+    db.close()
     result = ascolto(["sources", "--config", str(config)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
+    sample = next(line for line in lines if line.startswith("import:sample"))
+    assert "last run 23/11/2026 09:00" in sample  # the team's clock (Rome), not UTC
     youtube = lines.index(next(line for line in lines if line.startswith("youtube:youtube")))
     assert lines[youtube + 1].strip() == "off until set: YOUTUBE_API_KEY"
     bluesky = lines.index(next(line for line in lines if line.startswith("bluesky:bluesky")))
