@@ -107,9 +107,9 @@ def retrain(app, force: bool = False) -> Retrain:
     texts, people = len({(c.task, c.text) for c in fresh}), {c.author or "?" for c in fresh}
     needed_people = min(settings.min_people, len({c.author or "?" for c in every}))
     if (texts < settings.min_corrections or len(people) < needed_people) and not force:
-        return Retrain("skipped", f"{texts} newly corrected texts from {len(people)} people since version "
+        return Retrain("skipped", f"{texts} newly corrected texts from {_people(len(people))} since version "
                                   f"{active.name if active else '-'}; retraining waits for {settings.min_corrections}"
-                                  f" texts from {needed_people} people")
+                                  f" texts" + (f" from {_people(needed_people)}" if needed_people > 1 else ""))
     labels = team_labels(every, settings.max_texts_per_person)
     corrected = {row.text for rows in labels.values() for row in rows}
     replay = [(text, lang) for text, lang in models.replay_texts(db, REPLAY_TEXTS + len(corrected))
@@ -152,6 +152,10 @@ def retrain(app, force: bool = False) -> Retrain:
         _announce(app, "model_adopted", name, version=name, figures=figures, previous=previous, **who)
     app.reload_scorer()
     return Retrain("adopted", f"version {name} adopted ({figures})", name)
+
+
+def _people(count: int) -> str:
+    return "1 person" if count == 1 else f"{count} people"
 
 
 def team_labels(rows: list[models.Correction], max_texts_per_person: int) -> dict[str, list[TeamLabel]]:

@@ -194,13 +194,13 @@ def heard(app, text: str) -> bool:
 def test_a_retrain_waits_for_distinct_texts_and_for_a_second_person(tiny):
     add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:8]] * 20)  # 80 clicks on 4 texts
     skipped = run_retrain(tiny)
-    assert skipped.status == "skipped" and skipped.message.startswith("4 newly corrected texts from 1 people")
+    assert skipped.status == "skipped" and skipped.message.startswith("4 newly corrected texts from 1 person")
     add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[8:]] + [(t, "other") for t in CONTENT[4:]], author="anna")
     assert run_retrain(tiny).status == "adopted"  # 36 texts; two people
     add_corrections(tiny, [(t, "other") for t in CONTENT[:4]] + [(t, "unhappy") for t in UNHAPPY[:4]] * 3,
                     author="cm", hour=11)
     waiting = run_retrain(tiny)
-    assert waiting.status == "skipped" and "from 1 people" in waiting.message and "from 2 people" in waiting.message
+    assert waiting.status == "skipped" and "from 1 person" in waiting.message and "from 2 people" in waiting.message
 
 
 def test_the_team_label_of_a_text_is_the_majority_of_people_and_one_person_weighs_a_capped_share():
