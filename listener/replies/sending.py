@@ -109,13 +109,21 @@ def send(db, target: Target, text: str, key: str, who: str, now, *, sources, mai
                                                     key), "sent"
     except (ReplyFailed, ReplyRefused, AscoltoError) as exc:
         log.warning("reply %s to %s %s failed: %s", reply.id, target.kind, target.subject_id, exc)
-        with db.atomic():
-            store.finish_reply(db, reply.id, "failed", iso(now), error=str(exc)[:500])
-        return store.reply_by_key(db, key), True
+        return _failed(db, reply.id, key, str(exc), now), True
+    except Exception as exc:  # a client library's own error we do not know: the draft is kept all the same
+        log.exception("reply %s to %s %s failed", reply.id, target.kind, target.subject_id)
+        return _failed(db, reply.id, key, f"{type(exc).__name__}: {exc}; it may have been posted: check before "
+                                          "sending again", now), True
     with db.atomic():
         store.finish_reply(db, reply.id, status, iso(now), platform_id=platform_id)
         _contacted(db, target.case_id, who, channel, now)
     return store.reply_by_key(db, key), True
+
+
+def _failed(db, reply_id: int, key: str, why: str, now) -> Reply:
+    with db.atomic():
+        store.finish_reply(db, reply_id, "failed", iso(now), error=why[:500])
+    return store.reply_by_key(db, key)
 
 
 def _contacted(db, case_id: int | None, who: str, channel: str, now) -> None:

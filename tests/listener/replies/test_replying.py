@@ -223,3 +223,33 @@ def datasette_query(app, name, **params):
     response = asyncio.run(datasette.client.get(f"/{app.config.database.stem}/{name}.json?_shape=array&{args}"))
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def test_a_refused_reply_keeps_the_draft_and_says_why_then_a_second_try_posts(make_app, smtp_server, monkeypatch,
+                                                                                tmp_path, recorded_http):
+    monkeypatch.setenv("ASCOLTO_SECRET", SECRET)
+    monkeypatch.setenv("MASTODON_ACCESS_TOKEN", "fixture-mastodon-token")
+    controller, inbox = smtp_server()
+    app = make_app(smtp=f'host = "127.0.0.1"\nport = {controller.port}\nsecurity = "none"', extra=WEB,
+                   sources='[[sources]]\ntype = "mastodon"\nname = "mastodon"\ninstance = "https://mastodon.example"\n')
+    (tmp_path / "m.jsonl").write_text(
+        '{"id": "113000000000000005", "source": "mastodon", "author": "giulia", "lang": "it", '
+        '"account": {"acct": "giulia"}, "text": "Caffè Aurora pessimo, pacco perso", '
+        '"created_at": "2026-11-23T08:00:00Z"}\n', encoding="utf-8")
+    run_import(app, ImportSource(name="m", path=tmp_path / "m.jsonl"))
+    run_dispatch(app)
+    link = reply_link(inbox.messages()[0])
+    recorded_http.post("https://mastodon.example/api/v1/statuses", status=403,
+                       json={"error": "This action is outside the authorized scopes"})
+    recorded_http.post("https://mastodon.example/api/v1/statuses", json={"id": "113000000000000901"})
+    web = wsgi_app(app).test_client()
+    form = form_of(web.get(link))
+    refused = web.post(link, data={**form, "text": "Ci dispiace, ti scriviamo in privato.", "name": "Anna"})
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 502 and "write:statuses" in html  # why, in the platform's words and ours
+    assert "Ci dispiace, ti scriviamo in privato.</textarea>" in html  # the draft, kept
+    assert next(app.db.query("select status from cases"))["status"] == "open"
+    again = web.post(link, data={**form_of(refused), "text": "Ci dispiace, ti scriviamo in privato.", "name": "Anna"})
+    assert again.status_code == 200 and "La tua risposta è stata pubblicata" in again.get_data(as_text=True)
+    assert [r["status"] for r in app.db.query("select status from replies order by id")] == ["failed", "sent"]
+    assert next(app.db.query("select status from cases"))["status"] == "contacted"
