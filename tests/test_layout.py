@@ -231,3 +231,11 @@ def test_the_code_keeps_the_declared_lint_rules():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(REPO)], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_the_models_runtime_imports_nothing_of_its_training():
+    """Scoring must not need what training needs (peft, datasets, the recipes)."""
+    graph = import_graph()
+    found = [(module, target) for module, targets in graph.items() if within(module, "sentiment.runtime")
+             for target in targets if within(target, "sentiment.training") or within(target, "sentiment.evaluation")]
+    assert found == []

@@ -61,6 +61,9 @@ def test_the_cluster_scores_as_this_process_does_in_order(cluster, model):
     assert [s.label for s in there] == [s.label for s in here]
     assert np.allclose([s.unhappy or 0 for s in there], [s.unhappy or 0 for s in here], atol=1e-5)
     assert np.allclose(scorer.embed(batch[:10]), local.embed(batch[:10]), atol=1e-5)
+    from sentiment.scoring import Scorer
+
+    assert isinstance(scorer, Scorer)  # a backend of the one scoring protocol
     assert scorer.name.endswith(":ray") and scorer.detector is not None
     assert {s["texts"] > 0 for s in scorer.stats()} == {True}  # both workers took part
     scorer.close()
