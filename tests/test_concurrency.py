@@ -6,26 +6,20 @@ hundred requests, 127.0.0.1 only.
 """
 
 import json
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
 from helpers.net import free_port
+from helpers.paths import worker
 from listener.web import wsgi_app
 
 ORDERS_SECRET = "orders-secret-for-tests-0123456789"
 CLIENTS, ORDERS_EACH, MENTIONS = 8, 40, 600
-TESTS = Path(__file__).resolve().parent
 
 
-def worker(kind: str, config: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "helpers.workers", kind, str(config)], cwd=TESTS,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture

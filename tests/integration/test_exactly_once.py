@@ -3,25 +3,19 @@ real SMTP server and a real webhook receiver on loopback: every alert and every 
 once. Bounded: 60 alerts, 40 invitations, 127.0.0.1 only."""
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 from helpers.clock import Clock
+from helpers.paths import worker
 from listener.jobs.collect import run_import
 from listener.kernel.times import iso, utc_now
 from listener.sources.files import Settings as ImportSource
 from surveys.invitations import InvitationCounts, plan
 
-TESTS = Path(__file__).resolve().parents[1]
 ALERTS, INVITATIONS, SENDERS = 60, 40, 3
 
 
-def worker(kind: str, config: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "helpers.workers", kind, str(config)], cwd=TESTS,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_three_dispatchers_and_three_survey_senders_send_each_message_once(make_app, smtp_server, webhook,
