@@ -194,9 +194,8 @@ def _is_old(item: Due, settings: Alerts, now: datetime) -> bool:
     return parse_timestamp(_written_at(item)) < now - timedelta(hours=settings.backlog_after_hours)
 
 
-def _pages(items: list[Due], size: int = 0) -> list[list[Due]]:
-    """A digest or roll-up in messages of at most ``PAGE`` alerts: a channel can take each one."""
-    size = size or PAGE
+def _pages(items: list[Due], size: int = PAGE) -> list[list[Due]]:
+    """A digest or roll-up in messages of at most ``size`` alerts: a channel can take each one."""
     return [items[start:start + size] for start in range(0, len(items), size)]
 
 

@@ -57,10 +57,9 @@ def cluster_status(config_path: Path) -> None:
     app = open_app(config_path, require_secrets=False)
     if app.config.cluster is None:
         raise AscoltoError(f"{config_path}: cluster: no [cluster] table: scoring runs in this process")
-    from sentiment.runtime.cluster import connect
-
     c = app.config.cluster
-    ray = connect(c.address, c.workers * c.cpus_per_worker if c.address == "local" else None)
+    scorer = app.scorer.inner  # connects to the cluster and starts the workers, each loading the model once
+    ray = scorer.ray
     nodes = [n for n in ray.nodes() if n.get("Alive")]
     total, free = ray.cluster_resources(), ray.available_resources()
     click.echo(f"cluster  {c.address}  nodes {len(nodes)}  CPUs {total.get('CPU', 0):g} ({free.get('CPU', 0):g} free)")
@@ -68,7 +67,6 @@ def cluster_status(config_path: Path) -> None:
         resources = node.get("Resources", {})
         click.echo(f"  node {node.get('NodeManagerAddress')}  CPUs {resources.get('CPU', 0):g}  "
                    f"memory {resources.get('memory', 0) / 2 ** 30:.1f} GiB")
-    scorer = app.scorer.inner  # the workers, each loading the model once
     texts = ["Caffè Aurora: il pacco non è mai arrivato"] * (c.workers * c.sub_batch)
     started = time.perf_counter()
     scorer.score(texts)

@@ -89,7 +89,7 @@ class ClusterScorer:
     def __init__(self, model_settings, cluster: ClusterSettings):
         self.cluster = cluster
         ray = connect(cluster.address, cluster.workers * cluster.cpus_per_worker if cluster.address == "local" else None)
-        self._ray = ray
+        self.ray = ray  # the connected Ray: status commands read its nodes
         actor = ray.remote(num_cpus=cluster.cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RETRIES)(_Worker)
         threads = max(int(cluster.cpus_per_worker), 1)
         self.actors = [actor.remote(model_settings, threads) for _ in range(cluster.workers)]
@@ -101,7 +101,7 @@ class ClusterScorer:
         size = self.cluster.sub_batch
         parts = [list(texts[start:start + size]) for start in range(0, len(texts), size)]
         refs = [getattr(self.actors[i % len(self.actors)], method).remote(part) for i, part in enumerate(parts)]
-        return self._ray.get(refs)
+        return self.ray.get(refs)
 
     def score(self, texts: Sequence[str]) -> list[Score]:
         return [score for part in self._spread("score", texts) for score in part]
@@ -111,8 +111,8 @@ class ClusterScorer:
         return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
     def stats(self) -> list[dict]:
-        return self._ray.get([actor.stats.remote() for actor in self.actors])
+        return self.ray.get([actor.stats.remote() for actor in self.actors])
 
     def close(self) -> None:
         for actor in self.actors:
-            self._ray.kill(actor)
+            self.ray.kill(actor)
