@@ -192,10 +192,22 @@ def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> No
 @click.option("--lang", type=click.Choice(["it", "en"]), help="Language of the texts, for the detector's "
               "thresholds (default: each row's lang field, else guessed from the text).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--simulate-feedback", "budget", type=click.IntRange(min=0), metavar="N",
+              help="Play each file as a brand's stream, day by day, with a team that labels its alerts and "
+                   "near misses (N texts in all) and the nightly retrain; print alert precision and recall on "
+                   "the stream's later part after each night.")
+@click.option("--per-day", default=50, show_default=True, type=click.IntRange(min=1),
+              help="With --simulate-feedback: mentions a day.")
+@click.option("--team", default=2, show_default=True, type=click.IntRange(min=1),
+              help="With --simulate-feedback: people labelling, in turn.")
+@click.option("--near-miss-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="With --simulate-feedback: the share of each day's near-miss list the team labels.")
 @friendly
-def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, as_json: bool) -> None:
+def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, as_json: bool, budget: int | None,
+          per_day: int, team: int, near_miss_share: float) -> None:
     """Sentiment accuracy and macro-F1, and alert precision and recall per preset, on labelled JSONL files
-    ({"text", "label"} or {"text", "complaint"} rows)."""
+    ({"text", "label"}, {"text", "unhappy": true|false} or {"text", "complaint"} rows, with an optional
+    "lang")."""
     from listener.learning.evaluation import evaluate_files, format_report, report_dict
     from sentiment.runtime.loading import load_scorer
 
@@ -204,12 +216,40 @@ def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, a
     def language(text: str, row_lang: str | None) -> str | None:
         return lang or row_lang or guess_language(text)
 
+    if budget is not None:
+        _simulate(files, config_path, language, budget, per_day, team, near_miss_share, as_json)
+        return
     reports = evaluate_files(load_scorer(model_settings(config_path)), files, language)
     if as_json:
         click.echo(json.dumps([report_dict(r) for r in reports], indent=2))
     else:
         for report in reports:
             click.echo(format_report(report))
+
+
+def _simulate(files, config_path: Path | None, language, budget: int, per_day: int, people: int,
+              near_miss_share: float, as_json: bool) -> None:
+    """The team loop on each file, on a scratch database (the configured one is never touched)."""
+    import dataclasses
+    import tempfile
+
+    from ..config import load_config
+    from ..jobs.simulation import Team, format_simulation, simulate
+
+    team, results = Team(people, near_miss_share, budget), []
+    for file in files:
+        with tempfile.TemporaryDirectory(prefix="ascolto-simulation-") as folder:
+            config = load_config(config_path, require_secrets=False) if config_path else None
+            result = simulate(config, file, Path(folder), team, per_day, language=language,
+                              report=lambda night: click.echo(f"{file.name} day {night.day}: {night.labelled} "
+                                                              f"labelled; retrain {night.retrain}"
+                                                              + (f": {night.message}" if night.message else ""),
+                                                              err=True))
+        results.append(result)
+        if not as_json:
+            click.echo(format_simulation(result))
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(result) for result in results], indent=2))
 
 
 @sentiment.command(name="history")

@@ -138,6 +138,19 @@ class NearMiss:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Alerted:
+    id: str
+    text: str
+
+
+def alerted_mentions(db: sqlite_utils.Database, brand: str, since: str, until: str) -> list[Alerted]:
+    """Mentions collected in [since, until) that raised an alert, oldest first."""
+    return [Alerted(**row) for row in db.query(
+        "select id, text from mentions where brand = ? and collected_at >= ? and collected_at < ? "
+        "and alert_rule is not null order by rowid", [brand, since, until])]
+
+
 def near_misses(db: sqlite_utils.Database, brand: str, since: str, until: str, share: float, limit: int
                 ) -> list[NearMiss]:
     """Mentions collected in [since, until) that did not alert but came close: at least ``share`` of

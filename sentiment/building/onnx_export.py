@@ -3,14 +3,18 @@
 
 The encoder is exported once from its transformers folder to ONNX and cached beside the folder; the
 int8 file quantises the matrix multiplications' weights per output channel, ahead of time, and the
-activations on the fly, except where an activation has outliers (see ``outlier_matmuls``).
+activations on the fly, except where an activation has outliers (see ``outlier_matmuls``) and where a
+model's head file names MatMuls to keep in float32 (``int8_float_matmuls``: chosen for the adapters
+it was trained with, on validation files, by ``benchmarks/int8_fallback.py``).
 onnxruntime and onnx come with the ``onnx`` extra. ``sentiment.runtime.onnx`` runs the files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +25,7 @@ from .staging import build_atomically
 
 log = logging.getLogger(__name__)
 
-# The int8 file's name changes with its recipe, so that a cache built by an older recipe is not reused.
-FILES = {"onnx": "encoder.fp32.onnx", "onnx-int8": "encoder.int8-mixed.onnx"}
+FLOAT_FILE = "encoder.fp32.onnx"
 # Sentences that light up the encoder's activation outliers, which sit on fixed channels whatever the
 # text: calibration needs no data set, only a few ordinary sentences in the languages we serve.
 CALIBRATION = (
@@ -44,18 +47,26 @@ def require_onnx() -> None:
                                "pip install 'ascolto[onnx]'") from None
 
 
-def onnx_model(encoder_dir: Path, runtime: str) -> Path:
-    """The ONNX file of a transformers folder for ``runtime``, exported (and quantised) on first use."""
+def int8_file(float_matmuls: Sequence[str] = ()) -> str:
+    """The int8 file's name: it changes with its recipe, so that a cache built by another is not reused."""
+    if not float_matmuls:
+        return "encoder.int8-u8.onnx"
+    return f"encoder.int8-{hashlib.sha256(chr(10).join(sorted(float_matmuls)).encode()).hexdigest()[:10]}.onnx"
+
+
+def onnx_model(encoder_dir: Path, runtime: str, float_matmuls: Sequence[str] = ()) -> Path:
+    """The ONNX file of a transformers folder for ``runtime``, exported (and quantised) on first use;
+    ``float_matmuls``: MatMuls the int8 file keeps in float32 besides those ``outlier_matmuls`` finds."""
     folder = Path(encoder_dir) / "onnx"
-    target = folder / FILES[runtime]
+    target = folder / (FLOAT_FILE if runtime == "onnx" else int8_file(float_matmuls))
     if not target.is_file():
-        float_file = folder / FILES["onnx"]
+        float_file = folder / FLOAT_FILE
         # Said once, at INFO on this logger (the CLI shows it): the first run pauses here.
         log.info("building the %s model once (about a minute); later runs load it in seconds", runtime)
         if not float_file.is_file():
             build_atomically(float_file, lambda staged: export_float(Path(encoder_dir), staged))
         if runtime == "onnx-int8":
-            build_atomically(target, lambda staged: quantize_int8(float_file, staged, Path(encoder_dir)))
+            build_atomically(target, lambda staged: quantize_int8(float_file, staged, Path(encoder_dir), float_matmuls))
     return target
 
 
@@ -76,16 +87,25 @@ def export_float(encoder_dir: Path, target: Path) -> None:
                           dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes})
 
 
-def quantize_int8(float_file: Path, target: Path, encoder_dir: Path) -> None:
+def quantize_int8(float_file: Path, target: Path, encoder_dir: Path, float_matmuls: Sequence[str] = ()) -> None:
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # Per-channel weights, MatMul only (the embedding table stays float). reduce_range keeps weights to
-    # 7 bits: without VNNI, x86's u8 x s8 multiply-add saturates its 16-bit pairs, and on our 2-core
-    # AVX2 machine 7 bits agreed with float32 more often (94.9% vs 93.5% of labels). The MatMuls
-    # whose input has outliers stay float32: together 98% agreement (README, Performance).
-    quantize_dynamic(str(float_file), str(target), weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=True, op_types_to_quantize=["MatMul"],
-                     nodes_to_exclude=outlier_matmuls(float_file, encoder_dir))
+    # Per-channel weights, MatMul only (the embedding table stays float). Unsigned 8-bit weights: x86's
+    # u8 x s8 multiply-add (signed weights) saturates its 16-bit pairs without VNNI, so signed weights
+    # had to lose a bit (7 bits: 96.3% of Italian labels as float32's on validation); u8 x u8 takes
+    # another instruction path and keeps all 8 (97.5%; alert decisions 98.8-99.5%, was 98.4-99.3%).
+    # The MatMuls whose input has outliers stay float32, and those the head file names (see the
+    # module's docstring).
+    matmuls = {node.name for node in onnx.load(str(float_file), load_external_data=False).graph.node
+               if node.op_type == "MatMul"}
+    unknown = sorted(set(float_matmuls) - matmuls)
+    if unknown:  # the head file of another encoder: its list means nothing here
+        log.warning("int8: %d of the head file's float MatMuls are not in this encoder (%s, ...); ignored",
+                    len(unknown), unknown[0])
+    keep = sorted(set(outlier_matmuls(float_file, encoder_dir)) | (set(float_matmuls) & matmuls))
+    quantize_dynamic(str(float_file), str(target), weight_type=QuantType.QUInt8, per_channel=True,
+                     reduce_range=False, op_types_to_quantize=["MatMul"], nodes_to_exclude=keep)
 
 
 def outlier_matmuls(float_file: Path, encoder_dir: Path, levels: int = 255) -> list[str]:

@@ -4,7 +4,7 @@ any encoder folder with a head file, or a hub classifier; torch or ONNX Runtime.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,7 +76,8 @@ def encoder_scorer(base: Path, head_file: Path, name: str, settings: ModelSettin
     heads of ``head_file``, on the settings' runtime; ONNX falls back to torch when it cannot run."""
     heads = Heads.load(head_file)
     folder = encoder_folder(base, heads, head_file)
-    encoder, runtime = backend(folder, settings.runtime, settings.threads)
+    encoder, runtime = backend(folder, settings.runtime, settings.threads,
+                               heads.sentiment.info.get("int8_float_matmuls", ()))
     label = name if runtime == "torch" else f"{name}:{runtime}"
     return EncoderScorer(label, tokens(folder, heads, settings.max_length), encoder, heads,
                          batch_size=settings.batch_size)
@@ -88,15 +89,17 @@ def tokens(folder: Path, heads: Heads, max_length: int = DEFAULT_MAX_LENGTH) -> 
     return Tokens(load_tokenizer(str(folder)), heads.sentiment.info.get("prefix", "query: "), max_length)
 
 
-def backend(folder: Path, runtime: str, threads: int | None = None):
-    """(encoder, runtime it runs on): ONNX Runtime where asked and possible, else torch."""
+def backend(folder: Path, runtime: str, threads: int | None = None, float_matmuls: Sequence[str] = ()):
+    """(encoder, runtime it runs on): ONNX Runtime where asked and possible, else torch.
+    ``float_matmuls``: the MatMuls int8 keeps in float32 for these heads' adapters (their head file's
+    ``int8_float_matmuls``)."""
     from .encoders import TorchEncoder
 
     if runtime != "torch":
         try:
             from .onnx import OnnxEncoder
 
-            return OnnxEncoder(folder, runtime, threads), runtime
+            return OnnxEncoder(folder, runtime, threads, float_matmuls), runtime
         except (ModelUnavailable, ImportError, OSError, RuntimeError) as exc:
             log.warning("ONNX runtime unavailable (%s); falling back to torch", str(exc).splitlines()[0])
     return TorchEncoder(folder, threads), "torch"

@@ -6,6 +6,7 @@ extra, and without it ``load_scorer`` falls back to torch and says why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,13 +17,14 @@ from .encoders import cpu_threads
 
 
 class OnnxEncoder:
-    def __init__(self, source: str | Path, runtime: str = "onnx", threads: int | None = None):
+    def __init__(self, source: str | Path, runtime: str = "onnx", threads: int | None = None,
+                 float_matmuls: Sequence[str] = ()):
         require_onnx()
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or cpu_threads()
-        self.session = onnxruntime.InferenceSession(str(onnx_model(Path(source), runtime)), options,
+        self.session = onnxruntime.InferenceSession(str(onnx_model(Path(source), runtime, float_matmuls)), options,
                                                     providers=["CPUExecutionProvider"])
 
     def hidden_states(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

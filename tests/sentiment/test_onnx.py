@@ -48,7 +48,7 @@ def test_int8_onnx_is_close_and_cached(encoder_with_head):
     cosine = (int8.embed(TEXTS[:5]) * torch_embeddings).sum(axis=1)
     assert cosine.min() > 0.95
     assert np.allclose(probabilities(int8.score(TEXTS)).sum(axis=1), 1.0, atol=1e-5)
-    assert (folder / "onnx" / "encoder.int8-mixed.onnx").is_file()
+    assert (folder / "onnx" / "encoder.int8-u8.onnx").is_file()
 
 
 def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, monkeypatch, caplog):
@@ -97,3 +97,25 @@ def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_en
                  if node.op_type == "MatMul"}
     assert "/model/encoder/layer.1/output/dense/MatMul" in float_ops
     assert "/model/encoder/layer.0/output/dense/MatMul" not in float_ops  # quantised, under another name
+
+
+def test_int8_keeps_float_the_matmuls_the_head_file_names_for_its_adapters(encoder_with_head, caplog):
+    import onnx
+
+    from sentiment.building.onnx_export import int8_file
+
+    folder, head_file = encoder_with_head
+    chosen = ["/model/encoder/layer.0/intermediate/dense/MatMul", "/model/encoder/no-such-layer/MatMul"]
+    head = LinearHead.load(head_file)
+    head.info["int8_float_matmuls"] = chosen
+    head.save(head_file)
+    with caplog.at_level(logging.WARNING, "sentiment.building"):
+        scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx-int8"))
+    assert len(scorer.score(TEXTS)) == len(TEXTS)
+    built = folder / "onnx" / int8_file(chosen)
+    assert built.is_file() and built.name != int8_file()  # another recipe, another cached file
+    float_ops = {node.name for node in onnx.load(str(built)).graph.node if node.op_type == "MatMul"}
+    assert "/model/encoder/layer.0/intermediate/dense/MatMul" in float_ops
+    assert "/model/encoder/layer.1/intermediate/dense/MatMul" not in float_ops  # quantised
+    assert "1 of the head file's float MatMuls are not in this encoder (/model/encoder/no-such-layer/MatMul" \
+        in caplog.text
