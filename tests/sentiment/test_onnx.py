@@ -48,7 +48,7 @@ def test_int8_onnx_is_close_and_cached(encoder_with_head):
     cosine = (int8.embed(TEXTS[:5]) * torch_embeddings).sum(axis=1)
     assert cosine.min() > 0.95
     assert np.allclose(probabilities(int8.score(TEXTS)).sum(axis=1), 1.0, atol=1e-5)
-    assert (folder / "onnx" / "encoder.int8-u8.onnx").is_file()
+    assert (folder / "onnx" / "encoder.int8-mixed.onnx").is_file()
 
 
 def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, monkeypatch, caplog):
