@@ -237,9 +237,9 @@ def _simulate(files, config_path: Path | None, language, budget: int, per_day: i
     from ..jobs.simulation import Team, format_simulation, simulate
 
     team, results = Team(people, near_miss_share, budget), []
+    config = load_config(config_path, require_secrets=False) if config_path else None
     for file in files:
         with tempfile.TemporaryDirectory(prefix="ascolto-simulation-") as folder:
-            config = load_config(config_path, require_secrets=False) if config_path else None
             result = simulate(config, file, Path(folder), team, per_day, language=language,
                               report=lambda night: click.echo(f"{file.name} day {night.day}: {night.labelled} "
                                                               f"labelled; retrain {night.retrain}"

@@ -25,6 +25,7 @@ import numpy as np
 
 from listener.app import App
 from listener.config import Config, load_config
+from listener.kernel.errors import AscoltoError
 from listener.kernel.times import iso
 from listener.learning.evaluation import alert_report
 from listener.store.cases import add_correction
@@ -94,7 +95,7 @@ def simulate(config: Config | None, file: Path, workdir: Path, team: Team = Team
     split = int(round(len(rows) * (1 - later_share)))
     played, later = rows[:split], rows[split:]
     if not played or not later:
-        raise ValueError(f"{file}: {len(rows)} rows are too few to play a stream and measure its later part")
+        raise AscoltoError(f"{file}: {len(rows)} rows are too few to play a stream and measure its later part")
     config = scratch_config(config, workdir, sorted({lang for _, _, lang in rows if lang}))
     app = _SimulatedApp(config)
     brand = config.brands[0].name
@@ -153,9 +154,9 @@ def scratch_config(config: Config | None, workdir: Path, languages: Sequence[str
     in ``languages`` on the default model and settings."""
     if config is None:
         path = workdir / "simulation.toml"
-        path.write_text('[database]\npath = "simulation.db"\n\n[model]\nruntime = "onnx"\n\n[[brands]]\nname = "Simulated brand"\n'
-                        f'keywords = ["simulated brand"]\nlanguages = {json.dumps(list(languages) or ["en"])}\n',
-                        encoding="utf-8")
+        path.write_text('[database]\npath = "simulation.db"\n\n[model]\nruntime = "onnx"\n\n'
+                        '[[brands]]\nname = "Simulated brand"\nkeywords = ["simulated brand"]\n'
+                        f'languages = {json.dumps(list(languages) or ["en"])}\n', encoding="utf-8")
         config = load_config(path, require_secrets=False)
     alerts = dataclasses.replace(config.alerts, channels=(), recipients=())
     return dataclasses.replace(config, database=workdir / "simulation.db", sources=(), alerts=alerts,
