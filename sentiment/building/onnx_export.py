@@ -94,9 +94,10 @@ def quantize_int8(float_file: Path, target: Path, encoder_dir: Path, float_matmu
     # Per-channel weights, MatMul only (the embedding table stays float). reduce_range keeps weights to
     # 7 bits: without VNNI, x86's u8 x s8 multiply-add saturates its 16-bit pairs, and on our 2-core
     # AVX2 machine 7 bits agreed with float32 more often (94.9% vs 93.5% of labels). Unsigned 8-bit
-    # weights (u8 x u8) agree more still (Italian labels 97.5% vs 96.3% with the care adapters) but
-    # take AVX2's slower widening path, which is what int8 is for (model card, int8). The MatMuls
-    # whose input has outliers stay float32, and those the head file names (the module's docstring).
+    # weights (u8 x u8) agree more still (Italian labels 97.5% vs 96.3% with the care adapters), but
+    # u8 x s8 is x86's fast path and speed is what int8 is for; the host of 2026-12-03 could not tell
+    # them apart (model card, int8). The MatMuls whose input has outliers stay float32, and those the
+    # head file names (the module's docstring).
     matmuls = {node.name for node in onnx.load(str(float_file), load_external_data=False).graph.node
                if node.op_type == "MatMul"}
     unknown = sorted(set(float_matmuls) - matmuls)
