@@ -79,9 +79,10 @@ def channel_of(target: Target, sources) -> tuple[str, ModuleType | None, object 
 
 def reply_writer(module: ModuleType, settings) -> str | None:
     """Why this source cannot post replies now (a write credential or setting missing, named), or None.
-    Makes the client: for a source whose client logs in, that is one login per page view."""
+    A source whose client logs in when made says so without the network (its ``reply_ready``); the
+    others' clients are made offline."""
     try:
-        module.reply_client(settings)
+        getattr(module, "reply_ready", module.reply_client)(settings)
     except AscoltoError as exc:
         return str(exc)
     return None

@@ -18,6 +18,8 @@ A source that can answer on its platform also exports ``reply_client(settings)``
 credentials, each named when missing) and ``send_reply(client, settings, reply_to, text, key)``: posts
 ``text`` under the mention ``reply_to`` (a ``ReplyTo``), ``key`` its idempotency key where the
 platform takes one; returns the reply's id on the platform, or raises ``ReplyRefused`` (which says why).
+A source whose client logs in over the network when made also exports ``reply_ready(settings)``,
+which names a missing write credential without the network (the reply page asks on every view).
 
 The collect job (``listener.jobs.collect``) drives every source the same way: it loads the cursor,
 asks for pages, turns items into rows, and commits each chunk of rows with its alerts, the cursor

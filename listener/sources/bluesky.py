@@ -160,6 +160,14 @@ def reply_client(settings: Settings):
     return make_client(settings)
 
 
+def reply_ready(settings: Settings) -> None:
+    """Whether a reply could be posted, without logging in: the reply page asks on every view, and
+    Bluesky limits logins (createSession) per account, so a login per view could lock replies out."""
+    needed_for = f"the Bluesky account of source {settings.name!r}"
+    read_secret(settings.handle_env, needed_for)
+    read_secret(settings.app_password_env, needed_for)
+
+
 def send_reply(client, settings: Settings, reply_to: ReplyTo, text: str, key: str) -> str:
     """A post in reply to the customer's (its parent), in the same thread (its root). Not retried: a
     reply whose answer was lost may have been posted."""

@@ -113,3 +113,19 @@ def test_a_reply_is_posted_in_the_customers_thread(app, recorded_httpx):
 
     with pytest.raises(ReplyRefused, match="Bluesky rate limit reached; try again after 2026"):
         bluesky.send_reply(client, settings, reply_to, "Ci dispiace!", "k2")
+
+
+def test_the_reply_page_asks_whether_a_reply_can_be_posted_without_logging_in(app, monkeypatch):
+    """Bluesky limits logins per account: a login per view of the reply page could lock replies out."""
+    import respx
+
+    from listener.replies.sending import reply_writer
+    from listener.sources import bluesky
+
+    settings = app.config.source("bluesky")
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as network:  # any request would fail
+        login = network.post(f"{XRPC}/com.atproto.server.createSession").respond(json=fixture_json("bluesky", "session.json"))
+        assert reply_writer(bluesky, settings) is None
+        monkeypatch.delenv("BLUESKY_APP_PASSWORD")
+        assert "BLUESKY_APP_PASSWORD is not set" in reply_writer(bluesky, settings)
+    assert not login.called and not network.calls
