@@ -10,7 +10,7 @@ script) clicking "not a complaint" on every alert makes a version that fails her
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +78,10 @@ def read_gate(paths: Sequence[Path] | None = None) -> list[GateText]:
     return [text for path in paths or SHIPPED for text in read_rows(path, parse, '{"text", "unhappy", "lang", "kind"}')]
 
 
-def gate_checks(embed: Callable[[list[str]], np.ndarray], old: tuple[LinearHead, Detector],
-                new: tuple[LinearHead, Detector], texts: Sequence[GateText]) -> list[GateCheck]:
+def gate_checks(x: np.ndarray, old: tuple[LinearHead, Detector], new: tuple[LinearHead, Detector],
+                texts: Sequence[GateText]) -> list[GateCheck]:
     """The alert rule of each version ((sentiment head, detector): the pleased veto needs the first) on
-    the gate set, per preset and language, as the product applies it."""
-    x = embed([t.text for t in texts])
+    the gate set (``texts``, embedded as ``x``), per preset and language, as the product applies it."""
     alerts = {"old": _alerts(old, x, texts), "new": _alerts(new, x, texts)}
     gold = np.asarray([t.unhappy for t in texts])
     checks = []

@@ -124,9 +124,11 @@ def retrain(app, force: bool = False) -> Retrain:
                       x_replay)
     detector_head = _refit(scorer, old_detector.head, train["detector"],
                            _files(settings.detector_train, read_unhappy), x_replay)
+    gate_texts = gate.read_gate()
+    x_gate = scorer.embed([t.text for t in gate_texts])  # once: it holds thin languages' thresholds, then judges
     new_detector = _calibrated(scorer, detector_head, old_detector, settings.detector_validation, x_replay,
-                               [lang for _, lang in replay])
-    gated = gate.gate_checks(scorer.embed, (old_head, old_detector), (new_head, new_detector), gate.read_gate())
+                               [lang for _, lang in replay], gate_texts, x_gate)
+    gated = gate.gate_checks(x_gate, (old_head, old_detector), (new_head, new_detector), gate_texts)
     checks = _compare(scorer, (old_head, old_detector), (new_head, new_detector), held, settings)
     failed = [c.failed for c in gated if c.failed] + [f"{c['on']} {c['old']:.3f} -> {c['new']:.3f}"
                                                       for c in checks if c["new"] < c["old"]]
@@ -236,7 +238,7 @@ def _refit(scorer, head: LinearHead, corrections: list[TeamLabel], files: list[L
 
 
 def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, ...], x_replay: np.ndarray | None,
-                replay_langs: list[str | None]) -> Detector:
+                replay_langs: list[str | None], gate_texts: list[gate.GateText], x_gate: np.ndarray) -> Detector:
     """Calibration and thresholds fitted again where validation files are given; else the old
     calibration, with each threshold moved to alert on the same share of texts as before: of the
     brand's replayed mentions in that language, or, for a language the brand writes few of, of the
@@ -250,16 +252,10 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
     if x_replay is None:
         return new
     langs = np.asarray(replay_langs, dtype=object)
-    thin = [lang for lang in old.languages if (langs == lang).sum() < MIN_LANGUAGE_REPLAY]
-    gate_texts = [t for t in gate.read_gate() if t.lang in thin]
-    x_gate = scorer.embed([t.text for t in gate_texts]) if gate_texts else None
+    gate_langs = np.asarray([t.lang for t in gate_texts], dtype=object)
     for lang in old.languages:
-        if lang in thin:
-            if x_gate is None:
-                continue
-            x = x_gate[np.asarray([t.lang == lang for t in gate_texts])]
-        else:
-            x = x_replay[langs == lang]
+        thin = (langs == lang).sum() < MIN_LANGUAGE_REPLAY
+        x = x_gate[gate_langs == lang] if thin else x_replay[langs == lang]
         if not len(x):
             continue
         before = np.asarray([old.probability(raw, lang) for raw in raw_probability(old.head, x)])
