@@ -44,20 +44,14 @@ def sublayer_outputs(layers: int) -> list[str]:
     return names[:-1] + ["last_hidden_state"]  # the last block's output is the graph's output
 
 
-def session_with(path: Path, outputs: list[str]):
-    import onnx
-    import onnxruntime
-
-    model = onnx.load(str(path))
-    present = {o.name for o in model.graph.output}
-    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in outputs if name not in present)
-    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-
-
 def worst_ffn_blocks(float_file: Path, int8_file: Path, tokens, texts: list[str], layers: int) -> list[tuple[float, int]]:
     """(distance the block adds, block) for every feed-forward block, the worst first."""
+    import onnx
+
+    from sentiment.building.onnx_export import probing_session
+
     names = sublayer_outputs(layers)
-    reference, quantised = session_with(float_file, names), session_with(int8_file, names)
+    reference, quantised = (probing_session(onnx.load(str(path)), names) for path in (float_file, int8_file))
     distance = np.zeros(len(names))
     for ids in tokens.encode(texts):  # one text at a time: no padding in the statistics
         feed = {"input_ids": np.asarray([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), np.int64)}

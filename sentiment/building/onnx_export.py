@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -98,13 +98,16 @@ def quantize_int8(float_file: Path, target: Path, encoder_dir: Path, float_matmu
     # u8 x s8 is x86's fast path and speed is what int8 is for; the host of 2026-12-03 could not tell
     # them apart (model card, int8). The MatMuls whose input has outliers stay float32, and those the
     # head file names (the module's docstring).
-    matmuls = {node.name for node in onnx.load(str(float_file), load_external_data=False).graph.node
-               if node.op_type == "MatMul"}
-    unknown = sorted(set(float_matmuls) - matmuls)
-    if unknown:  # the head file of another encoder: its list means nothing here
-        log.warning("int8: %d of the head file's float MatMuls are not in this encoder (%s, ...); ignored",
-                    len(unknown), unknown[0])
-    keep = sorted(set(outlier_matmuls(float_file, encoder_dir)) | (set(float_matmuls) & matmuls))
+    named = set()
+    if float_matmuls:  # the graph is read again only to check a head file's names
+        matmuls = {node.name for node in onnx.load(str(float_file), load_external_data=False).graph.node
+                   if node.op_type == "MatMul"}
+        named = set(float_matmuls) & matmuls
+        unknown = sorted(set(float_matmuls) - matmuls)
+        if unknown:  # the head file of another encoder: its list means nothing here
+            log.warning("int8: %d of the head file's float MatMuls are not in this encoder (%s, ...); ignored",
+                        len(unknown), unknown[0])
+    keep = sorted(set(outlier_matmuls(float_file, encoder_dir)) | named)
     # The quantiser advises "pre-processing" on the root logger, which the CLI shows: advice for image
     # models, not for a user's terminal (the graph is checked against float32 by the tests).
     quiet = _Dropping("Please consider to run pre-processing")
@@ -134,18 +137,13 @@ def outlier_matmuls(float_file: Path, encoder_dir: Path, levels: int = 255) -> l
     a few percent of the compute.
     """
     import onnx
-    import onnxruntime
     from transformers import AutoTokenizer
 
     model = onnx.load(str(float_file))
     weights = {init.name for init in model.graph.initializer}
     probes = {node.name: node.input[0] for node in model.graph.node
               if node.op_type == "MatMul" and node.input[1] in weights}
-    exposed = {output.name for output in model.graph.output}
-    for tensor in dict.fromkeys(probes.values()):
-        if tensor not in exposed:
-            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(tensor))
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = probing_session(model, probes.values())
     del model
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
     names = [output.name for output in session.get_outputs()]
@@ -158,6 +156,18 @@ def outlier_matmuls(float_file: Path, encoder_dir: Path, levels: int = 255) -> l
             x = np.abs(values[tensor])
             spread[tensor] = max(spread.get(tensor, 0.0), float(x.max() / max(x.mean(), 1e-12)))
     return sorted(node for node, tensor in probes.items() if spread[tensor] > levels)
+
+
+def probing_session(model, tensors: Iterable[str]):
+    """A session of ``model`` (an ONNX ModelProto, changed in place) that also returns the named inner
+    tensors, for measuring what happens inside the encoder."""
+    import onnx
+    import onnxruntime
+
+    exposed = {output.name for output in model.graph.output}
+    model.graph.output.extend(onnx.helper.make_empty_tensor_value_info(tensor) for tensor in dict.fromkeys(tensors)
+                              if tensor not in exposed)
+    return onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
 
 
 def _LastHiddenState(model):
