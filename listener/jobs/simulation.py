@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,6 +28,7 @@ from listener.config import Config, load_config
 from listener.kernel.errors import AscoltoError
 from listener.kernel.times import iso
 from listener.learning.evaluation import alert_report
+from listener.pipeline import chunked
 from listener.store.cases import add_correction
 from listener.store.models import active_version, alerted_mentions, find_version, near_misses
 from sentiment.evaluation.files import read_evaluation
@@ -103,7 +104,7 @@ def simulate(config: Config | None, file: Path, workdir: Path, team: Team = Team
     nights = [_measure(app, brand, later, 0, 0, "-")]
     report(nights[0])
     labelled = 0
-    for day, chunk in enumerate(_days(played, per_day), start=1):
+    for day, chunk in enumerate(chunked(played, per_day), start=1):
         app.clock = START + timedelta(days=day)
         _import_day(app, brand, chunk, workdir / f"day{day}.jsonl")
         labelled += _team_labels(app, brand, gold, team, team.budget - labelled)
@@ -161,11 +162,6 @@ def scratch_config(config: Config | None, workdir: Path, languages: Sequence[str
     alerts = dataclasses.replace(config.alerts, channels=(), recipients=())
     return dataclasses.replace(config, database=workdir / "simulation.db", sources=(), alerts=alerts,
                                learning=dataclasses.replace(config.learning, models_dir=workdir / "models"))
-
-
-def _days(rows: list, per_day: int) -> Iterator[list]:
-    for start in range(0, len(rows), per_day):
-        yield rows[start:start + per_day]
 
 
 def _import_day(app: App, brand: str, chunk: list, path: Path) -> None:
