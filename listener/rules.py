@@ -2,8 +2,9 @@
 its author? The product's decision, made from what the model says of the text.
 
 A 1-2 star rating always alerts (unless the brand turns that off); else the unhappy-customer
-detector at the brand's preset and the text's language; a model without a detector falls back to a
-confident negative sentiment.
+detector at the brand's preset, the text's language and its kind (a text with a star rating is a
+review, judged with the detector's review thresholds where it has them); a model without a detector
+falls back to a confident negative sentiment.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sentiment.runtime.detector import DEFAULT_PRESET, Detector
+from sentiment.runtime.detector import BASE_KIND, DEFAULT_PRESET, Detector
 from sentiment.scoring import Score
 from surveys.nps import DETRACTOR, PASSIVE, PROMOTER
 
@@ -37,7 +38,7 @@ class Verdict:
 
 
 def judge(score: Score, lang: str | None, detector: Detector | None, preset: str, min_confidence: float,
-          rating: int | None = None, low_rating_alerts: bool = True) -> Verdict:
+          rating: int | None = None, low_rating_alerts: bool = True, kind: str = BASE_KIND) -> Verdict:
     """Should this text raise an alert? A 1-2 star rating always does (unless the brand turns that
     off); else the detector at the brand's preset; a model without a detector falls back to a
     confident negative sentiment."""
@@ -47,9 +48,15 @@ def judge(score: Score, lang: str | None, detector: Detector | None, preset: str
     if p_unhappy is not None:
         veto = POSITIVE_VETO.get(preset)
         pleased = veto is not None and score.positive >= veto
-        return Verdict(detector.is_unhappy(score.unhappy, lang, preset) and not pleased, p_unhappy, "detector",
-                       detector.threshold(preset, lang, score.unhappy))
+        return Verdict(detector.is_unhappy(score.unhappy, lang, preset, kind) and not pleased, p_unhappy, "detector",
+                       detector.threshold(preset, lang, score.unhappy, kind))
     return Verdict(score.label == "negative" and score.confidence >= min_confidence, None, "sentiment", min_confidence)
+
+
+def text_kind(rating: int | None) -> str:
+    """A text with a star rating is a review (every review source gives one; so does an imported file's
+    rating column); anything else is a post or a comment."""
+    return "review" if rating is not None else BASE_KIND
 
 
 def mention_class(label: str, confidence: float, threshold: float = DEFAULT_CONFIDENCE) -> str:
@@ -86,7 +93,7 @@ class AlertRules:
         if survey_class is not None:
             return survey_class, Verdict(survey_class == DETRACTOR, None, "survey")
         verdict = judge(score, lang or self.languages.get(brand), detector, self.preset(brand), self.min_confidence,
-                        rating, self.low_rating_alerts.get(brand, True))
+                        rating, self.low_rating_alerts.get(brand, True), text_kind(rating))
         if verdict.alert:
             return DETRACTOR, verdict
         confident = score.confidence >= self.min_confidence

@@ -87,7 +87,7 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
     from sentiment.runtime.labels import LABELS
     from sentiment.runtime.loading import load_offline_encoder
     from sentiment.runtime.model_file import Heads
-    from sentiment.training.calibration import calibrate
+    from sentiment.training.calibration import calibrate, calibrate_kinds
     from sentiment.training.datasets import read_labelled
     from sentiment.training.finetune import Task, finetune_tasks
     from sentiment.training.recipe import Recipe, load_recipe
@@ -116,12 +116,48 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
     if "detector" in result.heads:
         if not plan.calibration:
             raise AscoltoError("the recipe trains a detector but names no [calibration] files (language = file)")
-        detector = calibrate(result.heads["detector"], encoder.embed, plan.calibration)
-        for preset, by_lang in detector.figures.items():
-            click.echo(f"{preset}: " + ", ".join(f"{lang} precision {f['precision']:.3f} recall {f['recall']:.3f}"
-                                                 for lang, f in by_lang.items()), err=True)
+        detector = calibrate_kinds(calibrate(result.heads["detector"], encoder.embed, plan.calibration),
+                                   encoder.embed, plan.kind_calibration)
+        _echo_figures(detector)
     Heads(head, detector).save(out)
     click.echo(f"wrote {out} and {adapter_file} (epoch {result.epoch}); use them with [model] head = \"{out}\"")
+
+
+@sentiment.command(name="calibrate")
+@click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The recipe whose [calibration.review] (and other kinds') files choose the thresholds.")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of the recipe's files (e.g. ../shared/data/sentiment).")
+@click.option("--model", "head_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The model file (head and detector) to give its kinds' thresholds; rewritten in place.")
+@friendly
+def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path) -> None:
+    """Choose the detector's thresholds for each kind of text the recipe names validation files for
+    (reviews), keeping its calibration and the posts' thresholds: no retraining."""
+    from sentiment.runtime.loading import ModelSettings, load_scorer
+    from sentiment.runtime.model_file import Heads
+    from sentiment.training.calibration import calibrate_kinds
+    from sentiment.training.recipe import load_recipe
+
+    plan = load_recipe(recipe, data_dir or recipe.parent)
+    if not plan.kind_calibration:
+        raise AscoltoError(f"{recipe} names no kind's validation files ([calibration.review] en = [...])")
+    scorer = load_scorer(ModelSettings(head=head_file))
+    if scorer.detector is None:
+        raise AscoltoError(f"{head_file} has no unhappy-customer detector to calibrate")
+    heads = Heads(scorer.heads.sentiment, calibrate_kinds(scorer.detector, scorer.embed, plan.kind_calibration))
+    _echo_figures(heads.detector)
+    heads.save(head_file)
+    click.echo(f"wrote {head_file}")
+
+
+def _echo_figures(detector) -> None:
+    """The validation precision and recall of each preset, per language, and per kind where it has its own."""
+    tables = [("", detector.figures), *((f"{kind} ", figures) for kind, figures in detector.kind_figures.items())]
+    for kind, figures in tables:
+        for preset, by_lang in figures.items():
+            click.echo(f"{kind}{preset}: " + ", ".join(f"{lang} precision {f['precision']:.3f} recall "
+                                                       f"{f['recall']:.3f}" for lang, f in by_lang.items()), err=True)
 
 
 def _embed_in_chunks(encoder, texts: list[str], update, size: int = 256):
@@ -191,6 +227,9 @@ def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> No
 @config_option(required=False)
 @click.option("--lang", type=click.Choice(["it", "en"]), help="Language of the texts, for the detector's "
               "thresholds (default: each row's lang field, else guessed from the text).")
+@click.option("--kind", type=click.Choice(["post", "review"]),
+              help="Judge every text as this kind (default: a row's \"kind\", else a review where it has a "
+                   "\"rating\", else a post).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--simulate-feedback", "budget", type=click.IntRange(min=0), metavar="N",
               help="Play each file as a brand's stream, day by day, with a team that labels its alerts and "
@@ -203,8 +242,8 @@ def score(texts: tuple[str, ...], config_path: Path | None, as_json: bool) -> No
 @click.option("--near-miss-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="With --simulate-feedback: the share of each day's near-miss list the team labels.")
 @friendly
-def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, as_json: bool, budget: int | None,
-          per_day: int, team: int, near_miss_share: float) -> None:
+def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, kind: str | None, as_json: bool,
+          budget: int | None, per_day: int, team: int, near_miss_share: float) -> None:
     """Sentiment accuracy and macro-F1, and alert precision and recall per preset, on labelled JSONL files
     ({"text", "label"}, {"text", "unhappy": true|false} or {"text", "complaint"} rows, with an optional
     "lang")."""
@@ -219,7 +258,7 @@ def eval_(files: tuple[Path, ...], config_path: Path | None, lang: str | None, a
     if budget is not None:
         _simulate(files, config_path, language, budget, per_day, team, near_miss_share, as_json)
         return
-    reports = evaluate_files(load_scorer(model_settings(config_path)), files, language)
+    reports = evaluate_files(load_scorer(model_settings(config_path)), files, language, kind=kind)
     if as_json:
         click.echo(json.dumps([report_dict(r) for r in reports], indent=2))
     else:

@@ -1,5 +1,7 @@
 """How well the product's alert rule does on labelled files: alert precision and recall per preset
-(and per language), with the model's own sentiment figures beside them (``ascolto eval``)."""
+(and per language), with the model's own sentiment figures beside them (``ascolto eval``). Each row is
+judged as the kind of text it is (a row's ``kind``, or a review where it has a rating) unless the
+caller names one kind for all; the rating itself does not alert here: the figures are the text's."""
 
 from __future__ import annotations
 
@@ -38,8 +40,9 @@ class FileReport:
 
 def evaluate_files(scorer: Scorer, files: Sequence[Path],
                    language: Callable[[str, str | None], str | None] = lambda text, lang: lang,
-                   min_confidence: float = DEFAULT_CONFIDENCE) -> list[FileReport]:
-    """``language(text, row's lang)`` decides the language the detector's thresholds are taken for."""
+                   min_confidence: float = DEFAULT_CONFIDENCE, kind: str | None = None) -> list[FileReport]:
+    """``language(text, row's lang)`` decides the language the detector's thresholds are taken for;
+    ``kind`` (post or review), where given, the kind every row is judged as."""
     reports = []
     for path in files:
         data = read_evaluation(path)
@@ -48,8 +51,8 @@ def evaluate_files(scorer: Scorer, files: Sequence[Path],
         langs = [language(t, code) for t, code in zip(data.texts, data.langs)]
         detector = scorer.detector
         for preset in (PRESETS if detector is not None else (NO_DETECTOR,)):
-            flagged = [judge(s, lang, detector, preset if detector else "balanced", min_confidence).alert
-                       for s, lang in zip(scores, langs)]
+            flagged = [judge(s, lang, detector, preset if detector else "balanced", min_confidence,
+                             kind=kind or row_kind).alert for s, lang, row_kind in zip(scores, langs, data.kinds)]
             report.alerts.append(alert_report(preset, data.unhappy, flagged))
             if len({lang for lang in langs}) > 1:
                 for lang in sorted({lang for lang in langs if lang}):

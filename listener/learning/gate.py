@@ -100,7 +100,7 @@ def _alerts(version: tuple[LinearHead, Detector], x: np.ndarray, texts: Sequence
     sentiment = head.probabilities(x)
     raw = raw_probability(detector.head, x)
     scores = [Score.from_probabilities([*p, u]) for p, u in zip(sentiment, raw)]
-    return {preset: np.asarray([judge(s, t.lang, detector, preset, DEFAULT_CONFIDENCE).alert
+    return {preset: np.asarray([judge(s, t.lang, detector, preset, DEFAULT_CONFIDENCE, kind=t.kind).alert
                                 for s, t in zip(scores, texts)]) for preset in PRESETS}
 
 

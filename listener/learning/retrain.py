@@ -243,12 +243,17 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
     calibration, with each threshold moved to alert on the same share of texts as before: of the
     brand's replayed mentions in that language, or, for a language the brand writes few of, of the
     gate set's texts in it (an English brand's corrections once cut Italian recall from 0.94 to 0.71:
-    nothing held the Italian thresholds, and the gate refused every version the team's clicks made)."""
+    nothing held the Italian thresholds, and the gate refused every version the team's clicks made).
+    A kind's own thresholds (reviews) hold their share the same way in either case: no brand's
+    validation files choose them."""
     if validation:
         files = dict(entry.partition("=")[::2] for entry in validation)
-        return calibrate(head, scorer.embed, files)
-    new = Detector(head, old.calibration, {preset: dict(by_lang) for preset, by_lang in old.thresholds.items()},
-                   old.figures)
+        new = calibrate(head, scorer.embed, files)
+        new = Detector(head, new.calibration, new.thresholds, new.figures, _copy_tables(old.kind_thresholds),
+                       old.kind_figures)
+    else:
+        new = Detector(head, old.calibration, _copy_tables(old.thresholds), old.figures,
+                       _copy_tables(old.kind_thresholds), old.kind_figures)
     if x_replay is None:
         return new
     langs = np.asarray(replay_langs, dtype=object)
@@ -260,11 +265,25 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
             continue
         before = np.asarray([old.probability(raw, lang) for raw in raw_probability(old.head, x)])
         after = np.sort([new.probability(raw, lang) for raw in raw_probability(head, x)])[::-1]
-        for preset, by_lang in new.thresholds.items():
-            alerted = int((before >= old.thresholds[preset][lang]).sum())
-            by_lang[lang] = float(after[alerted - 1]) if alerted else max(old.thresholds[preset][lang],
-                                                                          float(after[0]) + 1e-6)
+        held = [(old.thresholds, new.thresholds)] if not validation else []
+        held += [(old.kind_thresholds[kind], new.kind_thresholds[kind]) for kind in old.kind_thresholds]
+        for old_table, new_table in held:
+            for preset, by_lang in new_table.items():
+                if lang in by_lang:
+                    by_lang[lang] = _same_share(old_table[preset][lang], before, after)
     return new
+
+
+def _copy_tables(tables: dict) -> dict:
+    """Threshold tables (preset -> language -> threshold, or kind -> such a table), copied to be changed."""
+    return {key: _copy_tables(value) if isinstance(value, dict) else value for key, value in tables.items()}
+
+
+def _same_share(threshold: float, before: np.ndarray, after: np.ndarray) -> float:
+    """The threshold on ``after`` (the new probabilities, highest first) that flags as many texts as
+    ``threshold`` did on ``before`` (the old ones); one flagging none stays as strict as it was."""
+    alerted = int((before >= threshold).sum())
+    return float(after[alerted - 1]) if alerted else max(threshold, float(after[0]) + 1e-6)
 
 
 def _compare(scorer, old, new, held: dict, settings) -> list[dict]:

@@ -2,7 +2,8 @@
 
 A file's rows are ``{"text", "label"}`` (sentiment) and/or ``{"text", "complaint": true|false}``
 or ``{"text", "unhappy": true|false}`` (the product's question: is this a customer unhappy with
-the brand, should someone answer?); an optional ``lang`` field names the language. Sentiment is
+the brand, should someone answer?); an optional ``lang`` field names the language, and an optional
+``kind`` (post or review) the kind of text, which a ``rating`` (stars) also makes a review. Sentiment is
 reported as accuracy and macro-F1 (a file without neutral rows is judged on negative vs positive).
 What a file says "should alert" is its complaint or unhappy flag, else a negative label; how well
 the product's alert rule does on it is the listener's to measure (``listener.learning.evaluation``).
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment.evaluation.metrics import Report, binary_predictions, evaluate
+from sentiment.runtime.detector import BASE_KIND, KINDS
 from sentiment.runtime.labels import normalise_label
 from sentiment.training.datasets import read_rows
 
@@ -27,20 +29,24 @@ class EvaluationRows:
     labels: list[str] | None  # sentiment, where every row has one
     unhappy: list[bool]  # should alert
     langs: list[str | None]
+    kinds: list[str]  # post or review
 
 
 def read_evaluation(path: Path) -> EvaluationRows:
-    def parse(row: dict) -> tuple[str, str | None, bool, str | None]:
+    def parse(row: dict) -> tuple[str, str | None, bool, str | None, str]:
         label = normalise_label(str(row["label"])) if "label" in row else None
         flag = next((row[k] for k in SHOULD_ALERT_KEYS if isinstance(row.get(k), bool)), None)
         if label is None and flag is None:
             raise KeyError("label, unhappy or complaint")
+        kind = row.get("kind") or ("review" if row.get("rating") is not None else BASE_KIND)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         return (str(row["text"]), label, flag if flag is not None else label == "negative",
-                row.get("lang") if isinstance(row.get("lang"), str) else None)
+                row.get("lang") if isinstance(row.get("lang"), str) else None, kind)
 
     rows = read_rows(path, parse, '{"text", "label"}, {"text", "unhappy": true|false} or {"text", "complaint": ...}')
-    texts, labels, unhappy, langs = (list(column) for column in zip(*rows))
-    return EvaluationRows(Path(path).stem, texts, None if None in labels else labels, unhappy, langs)
+    texts, labels, unhappy, langs, kinds = (list(column) for column in zip(*rows))
+    return EvaluationRows(Path(path).stem, texts, None if None in labels else labels, unhappy, langs, kinds)
 
 
 def sentiment_report(data: EvaluationRows, scores) -> Report | None:

@@ -1,17 +1,19 @@
 """Calibrating the unhappy-customer detector: Platt scaling per language, and each preset's threshold
-chosen on that language's validation file (the highest that keeps the preset's recall). Validation
-files only: held-out test files never enter here.
+chosen on that language's validation file (the highest that keeps the preset's recall); and, for a
+kind of text other than posts (reviews), its own thresholds chosen the same way on that kind's
+validation files. Validation files only: held-out test files never enter here.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from sentiment.runtime.detector import PRESETS, Detector, logit, raw_probability, sigmoid
+from sentiment.runtime.detector import MIN_KIND_UNHAPPY, PRESETS, Detector, logit, raw_probability, sigmoid
 from sentiment.runtime.heads import LinearHead
 from sentiment.training.datasets import read_unhappy
 
@@ -24,6 +26,42 @@ def calibrate(head: LinearHead, embed: Callable, files: Mapping[str, Path]) -> D
         rows = read_unhappy(Path(path))
         data[lang] = (raw_probability(head, embed(rows.texts)), np.asarray([label == "unhappy" for label in rows.labels]))
     return fit_detector(head, data)
+
+
+def calibrate_kinds(detector: Detector, embed: Callable, files: Mapping[str, Mapping[str, Sequence[Path]]]) -> Detector:
+    """``detector`` with its own thresholds for each kind of ``files`` (kind -> language -> validation
+    files), where a language's files hold ``MIN_KIND_UNHAPPY`` unhappy texts; its calibration and the
+    posts' thresholds are kept."""
+    for kind, by_lang in files.items():
+        data = {}
+        for lang, paths in by_lang.items():
+            rows = [read_unhappy(Path(path)) for path in paths]
+            texts = [text for data_file in rows for text in data_file.texts]
+            gold = np.asarray([label == "unhappy" for data_file in rows for label in data_file.labels])
+            data[lang] = (raw_probability(detector.head, embed(texts)), gold)
+        detector = fit_kind(detector, kind, data)
+    return detector
+
+
+def fit_kind(detector: Detector, kind: str, validation: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Detector:
+    """Each preset's threshold for ``kind`` in each language of ``validation`` (raw probabilities, gold
+    is-unhappy) with enough unhappy texts, on the detector's own calibration of that language."""
+    thresholds, figures = {preset: {} for preset in PRESETS}, {preset: {} for preset in PRESETS}
+    for lang, (raw, gold) in validation.items():
+        gold = np.asarray(gold, dtype=bool)
+        if lang not in detector.calibration or gold.sum() < MIN_KIND_UNHAPPY:
+            continue  # too few to choose on: the kind takes the posts' thresholds in this language
+        calibrated = np.asarray([detector.probability(float(r), lang) for r in raw])
+        for preset, recall in PRESETS.items():
+            threshold = threshold_for_recall(calibrated, gold, recall)
+            thresholds[preset][lang] = round(threshold, 5)
+            figures[preset][lang] = operating_point(calibrated, gold, threshold)
+    kinds, kind_figures = dict(detector.kind_thresholds), dict(detector.kind_figures)
+    kinds.pop(kind, None)
+    kind_figures.pop(kind, None)
+    if thresholds[next(iter(PRESETS))]:
+        kinds[kind], kind_figures[kind] = thresholds, figures
+    return replace(detector, kind_thresholds=kinds, kind_figures=kind_figures)
 
 
 def fit_detector(head: LinearHead, validation: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Detector:

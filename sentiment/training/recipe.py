@@ -5,10 +5,11 @@ model can be reproduced with one command (see ``sentiment/recipes/`` and the mod
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sentiment.errors import BadDataset
+from sentiment.runtime.detector import BASE_KIND, KINDS
 from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
 from sentiment.training.datasets import read_labelled, read_unhappy
 from sentiment.training.finetune import Task
@@ -23,6 +24,8 @@ class Recipe:
     epochs: int = 4
     rank: int = 16
     seed: int = 0
+    # kind (other than posts) -> language -> the validation files that choose that kind's thresholds
+    kind_calibration: dict[str, dict[str, list[Path]]] = field(default_factory=dict)
 
 
 def load_recipe(path: Path, data_dir: Path) -> Recipe:
@@ -41,5 +44,15 @@ def load_recipe(path: Path, data_dir: Path) -> Recipe:
                           float(spec.get("weight", 1.0))))
     if not tasks or tasks[0].name != "sentiment":
         raise BadDataset(f"{path}: the first task must be sentiment (the model's own head)")
-    calibration = {lang: data_dir / file for lang, file in doc.get("calibration", {}).items()}
-    return Recipe(tasks, calibration, int(doc.get("epochs", 4)), int(doc.get("rank", 16)), int(doc.get("seed", 0)))
+    calibration, kinds = {}, {}
+    for key, value in doc.get("calibration", {}).items():
+        if isinstance(value, str):  # a language's file, for posts
+            calibration[key] = data_dir / value
+        elif isinstance(value, dict) and key in KINDS and key != BASE_KIND:  # [calibration.review]
+            kinds[key] = {lang: [data_dir / f for f in ([files] if isinstance(files, str) else files)]
+                          for lang, files in value.items()}
+        else:
+            raise BadDataset(f"{path}: calibration.{key} must be a language's file or a table of a kind "
+                             f"({', '.join(k for k in KINDS if k != BASE_KIND)}) naming each language's files")
+    return Recipe(tasks, calibration, int(doc.get("epochs", 4)), int(doc.get("rank", 16)), int(doc.get("seed", 0)),
+                  kinds)

@@ -75,13 +75,16 @@ def test_the_cluster_scores_as_this_process_does_in_order(cluster, model):
 def test_a_worker_killed_mid_batch_is_restarted_and_its_part_scored_again(cluster, model):
     local = load_scorer(model)
     scorer = ClusterScorer(model, ClusterSettings(cluster.address, workers=2, sub_batch=4))
-    batch = texts(3000)
+    # 3,000 texts once took over a second, and on an idle machine under one: the kill came after the
+    # batch. 12,000 texts take seconds; the kill comes 0.2 s after the batch starts, whatever the speed
+    # (a kill before the first part was sent would still leave the worker to restart and retry).
+    batch = texts(12000)
     expected = [s.unhappy for s in local.score(batch)]
     victim = scorer.stats()[0]["pid"]
     result = {}
     worker = threading.Thread(target=lambda: result.update(scores=scorer.score(batch)))
     worker.start()
-    time.sleep(1.0)
+    time.sleep(0.2)
     assert worker.is_alive(), "the batch ended before the kill: make it longer"
     os.kill(victim, signal.SIGKILL)
     worker.join(timeout=300)
