@@ -130,11 +130,15 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
               help="Folder of the recipe's files (e.g. ../shared/data/sentiment).")
 @click.option("--model", "head_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
               help="The model file (head and detector) to give its kinds' thresholds; rewritten in place.")
+@config_option(required=False)
 @friendly
-def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path) -> None:
+def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path, config_path: Path | None) -> None:
     """Choose the detector's thresholds for each kind of text the recipe names validation files for
-    (reviews), keeping its calibration and the posts' thresholds: no retraining."""
-    from sentiment.runtime.loading import ModelSettings, load_scorer
+    (reviews), keeping its calibration and the posts' thresholds: no retraining. The encoder is the
+    configured one ([model] name; the offline model without --config)."""
+    import dataclasses
+
+    from sentiment.runtime.loading import load_scorer
     from sentiment.runtime.model_file import Heads
     from sentiment.training.calibration import calibrate_kinds
     from sentiment.training.recipe import load_recipe
@@ -142,7 +146,7 @@ def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path) ->
     plan = load_recipe(recipe, data_dir or recipe.parent)
     if not plan.kind_calibration:
         raise AscoltoError(f"{recipe} names no kind's validation files ([calibration.review] en = [...])")
-    scorer = load_scorer(ModelSettings(head=head_file))
+    scorer = load_scorer(dataclasses.replace(model_settings(config_path), head=head_file))
     if scorer.detector is None:
         raise AscoltoError(f"{head_file} has no unhappy-customer detector to calibrate")
     heads = Heads(scorer.heads.sentiment, calibrate_kinds(scorer.detector, scorer.embed, plan.kind_calibration))

@@ -38,7 +38,8 @@ DEFAULT_PRESET = "balanced"
 # Kinds of text: posts and comments (the base, whose thresholds every model has), and reviews (a text
 # with a star rating). A survey answer alerts on its 0-10 score, the customer's own word.
 BASE_KIND = "post"
-KINDS = (BASE_KIND, "review")
+REVIEW_KIND = "review"
+KINDS = (BASE_KIND, REVIEW_KIND)
 # A kind's thresholds in a language rest on at least this many unhappy validation texts: at 30, the
 # sensitive preset's threshold is the 29th highest, and one text more or less moves recall by 0.03.
 MIN_KIND_UNHAPPY = 30

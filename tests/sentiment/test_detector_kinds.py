@@ -116,3 +116,15 @@ def _alerted(found: Detector, x: np.ndarray, preset: str, table: str) -> int:
     threshold = getattr(found, table)
     threshold = threshold["review"][preset]["en"] if table == "kind_thresholds" else threshold[preset]["en"]
     return int(sum(found.probability(raw, "en") >= threshold for raw in raw_probability(found.head, x)))
+
+
+def test_an_evaluation_row_is_a_review_when_it_says_so_or_has_stars(tmp_path):
+    from sentiment.evaluation.files import read_evaluation
+
+    path = tmp_path / "e.jsonl"
+    path.write_text('{"text": "a", "unhappy": true}\n{"text": "b", "unhappy": false, "rating": 4}\n'
+                    '{"text": "c", "label": "negative", "kind": "review"}\n', encoding="utf-8")
+    assert read_evaluation(path).kinds == ["post", "review", "review"]
+    path.write_text('{"text": "a", "unhappy": true, "kind": "survey"}\n', encoding="utf-8")
+    with pytest.raises(BadDataset, match="e.jsonl:1: .*kind must be one of post, review"):
+        read_evaluation(path)

@@ -249,3 +249,30 @@ def test_alerts_falling_after_an_adoption_raise_one_notice(tiny, clock):
     corrected = tiny.db.execute("select count(*) from mentions where alert_rule is null").fetchone()[0]
     assert told["before"] == f"{20 / (200 + corrected):.1%}"  # 2 of 20 a day, and the earlier mentions
     assert (told["after"], told["previous"]) == ("0.0%", "shipped:tiny-head")
+
+
+def test_calibrate_gives_a_model_review_thresholds_chosen_on_the_recipes_files(tiny, tmp_path, ascolto):
+    import numpy as np
+
+    from sentiment.runtime.detector import PRESETS, Detector
+    from sentiment.runtime.loading import ModelSettings, load_scorer
+    from sentiment.training.calibration import threshold_for_recall
+
+    (tmp_path / "h").mkdir()
+    head = tiny_head_file(tmp_path / "h", np.random.default_rng(7).normal(size=(2, 16)) * -8)
+    unhappy, pleased = UNHAPPY + GATE_UNHAPPY, CONTENT + GATE_CONTENT  # 32 unhappy reviews: enough to choose on
+    jsonl(tmp_path / "reviews.jsonl", [{"text": t, "label": "negative", "rating": 1} for t in unhappy]
+          + [{"text": t, "label": "positive", "rating": 5} for t in pleased])
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('[[tasks]]\nname = "sentiment"\n[calibration.review]\nen = "reviews.jsonl"\n', encoding="utf-8")
+    result = ascolto(["sentiment", "calibrate", "--recipe", str(recipe), "--data", str(tmp_path), "--model", str(head),
+                      "--config", str(tiny.config.path)])
+    assert result.exit_code == 0, result.output
+    assert "review balanced: en precision" in result.output
+    detector = Detector.load(head)
+    scorer = load_scorer(ModelSettings(name=tiny.config.model.name, head=head))
+    raw = np.asarray([s.unhappy for s in scorer.score(unhappy + pleased)])  # calibrated as is: p = raw
+    gold = np.arange(len(raw)) < len(unhappy)
+    for preset, recall in PRESETS.items():
+        assert detector.kind_thresholds["review"][preset] == {"en": round(threshold_for_recall(raw, gold, recall), 5)}
+    assert detector.thresholds == {p: {"it": 0.5, "en": 0.5} for p in PRESETS}  # the posts' rule is untouched
