@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sentiment.runtime.detector import BASE_KIND, DEFAULT_PRESET, REVIEW_KIND, Detector
+from sentiment.runtime.detector import BASE_KIND, DEFAULT_PRESET, Detector, text_kind
 from sentiment.scoring import Score
 from surveys.nps import DETRACTOR, PASSIVE, PROMOTER
 
@@ -51,12 +51,6 @@ def judge(score: Score, lang: str | None, detector: Detector | None, preset: str
         return Verdict(detector.is_unhappy(score.unhappy, lang, preset, kind) and not pleased, p_unhappy, "detector",
                        detector.threshold(preset, lang, score.unhappy, kind))
     return Verdict(score.label == "negative" and score.confidence >= min_confidence, None, "sentiment", min_confidence)
-
-
-def text_kind(rating: int | None) -> str:
-    """A text with a star rating is a review (every review source gives one; so does an imported file's
-    rating column); anything else is a post or a comment."""
-    return REVIEW_KIND if rating is not None else BASE_KIND
 
 
 def mention_class(label: str, confidence: float, threshold: float = DEFAULT_CONFIDENCE) -> str:

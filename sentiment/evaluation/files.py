@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sentiment.evaluation.metrics import Report, binary_predictions, evaluate
-from sentiment.runtime.detector import BASE_KIND, KINDS, REVIEW_KIND
+from sentiment.runtime.detector import KINDS, text_kind
 from sentiment.runtime.labels import normalise_label
 from sentiment.training.datasets import read_rows
 
@@ -38,7 +38,7 @@ def read_evaluation(path: Path) -> EvaluationRows:
         flag = next((row[k] for k in SHOULD_ALERT_KEYS if isinstance(row.get(k), bool)), None)
         if label is None and flag is None:
             raise KeyError("label, unhappy or complaint")
-        kind = row.get("kind") or (REVIEW_KIND if row.get("rating") is not None else BASE_KIND)
+        kind = row.get("kind") or text_kind(row.get("rating"))
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         return (str(row["text"]), label, flag if flag is not None else label == "negative",

@@ -46,6 +46,12 @@ MIN_KIND_UNHAPPY = 30
 _EPS = 1e-7
 
 
+def text_kind(rating: int | None) -> str:
+    """A text with a star rating is a review (every review source gives one; so does an imported file's
+    rating column); anything else is a post or a comment."""
+    return REVIEW_KIND if rating is not None else BASE_KIND
+
+
 @dataclass
 class Detector:
     head: LinearHead  # classes other, unhappy
