@@ -52,10 +52,7 @@ def fit_kind(detector: Detector, kind: str, validation: Mapping[str, tuple[np.nd
         if lang not in detector.calibration or gold.sum() < MIN_KIND_UNHAPPY:
             continue  # too few to choose on: the kind takes the posts' thresholds in this language
         calibrated = np.asarray([detector.probability(float(r), lang) for r in raw])
-        for preset, recall in PRESETS.items():
-            threshold = threshold_for_recall(calibrated, gold, recall)
-            thresholds[preset][lang] = round(threshold, 5)
-            figures[preset][lang] = operating_point(calibrated, gold, threshold)
+        _choose_presets(calibrated, gold, lang, thresholds, figures)
     kinds, kind_figures = dict(detector.kind_thresholds), dict(detector.kind_figures)
     kinds.pop(kind, None)
     kind_figures.pop(kind, None)
@@ -73,11 +70,16 @@ def fit_detector(head: LinearHead, validation: Mapping[str, tuple[np.ndarray, np
         a, b = platt(logit(np.asarray(raw, dtype=np.float64)), gold)
         calibration[lang] = (round(a, 5), round(b, 5))
         calibrated = sigmoid(a * logit(np.asarray(raw, dtype=np.float64)) + b)
-        for preset, recall in PRESETS.items():
-            threshold = threshold_for_recall(calibrated, gold, recall)
-            thresholds[preset][lang] = round(threshold, 5)
-            figures[preset][lang] = operating_point(calibrated, gold, threshold)
+        _choose_presets(calibrated, gold, lang, thresholds, figures)
     return Detector(head, calibration, thresholds, figures)
+
+
+def _choose_presets(calibrated: np.ndarray, gold: np.ndarray, lang: str, thresholds: dict, figures: dict) -> None:
+    """Each preset's threshold in ``lang`` (the highest that keeps its recall) and its figures there."""
+    for preset, recall in PRESETS.items():
+        threshold = threshold_for_recall(calibrated, gold, recall)
+        thresholds[preset][lang] = round(threshold, 5)
+        figures[preset][lang] = operating_point(calibrated, gold, threshold)
 
 
 def threshold_for_recall(probabilities: np.ndarray, gold: np.ndarray, recall: float) -> float:
