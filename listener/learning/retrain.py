@@ -37,6 +37,7 @@ on two cores, fine-tuning the encoder takes hours (``ascolto sentiment finetune`
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -249,11 +250,11 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
     if validation:
         files = dict(entry.partition("=")[::2] for entry in validation)
         new = calibrate(head, scorer.embed, files)
-        new = Detector(head, new.calibration, new.thresholds, new.figures, _copy_tables(old.kind_thresholds),
+        new = Detector(head, new.calibration, new.thresholds, new.figures, copy.deepcopy(old.kind_thresholds),
                        old.kind_figures)
     else:
-        new = Detector(head, old.calibration, _copy_tables(old.thresholds), old.figures,
-                       _copy_tables(old.kind_thresholds), old.kind_figures)
+        new = Detector(head, old.calibration, copy.deepcopy(old.thresholds), old.figures,
+                       copy.deepcopy(old.kind_thresholds), old.kind_figures)
     if x_replay is None:
         return new
     langs = np.asarray(replay_langs, dtype=object)
@@ -272,11 +273,6 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
                 if lang in by_lang:
                     by_lang[lang] = _same_share(old_table[preset][lang], before, after)
     return new
-
-
-def _copy_tables(tables: dict) -> dict:
-    """Threshold tables (preset -> language -> threshold, or kind -> such a table), copied to be changed."""
-    return {key: _copy_tables(value) if isinstance(value, dict) else value for key, value in tables.items()}
 
 
 def _same_share(threshold: float, before: np.ndarray, after: np.ndarray) -> float:

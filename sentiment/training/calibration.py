@@ -51,7 +51,7 @@ def fit_kind(detector: Detector, kind: str, validation: Mapping[str, tuple[np.nd
         gold = np.asarray(gold, dtype=bool)
         if lang not in detector.calibration or gold.sum() < MIN_KIND_UNHAPPY:
             continue  # too few to choose on: the kind takes the posts' thresholds in this language
-        calibrated = np.asarray([detector.probability(float(r), lang) for r in raw])
+        calibrated = detector.probability(np.asarray(raw, dtype=np.float64), lang)  # a calibrated language: vectorised
         _choose_presets(calibrated, gold, lang, thresholds, figures)
     kinds, kind_figures = dict(detector.kind_thresholds), dict(detector.kind_figures)
     kinds.pop(kind, None)
