@@ -42,14 +42,15 @@ def judge(score: Score, lang: str | None, detector: Detector | None, preset: str
     """Should this text raise an alert? A 1-2 star rating always does (unless the brand turns that
     off); else the detector at the brand's preset; a model without a detector falls back to a
     confident negative sentiment."""
-    p_unhappy = detector.probability(score.unhappy, lang) if detector and score.unhappy is not None else None
+    raw = score.raw_unhappy if detector else None
+    p_unhappy = detector.probability(raw, lang, kind) if raw is not None else None
     if low_rating_alerts and rating is not None and rating <= 2:
         return Verdict(True, p_unhappy, "rating")
     if p_unhappy is not None:
         veto = POSITIVE_VETO.get(preset)
         pleased = veto is not None and score.positive >= veto
-        return Verdict(detector.is_unhappy(score.unhappy, lang, preset, kind) and not pleased, p_unhappy, "detector",
-                       detector.threshold(preset, lang, score.unhappy, kind))
+        return Verdict(detector.is_unhappy(raw, lang, preset, kind) and not pleased, p_unhappy, "detector",
+                       detector.threshold(preset, lang, raw, kind))
     return Verdict(score.label == "negative" and score.confidence >= min_confidence, None, "sentiment", min_confidence)
 
 

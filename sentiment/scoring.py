@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from sentiment.runtime.detector import BASE_KIND
 from sentiment.runtime.labels import LABELS
 
 if TYPE_CHECKING:
@@ -31,16 +32,26 @@ class Score:
     neutral: float
     positive: float
     unhappy: float | None = None  # the detector's P(unhappy customer), before calibration; None: no detector
+    # (kind, P(unhappy)) from each kind's own detector head (reviews), where the detector has one
+    kind_unhappy: tuple[tuple[str, float], ...] = ()
     # The sentence embedding the scores came from: themes are assigned from it, so a text passes
     # through the encoder once. None: the scorer has no embedding of this text (a blank text).
     embedding: object = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_probabilities(cls, probs, embedding=None) -> Score:
-        """From P(negative), P(neutral), P(positive), in that order, and P(unhappy) fourth if known."""
+    def from_probabilities(cls, probs, embedding=None, kind_unhappy=()) -> Score:
+        """From P(negative), P(neutral), P(positive), in that order, and P(unhappy) fourth if known;
+        ``kind_unhappy``: (kind, P(unhappy)) pairs from the detector's kind heads."""
         values = [float(p) for p in probs]
         best = max(range(3), key=values.__getitem__)
-        return cls(LABELS[best], values[best], *values[:3], *values[3:4], embedding=embedding)
+        return cls(LABELS[best], values[best], *values[:3], *values[3:4],
+                   kind_unhappy=tuple((kind, float(p)) for kind, p in kind_unhappy), embedding=embedding)
+
+    @property
+    def raw_unhappy(self) -> dict[str, float] | None:
+        """The detector's raw P(unhappy) by kind of text ("post": the posts' head), as the detector reads
+        it; None without a detector."""
+        return None if self.unhappy is None else {BASE_KIND: self.unhappy, **dict(self.kind_unhappy)}
 
     @property
     def probabilities(self) -> dict[str, float]:

@@ -117,7 +117,7 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
         if not plan.calibration:
             raise AscoltoError("the recipe trains a detector but names no [calibration] files (language = file)")
         detector = calibrate_kinds(calibrate(result.heads["detector"], encoder.embed, plan.calibration),
-                                   encoder.embed, plan.kind_calibration)
+                                   encoder.embed, plan.kind_calibration, plan.kind_train)
         _echo_figures(detector)
     Heads(head, detector).save(out)
     click.echo(f"wrote {out} and {adapter_file} (epoch {result.epoch}); use them with [model] head = \"{out}\"")
@@ -125,7 +125,7 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
 
 @sentiment.command(name="calibrate")
 @click.option("--recipe", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="The recipe whose [calibration.review] (and other kinds') files choose the thresholds.")
+              help="The recipe whose [calibration.review] files choose the thresholds ([heads.review]: train a head).")
 @click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of the recipe's files (e.g. ../shared/data/sentiment).")
 @click.option("--model", "head_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
@@ -133,9 +133,11 @@ def sentiment_finetune(recipe: Path | None, data_dir: Path | None, train_files, 
 @config_option(required=False)
 @friendly
 def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path, config_path: Path | None) -> None:
-    """Choose the detector's thresholds for each kind of text the recipe names validation files for
-    (reviews), keeping its calibration and the posts' thresholds: no retraining. The encoder is the
-    configured one ([model] name; the offline model without --config)."""
+    """Fit the detector's rule for each kind of text the recipe names validation files for (reviews):
+    thresholds chosen on them, on the kind's own head where the recipe names its training files
+    ([heads.review]), else on the posts' head. The posts' head, calibration and thresholds are kept,
+    and the encoder is not retrained. The encoder is the configured one ([model] name; the offline
+    model without --config)."""
     import dataclasses
 
     from sentiment.runtime.loading import load_scorer
@@ -149,7 +151,8 @@ def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path, co
     scorer = load_scorer(dataclasses.replace(model_settings(config_path), head=head_file))
     if scorer.detector is None:
         raise AscoltoError(f"{head_file} has no unhappy-customer detector to calibrate")
-    heads = Heads(scorer.heads.sentiment, calibrate_kinds(scorer.detector, scorer.embed, plan.kind_calibration))
+    heads = Heads(scorer.heads.sentiment,
+                  calibrate_kinds(scorer.detector, scorer.embed, plan.kind_calibration, plan.kind_train))
     _echo_figures(heads.detector)
     heads.save(head_file)
     click.echo(f"wrote {head_file}")
@@ -157,7 +160,7 @@ def sentiment_calibrate(recipe: Path, data_dir: Path | None, head_file: Path, co
 
 def _echo_figures(detector) -> None:
     """The validation precision and recall of each preset, per language, and per kind where it has its own."""
-    tables = [("", detector.figures), *((f"{kind} ", figures) for kind, figures in detector.kind_figures.items())]
+    tables = [("", detector.figures), *((f"{kind} ", rule.figures) for kind, rule in detector.kinds.items())]
     for kind, figures in tables:
         for preset, by_lang in figures.items():
             click.echo(f"{kind}{preset}: " + ", ".join(f"{lang} precision {f['precision']:.3f} recall "

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from listener.rules import DEFAULT_CONFIDENCE, judge
-from sentiment.runtime.detector import PRESETS, Detector, raw_probability
+from sentiment.runtime.detector import PRESETS, Detector
 from sentiment.runtime.heads import LinearHead
-from sentiment.scoring import Score
+from sentiment.runtime.scorers import scores_from
 from sentiment.training.datasets import read_rows
 
 GATE_SET = Path(__file__).with_name("gate_set")
@@ -97,9 +97,7 @@ def gate_checks(x: np.ndarray, old: tuple[LinearHead, Detector], new: tuple[Line
 
 def _alerts(version: tuple[LinearHead, Detector], x: np.ndarray, texts: Sequence[GateText]) -> dict[str, np.ndarray]:
     head, detector = version
-    sentiment = head.probabilities(x)
-    raw = raw_probability(detector.head, x)
-    scores = [Score.from_probabilities([*p, u]) for p, u in zip(sentiment, raw)]
+    scores = scores_from(x, head, detector, keep_embeddings=False)
     return {preset: np.asarray([judge(s, t.lang, detector, preset, DEFAULT_CONFIDENCE, kind=t.kind).alert
                                 for s, t in zip(scores, texts)]) for preset in PRESETS}
 

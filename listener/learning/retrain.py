@@ -53,7 +53,7 @@ from listener.alerts.notices import notice
 from listener.kernel.times import iso
 from listener.store import models
 from listener.store.alerts import enqueue
-from sentiment.evaluation.metrics import evaluate
+from sentiment.evaluation.metrics import average_precision, evaluate
 from sentiment.runtime.detector import DEFAULT_PRESET, Detector, raw_probability
 from sentiment.runtime.heads import LinearHead
 from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
@@ -245,16 +245,15 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
     brand's replayed mentions in that language, or, for a language the brand writes few of, of the
     gate set's texts in it (an English brand's corrections once cut Italian recall from 0.94 to 0.71:
     nothing held the Italian thresholds, and the gate refused every version the team's clicks made).
-    A kind's own thresholds (reviews) hold their share the same way in either case: no brand's
-    validation files choose them."""
+    A kind's own thresholds on the posts' head (reviews) hold their share the same way in either case:
+    no brand's validation files choose them. A kind with its own head keeps it, its calibration and
+    thresholds: the retrain changes the posts' head only."""
     if validation:
         files = dict(entry.partition("=")[::2] for entry in validation)
         new = calibrate(head, scorer.embed, files)
-        new = Detector(head, new.calibration, new.thresholds, new.figures, copy.deepcopy(old.kind_thresholds),
-                       old.kind_figures)
+        new = Detector(head, new.calibration, new.thresholds, new.figures, copy.deepcopy(old.kinds))
     else:
-        new = Detector(head, old.calibration, copy.deepcopy(old.thresholds), old.figures,
-                       copy.deepcopy(old.kind_thresholds), old.kind_figures)
+        new = Detector(head, old.calibration, copy.deepcopy(old.thresholds), old.figures, copy.deepcopy(old.kinds))
     if x_replay is None:
         return new
     langs = np.asarray(replay_langs, dtype=object)
@@ -267,7 +266,7 @@ def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, 
         before = np.asarray([old.probability(raw, lang) for raw in raw_probability(old.head, x)])
         after = np.sort([new.probability(raw, lang) for raw in raw_probability(head, x)])[::-1]
         held = [(old.thresholds, new.thresholds)] if not validation else []
-        held += [(old.kind_thresholds[kind], new.kind_thresholds[kind]) for kind in old.kind_thresholds]
+        held += [(rule.thresholds, new.kinds[kind].thresholds) for kind, rule in old.kinds.items() if rule.head is None]
         for old_table, new_table in held:
             for preset, by_lang in new_table.items():
                 if lang in by_lang:
@@ -310,19 +309,7 @@ def _macro(head: LinearHead, x, data: LabelledTexts) -> float:
 
 
 def _average_precision(detector: Detector, x, data: LabelledTexts) -> float:
-    """The mean precision over the recall steps of every threshold; tied scores step together, so a
-    detector that scores everything alike gets the base rate, not the luck of the file's order."""
-    scores = raw_probability(detector.head, x)
-    gold = np.asarray([label == "unhappy" for label in data.labels])
-    if not gold.any():
-        return 0.0
-    ap, previous_recall = 0.0, 0.0
-    for threshold in np.unique(scores)[::-1]:
-        flagged = scores >= threshold
-        recall = (flagged & gold).sum() / gold.sum()
-        ap += (recall - previous_recall) * (flagged & gold).sum() / flagged.sum()
-        previous_recall = recall
-    return float(ap)
+    return average_precision(raw_probability(detector.head, x), [label == "unhappy" for label in data.labels])
 
 
 def _agreement(task: str, model, x, rows: list[TeamLabel]) -> float:

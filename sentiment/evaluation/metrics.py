@@ -1,4 +1,4 @@
-"""Accuracy and macro-F1, per file and per class."""
+"""Accuracy and macro-F1, per file and per class; average precision of a score."""
 
 from __future__ import annotations
 
@@ -50,3 +50,21 @@ def _class_report(label: str, gold: Sequence[str], predicted: Sequence[str]) -> 
 def binary_predictions(scores) -> list[str]:
     """For files with no neutral class (review sentences): the likelier of negative and positive."""
     return ["positive" if s.positive >= s.negative else "negative" for s in scores]
+
+
+def average_precision(scores, gold) -> float:
+    """The mean precision over the recall steps of every threshold on ``scores`` (higher: more likely
+    ``gold``); tied scores step together, so a model that scores everything alike gets the base rate,
+    not the luck of the file's order."""
+    import numpy as np
+
+    scores, gold = np.asarray(scores), np.asarray(gold, dtype=bool)
+    if not gold.any():
+        return 0.0
+    ap, previous_recall = 0.0, 0.0
+    for threshold in np.unique(scores)[::-1]:
+        flagged = scores >= threshold
+        recall = (flagged & gold).sum() / gold.sum()
+        ap += (recall - previous_recall) * (flagged & gold).sum() / flagged.sum()
+        previous_recall = recall
+    return float(ap)

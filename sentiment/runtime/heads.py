@@ -55,6 +55,10 @@ class LinearHead:
             raise ModelUnavailable(f"sentiment head {path}: labels must be {list(LABELS)}")
         return cls.from_dict(doc)
 
+    def to_dict(self) -> dict:
+        return {"labels": list(self.labels), "info": self.info, "bias": [float(v) for v in self.bias],
+                "weight": [[float(v) for v in row] for row in self.weight]}
+
     @classmethod
     def from_dict(cls, doc: dict) -> LinearHead:
         weight = np.asarray(doc["weight"], dtype=np.float32)

@@ -21,8 +21,9 @@ from sentiment.runtime.model_file import Heads
 from sentiment.scoring import Score, blank_aware
 
 from .batching import run_in_sorted_batches
-from .detector import Detector, raw_probability
+from .detector import BASE_KIND, Detector, raw_by_kind
 from .encoders import Encoder, from_pretrained, load_transformers
+from .heads import LinearHead
 from .labels import LABELS, map_model_labels
 from .pooling import mean_pool
 
@@ -68,15 +69,24 @@ class EncoderScorer:
 
     def _score_live(self, texts: Sequence[str]) -> list[Score]:
         embeddings = self.embed(texts)
-        columns = [self.heads.sentiment.probabilities(embeddings)]
-        if self.detector is not None:
-            columns.append(raw_probability(self.detector.head, embeddings)[:, None])
-        probabilities = np.column_stack(columns)
-        return [Score.from_probabilities(row, embedding=vector) for row, vector in zip(probabilities, embeddings)]
+        return scores_from(embeddings, self.heads.sentiment, self.detector)
 
     def _embed_batch(self, batch: list[list[int]]) -> list[np.ndarray]:
         ids, mask = self.tokens.padded(batch)
         return list(mean_pool(self.encoder.hidden_states(ids, mask), mask))
+
+
+def scores_from(embeddings: np.ndarray, sentiment: LinearHead, detector: Detector | None,
+                keep_embeddings: bool = True) -> list[Score]:
+    """The heads' scores of texts already embedded: sentiment, and every raw P(unhappy) of the detector
+    (its posts' head and each kind's own, see ``Score.kind_unhappy``)."""
+    probabilities = sentiment.probabilities(embeddings)
+    raws = raw_by_kind(detector, embeddings) if detector is not None else {}
+    base = raws.pop(BASE_KIND, None)
+    return [Score.from_probabilities([*p, *([] if base is None else [base[i]])],
+                                     embedding=embeddings[i] if keep_embeddings else None,
+                                     kind_unhappy=[(kind, raw[i]) for kind, raw in raws.items()])
+            for i, p in enumerate(probabilities)]
 
 
 class ClassifierScorer:

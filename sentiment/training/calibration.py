@@ -1,7 +1,8 @@
 """Calibrating the unhappy-customer detector: Platt scaling per language, and each preset's threshold
 chosen on that language's validation file (the highest that keeps the preset's recall); and, for a
-kind of text other than posts (reviews), its own thresholds chosen the same way on that kind's
-validation files. Validation files only: held-out test files never enter here.
+kind of text other than posts (reviews), its own rule: thresholds chosen the same way on that kind's
+validation files, on the posts' head or on the kind's own head trained on its training files.
+Validation files only choose: held-out test files never enter here.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from sentiment.runtime.detector import MIN_KIND_UNHAPPY, PRESETS, Detector, logit, raw_probability, sigmoid
+from sentiment.evaluation.metrics import average_precision
+from sentiment.runtime.detector import MIN_KIND_UNHAPPY, PRESETS, Detector, KindRule, logit, raw_probability, sigmoid
 from sentiment.runtime.heads import LinearHead
-from sentiment.training.datasets import read_unhappy
+from sentiment.runtime.labels import UNHAPPY_LABELS
+from sentiment.training.datasets import LabelledTexts, read_unhappy, training_set
+from sentiment.training.heads import class_weights, fit_head
+
+# The penalties a kind head may take, chosen by validation average precision (a few thousand
+# reviews: the stronger ones keep a head from learning one domain's words).
+KIND_L2_GRID = (1e-4, 1e-3, 1e-2)
 
 
 def calibrate(head: LinearHead, embed: Callable, files: Mapping[str, Path]) -> Detector:
@@ -28,18 +36,19 @@ def calibrate(head: LinearHead, embed: Callable, files: Mapping[str, Path]) -> D
     return fit_detector(head, data)
 
 
-def calibrate_kinds(detector: Detector, embed: Callable, files: Mapping[str, Mapping[str, Sequence[Path]]]) -> Detector:
-    """``detector`` with its own thresholds for each kind of ``files`` (kind -> language -> validation
-    files), where a language's files hold ``MIN_KIND_UNHAPPY`` unhappy texts; its calibration and the
-    posts' thresholds are kept."""
+def calibrate_kinds(detector: Detector, embed: Callable, files: Mapping[str, Mapping[str, Sequence[Path]]],
+                    train: Mapping[str, Sequence[Path]] | None = None) -> Detector:
+    """``detector`` with its own rule for each kind of ``files`` (kind -> language -> validation files),
+    where a language's files hold ``MIN_KIND_UNHAPPY`` unhappy texts: thresholds on the posts' head, or,
+    for a kind ``train`` names training files for, its own head (``fit_kind_head``). The posts' head,
+    calibration and thresholds are kept."""
     for kind, by_lang in files.items():
-        data = {}
-        for lang, paths in by_lang.items():
-            rows = [read_unhappy(Path(path)) for path in paths]
-            texts = [text for data_file in rows for text in data_file.texts]
-            gold = np.asarray([label == "unhappy" for data_file in rows for label in data_file.labels])
-            data[lang] = (raw_probability(detector.head, embed(texts)), gold)
-        detector = fit_kind(detector, kind, data)
+        validation = {lang: _read_unhappy(paths) for lang, paths in by_lang.items()}
+        if train and train.get(kind):
+            detector = fit_kind_head(detector, kind, _training_rows(train[kind], validation), validation, embed)
+        else:
+            detector = fit_kind(detector, kind, {lang: (raw_probability(detector.head, embed(texts)), gold)
+                                                 for lang, (texts, gold, _) in validation.items()})
     return detector
 
 
@@ -53,12 +62,65 @@ def fit_kind(detector: Detector, kind: str, validation: Mapping[str, tuple[np.nd
             continue  # too few to choose on: the kind takes the posts' thresholds in this language
         calibrated = detector.probability(np.asarray(raw, dtype=np.float64), lang)  # a calibrated language: vectorised
         _choose_presets(calibrated, gold, lang, thresholds, figures)
-    kinds, kind_figures = dict(detector.kind_thresholds), dict(detector.kind_figures)
-    kinds.pop(kind, None)
-    kind_figures.pop(kind, None)
-    if thresholds[next(iter(PRESETS))]:
-        kinds[kind], kind_figures[kind] = thresholds, figures
-    return replace(detector, kind_thresholds=kinds, kind_figures=kind_figures)
+    return _with_rule(detector, kind, KindRule(thresholds, figures))
+
+
+def fit_kind_head(detector: Detector, kind: str, train: tuple[list[str], np.ndarray, np.ndarray, list[str]],
+                  validation: Mapping[str, tuple[list[str], np.ndarray, list[str]]], embed: Callable,
+                  l2_grid: Sequence[float] = KIND_L2_GRID) -> Detector:
+    """``kind``'s own detector head: a linear layer on the same embedding, trained on ``train`` (texts,
+    is-unhappy, weights, file names: each file weighs the same in all, so no one domain teaches the
+    head its own words), its penalty chosen by the mean average precision over the languages of
+    ``validation`` (language -> texts, is-unhappy, file names), then calibrated and thresholded per
+    language there exactly as the posts' head is. Validation files only choose; they never train."""
+    texts, gold, weights, names = train
+    x = embed(texts)
+    x_val = {lang: (embed(rows), np.asarray(is_unhappy, dtype=bool))
+             for lang, (rows, is_unhappy, _) in validation.items()
+             if lang in detector.calibration and np.sum(is_unhappy) >= MIN_KIND_UNHAPPY}
+    if not x_val:
+        return _with_rule(detector, kind, KindRule({preset: {} for preset in PRESETS}))
+    y = np.asarray(gold, dtype=int)
+    heads = {l2: fit_head(x, y, l2, class_weights(y, 2), UNHAPPY_LABELS, sample_weight=weights) for l2 in l2_grid}
+    scores = {l2: {lang: average_precision(raw_probability(head, xv), g) for lang, (xv, g) in x_val.items()}
+              for l2, head in heads.items()}
+    best = max(l2_grid, key=lambda l2: np.mean(list(scores[l2].values())))
+    head = heads[best]
+    head.info = {"kind": kind, "train": names, "l2": best,
+                 "validation": [name for _, _, files in validation.values() for name in files],
+                 "average_precision": {lang: round(ap, 4) for lang, ap in scores[best].items()},
+                 "posts_head_average_precision": {lang: round(average_precision(raw_probability(detector.head, xv), g), 4)
+                                                  for lang, (xv, g) in x_val.items()}}
+    raw = {lang: (raw_probability(head, xv), g) for lang, (xv, g) in x_val.items()}
+    own = fit_detector(head, raw)
+    return _with_rule(detector, kind, KindRule(own.thresholds, own.figures, head, own.calibration))
+
+
+def _with_rule(detector: Detector, kind: str, rule: KindRule) -> Detector:
+    """``detector`` with ``rule`` for ``kind``; a rule that covers no language is no rule."""
+    kinds = {k: r for k, r in detector.kinds.items() if k != kind}
+    if rule.languages:
+        kinds[kind] = rule
+    return replace(detector, kinds=kinds)
+
+
+def _read_unhappy(paths: Sequence[Path]) -> tuple[list[str], np.ndarray, list[str]]:
+    """The texts, is-unhappy and file names of a language's files of one kind."""
+    files = [read_unhappy(Path(path)) for path in paths]
+    return ([text for f in files for text in f.texts],
+            np.asarray([label == "unhappy" for f in files for label in f.labels]), [f.name for f in files])
+
+
+def _training_rows(paths: Sequence[Path], validation: Mapping) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+    """A kind head's training texts, without those in its validation files or repeated, each file
+    weighing the same in all (weights averaging 1)."""
+    held = {text for texts, _, _ in validation.values() for text in texts}
+    files = [read_unhappy(Path(path)) for path in paths]
+    kept, _ = training_set(files, [LabelledTexts("validation", sorted(held), ["other"] * len(held))])
+    texts = [text for f in kept for text in f.texts]
+    gold = np.asarray([label == "unhappy" for f in kept for label in f.labels])
+    weights = np.concatenate([np.full(len(f.texts), len(texts) / (len(kept) * len(f.texts))) for f in kept])
+    return texts, gold, weights, [f.name for f in kept]
 
 
 def fit_detector(head: LinearHead, validation: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Detector:
@@ -68,7 +130,7 @@ def fit_detector(head: LinearHead, validation: Mapping[str, tuple[np.ndarray, np
     for lang, (raw, gold) in validation.items():
         gold = np.asarray(gold, dtype=bool)
         a, b = platt(logit(np.asarray(raw, dtype=np.float64)), gold)
-        calibration[lang] = (round(a, 5), round(b, 5))
+        calibration[lang] = a, b = (round(a, 5), round(b, 5))  # thresholds are chosen as the file will apply them
         calibrated = sigmoid(a * logit(np.asarray(raw, dtype=np.float64)) + b)
         _choose_presets(calibrated, gold, lang, thresholds, figures)
     return Detector(head, calibration, thresholds, figures)
@@ -78,8 +140,14 @@ def _choose_presets(calibrated: np.ndarray, gold: np.ndarray, lang: str, thresho
     """Each preset's threshold in ``lang`` (the highest that keeps its recall) and its figures there."""
     for preset, recall in PRESETS.items():
         threshold = threshold_for_recall(calibrated, gold, recall)
-        thresholds[preset][lang] = round(threshold, 5)
+        thresholds[preset][lang] = stored(threshold)
         figures[preset][lang] = operating_point(calibrated, gold, threshold)
+
+
+def stored(threshold: float) -> float:
+    """A threshold as a model file holds it: five decimals, rounded down, so that the text it was chosen
+    on (the last one that keeps the preset's recall) is still flagged; rounded up, it was not."""
+    return math.floor(threshold * 1e5) / 1e5
 
 
 def threshold_for_recall(probabilities: np.ndarray, gold: np.ndarray, recall: float) -> float:

@@ -1,5 +1,6 @@
 """A fine-tuning recipe: which files train and validate which head, how much of each an epoch draws,
-and which validation file calibrates the detector in which language. A TOML file, so that the shipped
+which validation file calibrates the detector in which language, and, for a kind of text (reviews),
+which files choose its thresholds and train its own head. A TOML file, so that the shipped
 model can be reproduced with one command (see ``sentiment/recipes/`` and the model card)."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class Recipe:
     seed: int = 0
     # kind (other than posts) -> language -> the validation files that choose that kind's thresholds
     kind_calibration: dict[str, dict[str, list[Path]]] = field(default_factory=dict)
+    # kind -> the training files of the kind's own detector head ([heads.review] train = [...])
+    kind_train: dict[str, list[Path]] = field(default_factory=dict)
 
 
 def load_recipe(path: Path, data_dir: Path) -> Recipe:
@@ -54,5 +57,11 @@ def load_recipe(path: Path, data_dir: Path) -> Recipe:
         else:
             raise BadDataset(f"{path}: calibration.{key} must be a language's file or a table of a kind "
                              f"({', '.join(k for k in KINDS if k != BASE_KIND)}) naming each language's files")
+    kind_train = {}
+    for kind, spec in doc.get("heads", {}).items():
+        if kind not in kinds or not isinstance(spec, dict) or not isinstance(spec.get("train"), list):
+            raise BadDataset(f"{path}: heads.{kind} must name its training files (train = [...]) for a kind "
+                             f"whose validation files [calibration.{kind}] names")
+        kind_train[kind] = [data_dir / f for f in spec["train"]]
     return Recipe(tasks, calibration, int(doc.get("epochs", 4)), int(doc.get("rank", 16)), int(doc.get("seed", 0)),
-                  kinds)
+                  kinds, kind_train)

@@ -2,6 +2,8 @@
 supports it (chosen as the posts' are: the highest that keeps each preset's recall), the alert rule
 applies them to texts with stars, the gate and a retrain keep them, and a model file says them."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -37,14 +39,14 @@ def test_reviews_get_thresholds_chosen_on_review_data_where_it_holds_enough_unha
     english, italian = review_validation(60), review_validation(MIN_KIND_UNHAPPY - 1, seed=1)
     fitted = fit_kind(detector(), "review", {"en": english, "it": italian})
     for preset, recall in PRESETS.items():
-        assert fitted.kind_thresholds["review"][preset]["en"] == round(threshold_for_recall(*english, recall), 5)
-        assert fitted.kind_figures["review"][preset]["en"]["recall"] >= recall
-    assert "it" not in fitted.kind_thresholds["review"]["balanced"]  # 29 unhappy reviews: too few to choose on
+        assert fitted.kinds["review"].thresholds[preset]["en"] == math.floor(threshold_for_recall(*english, recall) * 1e5) / 1e5
+        assert fitted.kinds["review"].figures[preset]["en"]["recall"] >= recall
+    assert "it" not in fitted.kinds["review"].thresholds["balanced"]  # 29 unhappy reviews: too few to choose on
     assert fitted.threshold("balanced", "it", kind="review") == 0.82  # so Italian reviews take the posts' rule
     assert fitted.threshold("balanced", "en", kind="review") > 0.5 > fitted.threshold("balanced", "en")
     assert fitted.thresholds == detector().thresholds  # the posts' rule is untouched
     again = Detector.from_dict(fitted.to_dict())  # and a model file keeps it all
-    assert again.kind_thresholds == fitted.kind_thresholds and again.kind_figures == fitted.kind_figures
+    assert again.kinds == fitted.kinds
 
 
 def test_a_rated_text_is_judged_as_a_review_and_a_low_rating_still_alerts():
@@ -78,10 +80,10 @@ def test_a_retrain_keeps_each_kinds_share_of_alerts():
     x = rng.normal(size=(300, 4))  # the brand's replayed mentions, all English
     new = _calibrated(None, new_head, old, (), x, ["en"] * 300, [], np.zeros((0, 4)))
     for preset in PRESETS:
-        for table in ("thresholds", "kind_thresholds"):
+        for table in ("thresholds", "kinds"):
             before = _alerted(old, x, preset, table)
             assert before == _alerted(new, x, preset, table), (preset, table)
-    assert set(new.kind_thresholds) == {"review"} and new.kind_thresholds["review"] != old.kind_thresholds["review"]
+    assert set(new.kinds) == {"review"} and new.kinds["review"].thresholds != old.kinds["review"].thresholds
 
 
 def test_a_model_file_with_a_malformed_kind_is_refused_with_the_reason():
@@ -113,8 +115,8 @@ def _sentiment() -> LinearHead:
 def _alerted(found: Detector, x: np.ndarray, preset: str, table: str) -> int:
     from sentiment.runtime.detector import raw_probability
 
-    threshold = getattr(found, table)
-    threshold = threshold["review"][preset]["en"] if table == "kind_thresholds" else threshold[preset]["en"]
+    threshold = found.kinds["review"].thresholds if table == "kinds" else found.thresholds
+    threshold = threshold[preset]["en"]
     return int(sum(found.probability(raw, "en") >= threshold for raw in raw_probability(found.head, x)))
 
 
@@ -128,3 +130,108 @@ def test_an_evaluation_row_is_a_review_when_it_says_so_or_has_stars(tmp_path):
     path.write_text('{"text": "a", "unhappy": true, "kind": "survey"}\n', encoding="utf-8")
     with pytest.raises(BadDataset, match="e.jsonl:1: .*kind must be one of post, review"):
         read_evaluation(path)
+
+
+# A kind's own head: one more linear layer on the same embedding, for reviews.
+
+def review_corpus(n: int, seed: int) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    """Texts whose embedding's dimension 1 says whether the reviewer is unhappy, and dimension 0 (what
+    the posts' head reads) says it only weakly: a review names a flaw in passing."""
+    rng = np.random.default_rng(seed)
+    gold = np.arange(n) < n // 3
+    x = rng.normal(size=(n, 4))
+    x[:, 1] += np.where(gold, 2.5, -2.5)
+    x[:, 0] += np.where(gold, 0.3, -0.3)
+    texts = [f"review {seed}-{i}" for i in range(n)]
+    return texts, gold, dict(zip(texts, x))
+
+
+def with_review_head():
+    from sentiment.training.calibration import fit_kind_head
+
+    train_texts, train_gold, train_x = review_corpus(600, seed=1)
+    val_texts, val_gold, val_x = review_corpus(240, seed=2)
+    vectors = {**train_x, **val_x}
+    posts = detector([[0, 0, 0, 0], [3, 0, 0, 0]])
+    fitted = fit_kind_head(posts, "review", (train_texts, train_gold, np.ones(len(train_texts)), ["reviews_train"]),
+                           {"en": (val_texts, val_gold, ["reviews_val"])},
+                           lambda texts: np.asarray([vectors[t] for t in texts]))
+    return posts, fitted, (np.asarray([val_x[t] for t in val_texts]), val_gold)
+
+
+def test_a_review_head_is_trained_on_review_files_and_thresholded_on_review_validation():
+    from sentiment.runtime.detector import raw_by_kind
+
+    posts, fitted, (x, gold) = with_review_head()
+    rule = fitted.kinds["review"]
+    assert rule.head is not None and set(rule.calibration) == {"en"} and rule.languages == {"en"}
+    info = rule.head.info
+    assert info["train"] == ["reviews_train"] and info["validation"] == ["reviews_val"]
+    assert info["average_precision"]["en"] > 0.95 > info["posts_head_average_precision"]["en"]
+    raws = raw_by_kind(fitted, x)
+    assert set(raws) == {"post", "review"} and np.allclose(raws["post"], raw_by_kind(posts, x)["post"])
+    for preset, recall in PRESETS.items():  # each preset keeps its recall, on the review head's probabilities
+        calibrated = [fitted.probability({"post": p, "review": r}, "en", "review")
+                      for p, r in zip(raws["post"], raws["review"])]
+        flagged = np.asarray(calibrated) >= rule.thresholds[preset]["en"]
+        assert (flagged & gold).sum() / gold.sum() >= recall
+        assert rule.figures[preset]["en"]["recall"] >= recall
+    assert fitted.thresholds == posts.thresholds and fitted.calibration == posts.calibration  # posts untouched
+    assert Detector.from_dict(fitted.to_dict()).to_dict() == fitted.to_dict()  # a model file keeps the head
+
+
+def test_a_review_is_judged_by_the_review_head_and_a_post_by_the_posts_head():
+    from listener.rules import judge
+    from sentiment.runtime.scorers import scores_from
+
+    _, fitted, _ = with_review_head()
+    # "The room was clean; the staff ignored us for two days": unhappy to the review head, not to the posts'
+    x = np.array([[-1.0, 3.0, 0.0, 0.0]])
+    score = scores_from(x, _sentiment(), fitted)[0]
+    assert dict(score.kind_unhappy)["review"] > 0.9 and score.unhappy < 0.5
+    as_review = judge(score, "en", fitted, "balanced", 0.6, rating=4, kind="review")
+    as_post = judge(score, "en", fitted, "balanced", 0.6, kind="post")
+    assert as_review.alert and as_review.threshold == fitted.kinds["review"].thresholds["balanced"]["en"]
+    assert not as_post.alert and as_post.threshold == 0.24
+    # a score that lacks the review head's probability (a scorer that does not compute it) is judged as a post
+    bare = Score("neutral", 0.5, 0.3, 0.5, 0.2, unhappy=score.unhappy)
+    assert judge(bare, "en", fitted, "balanced", 0.6, rating=4, kind="review").threshold == 0.24
+    # Italian has no review rule: an Italian review is judged by the posts' head and Italian threshold
+    assert judge(score, "it", fitted, "balanced", 0.6, rating=4, kind="review").threshold == 0.82
+
+
+def test_a_retrain_keeps_a_kinds_own_head_and_its_rule():
+    posts, fitted, (x, _) = with_review_head()
+    rng = np.random.default_rng(3)
+    new_head = LinearHead(rng.normal(size=(2, 4)), np.zeros(2), labels=UNHAPPY_LABELS)
+    new = _calibrated(None, new_head, fitted, (), x, ["en"] * len(x), [], np.zeros((0, 4)))
+    assert new.kinds["review"].to_dict() == fitted.kinds["review"].to_dict()
+    assert new.head is new_head
+
+
+def test_the_gate_judges_reviews_with_the_review_head():
+    _, fitted, (x, gold) = with_review_head()
+    texts = [GateText("r", bool(g), "en", "review") for g in gold]
+    as_posts = [GateText("r", bool(g), "en", "post") for g in gold]
+    reviews = {c.preset: c for c in gate_checks(x, (_sentiment(), fitted), (_sentiment(), fitted), texts)}
+    posts = {c.preset: c for c in gate_checks(x, (_sentiment(), fitted), (_sentiment(), fitted), as_posts)}
+    assert reviews["strict"].new_precision > posts["strict"].new_precision + 0.1
+
+
+def test_a_model_file_with_a_malformed_kind_head_is_refused():
+    doc = with_review_head()[1].to_dict()
+    review = doc["kinds"]["review"]
+    with pytest.raises(ModelUnavailable, match="calibrated in each of its languages"):
+        Detector.from_dict({**doc, "kinds": {"review": {**review, "calibration": {}}}})
+    with pytest.raises(ModelUnavailable, match="labelled"):
+        Detector.from_dict({**doc, "kinds": {"review": {**review, "head": {**review["head"], "labels": ["a", "b"]}}}})
+
+
+def test_a_recipe_names_a_kinds_training_files(tmp_path):
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('[[tasks]]\nname = "sentiment"\n[calibration.review]\nen = "v.jsonl"\n'
+                      '[heads.review]\ntrain = ["a.jsonl", "b.jsonl"]\n', encoding="utf-8")
+    assert load_recipe(recipe, tmp_path).kind_train == {"review": [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]}
+    recipe.write_text('[[tasks]]\nname = "sentiment"\n[heads.review]\ntrain = ["a.jsonl"]\n', encoding="utf-8")
+    with pytest.raises(BadDataset, match=r"heads.review must name .*\[calibration.review\]"):
+        load_recipe(recipe, tmp_path)

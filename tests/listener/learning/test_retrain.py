@@ -252,6 +252,8 @@ def test_alerts_falling_after_an_adoption_raise_one_notice(tiny, clock):
 
 
 def test_calibrate_gives_a_model_review_thresholds_chosen_on_the_recipes_files(tiny, tmp_path, ascolto):
+    import math
+
     import numpy as np
 
     from sentiment.runtime.detector import PRESETS, Detector
@@ -274,5 +276,43 @@ def test_calibrate_gives_a_model_review_thresholds_chosen_on_the_recipes_files(t
     raw = np.asarray([s.unhappy for s in scorer.score(unhappy + pleased)])  # calibrated as is: p = raw
     gold = np.arange(len(raw)) < len(unhappy)
     for preset, recall in PRESETS.items():
-        assert detector.kind_thresholds["review"][preset] == {"en": round(threshold_for_recall(raw, gold, recall), 5)}
+        assert detector.kinds["review"].thresholds[preset] == {"en": math.floor(threshold_for_recall(raw, gold, recall) * 1e5) / 1e5}
     assert detector.thresholds == {p: {"it": 0.5, "en": 0.5} for p in PRESETS}  # the posts' rule is untouched
+
+
+def test_calibrate_trains_a_review_head_that_the_scorer_runs_and_the_alert_rule_applies(tiny, tmp_path, ascolto):
+    import numpy as np
+
+    from listener.rules import judge
+    from sentiment.runtime.detector import PRESETS, Detector
+    from sentiment.runtime.loading import ModelSettings, load_scorer
+
+    (tmp_path / "h").mkdir()
+    # a posts' head that hears nothing (every text p = 0.5): the review head must learn from the files
+    head = tiny_head_file(tmp_path / "h", np.zeros((2, 16)))
+    unhappy, pleased = UNHAPPY + GATE_UNHAPPY, CONTENT + GATE_CONTENT
+    jsonl(tmp_path / "reviews_val.jsonl", [{"text": t, "label": "negative", "rating": 1} for t in unhappy]
+          + [{"text": t, "label": "positive", "rating": 5} for t in pleased])
+    jsonl(tmp_path / "reviews_train.jsonl", [{"text": f"{t} {end}", "label": label}
+                                             for end in ("really", "truly", "so")
+                                             for texts, label in ((unhappy, "negative"), (pleased, "positive"))
+                                             for t in texts])
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text('[[tasks]]\nname = "sentiment"\n[calibration.review]\nen = "reviews_val.jsonl"\n'
+                      '[heads.review]\ntrain = ["reviews_train.jsonl"]\n', encoding="utf-8")
+    result = ascolto(["sentiment", "calibrate", "--recipe", str(recipe), "--data", str(tmp_path), "--model", str(head),
+                      "--config", str(tiny.config.path)])
+    assert result.exit_code == 0, result.output
+    rule = Detector.load(head).kinds["review"]
+    assert rule.head is not None and rule.head.info["train"] == ["reviews_train"]
+    assert rule.head.info["average_precision"]["en"] > rule.head.info["posts_head_average_precision"]["en"]
+    scorer = load_scorer(ModelSettings(name=tiny.config.model.name, head=head))
+    scores = scorer.score(unhappy + pleased)
+    assert all(dict(s.kind_unhappy).keys() == {"review"} for s in scores)
+    gold = np.arange(len(scores)) < len(unhappy)
+    for preset, recall in PRESETS.items():  # the thresholds keep each preset's recall, as the product judges
+        flagged = np.asarray([judge(s, "en", scorer.detector, preset, 0.6, rating=4, kind="review").alert
+                              for s in scores])
+        assert (flagged & gold).sum() >= recall * gold.sum()
+    as_posts = [judge(s, "en", scorer.detector, "balanced", 0.6).alert for s in scores]
+    assert all(as_posts)  # p = 0.5 everywhere over the posts' 0.5: the posts' rule is untouched
