@@ -24,6 +24,10 @@ once made a version that heard no complaint at all. So:
   and each preset keeps alerting on the same share of those mentions in each language as before (its
   threshold moves to hold the share): corrections change which texts alert, not how many. How many
   is the preset's choice, and no clicks can turn the alerts down;
+- a kind of text with its own detector head (reviews: a mention with stars) learns from the
+  corrections of that kind and keeps doing what it did on the brand's mentions of that kind, and its
+  thresholds hold their share on those mentions the same way; the posts' head learns from every
+  correction;
 - an adopted version is announced to the team with its figures and the command that goes back; a
   version the gate refuses is announced too; and ``watch.py`` raises a notice when alerts fall after
   an adoption.
@@ -43,7 +47,7 @@ import json
 import logging
 import shutil
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +58,7 @@ from listener.kernel.times import iso
 from listener.store import models
 from listener.store.alerts import enqueue
 from sentiment.evaluation.metrics import average_precision, evaluate
-from sentiment.runtime.detector import DEFAULT_PRESET, Detector, raw_probability
+from sentiment.runtime.detector import BASE_KIND, DEFAULT_PRESET, Detector, raw_by_kind, raw_probability, text_kind
 from sentiment.runtime.heads import LinearHead
 from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
 from sentiment.training.calibration import calibrate
@@ -94,6 +98,22 @@ class TeamLabel:
     lang: str | None
     author: str  # whose label decided (the latest of those who gave it)
     weight: float = 1.0  # below 1 when its author corrected more than a person's share
+    kind: str = BASE_KIND  # post or review (a mention with stars)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The brand's latest mentions, embedded: what the new heads must keep doing, and on which each
+    preset's alert share is held, per language and kind of text."""
+
+    x: np.ndarray
+    langs: np.ndarray
+    kinds: np.ndarray
+
+    def of(self, kind: str, lang: str | None = None) -> np.ndarray:
+        """Which rows are of ``kind`` (posts: every row: the posts' head judges them all) and ``lang``."""
+        rows = np.full(len(self.x), True) if kind == BASE_KIND else self.kinds == kind
+        return rows & (self.langs == lang) if lang is not None else rows
 
 
 def retrain(app, force: bool = False) -> Retrain:
@@ -113,22 +133,24 @@ def retrain(app, force: bool = False) -> Retrain:
                                   f" texts" + (f" from {_people(needed_people)}" if needed_people > 1 else ""))
     labels = team_labels(every, settings.max_texts_per_person)
     corrected = {row.text for rows in labels.values() for row in rows}
-    replay = [(text, lang) for text, lang in models.replay_texts(db, REPLAY_TEXTS + len(corrected))
+    replay = [(text, lang, rating) for text, lang, rating in models.replay_texts(db, REPLAY_TEXTS + len(corrected))
               if text not in corrected][:REPLAY_TEXTS]
     if len(replay) < MIN_REPLAY and not force:
         return Retrain("skipped", f"{len(replay)} mentions besides the corrected texts; retraining waits for "
                                   f"{MIN_REPLAY}, to learn what the model must keep doing")
     train, held = _split(labels, settings.holdout_share)
     old_head, old_detector = scorer.heads.sentiment, scorer.heads.detector
-    x_replay = scorer.embed([text for text, _ in replay]) if replay else None
+    x_replay = scorer.embed([text for text, _, _ in replay]) if replay else None
     new_head = _refit(scorer, old_head, train["sentiment"], _files(settings.sentiment_train, read_labelled),
                       x_replay)
-    detector_head = _refit(scorer, old_detector.head, train["detector"],
-                           _files(settings.detector_train, read_unhappy), x_replay)
+    replayed = None if x_replay is None else Replay(x_replay, np.asarray([lang for _, lang, _ in replay], dtype=object),
+                                                    np.asarray([text_kind(rating) for *_, rating in replay]))
+    detector_heads = _refit_detector(scorer, old_detector, train["detector"], _files(settings.detector_train, read_unhappy),
+                                     replayed)
     gate_texts = gate.read_gate()
     x_gate = scorer.embed([t.text for t in gate_texts])  # once: it holds thin languages' thresholds, then judges
-    new_detector = _calibrated(scorer, detector_head, old_detector, settings.detector_validation, x_replay,
-                               [lang for _, lang in replay], gate_texts, x_gate)
+    new_detector = _calibrated(scorer, detector_heads, old_detector, settings.detector_validation, replayed,
+                               gate_texts, x_gate)
     gated = gate.gate_checks(x_gate, (old_head, old_detector), (new_head, new_detector), gate_texts)
     checks = _compare(scorer, (old_head, old_detector), (new_head, new_detector), held, settings)
     failed = [c.failed for c in gated if c.failed] + [f"{c['on']} {c['old']:.3f} -> {c['new']:.3f}"
@@ -174,7 +196,8 @@ def team_labels(rows: list[models.Correction], max_texts_per_person: int) -> dic
         latest = max(by_person.values(), key=lambda row: row.id)
         label = latest.label if counts[latest.label] == max(counts.values()) else counts.most_common(1)[0][0]
         decider = max((row for row in by_person.values() if row.label == label), key=lambda row: row.id)
-        labels.setdefault(task, []).append(TeamLabel(task, text, label, decider.lang, decider.author or "?"))
+        labels.setdefault(task, []).append(TeamLabel(task, text, label, decider.lang, decider.author or "?",
+                                                     kind=text_kind(decider.rating)))
     for rows_of_task in labels.values():
         per_person = Counter(row.author for row in rows_of_task)
         for row in rows_of_task:
@@ -238,40 +261,64 @@ def _refit(scorer, head: LinearHead, corrections: list[TeamLabel], files: list[L
     return refit
 
 
-def _calibrated(scorer, head: LinearHead, old: Detector, validation: tuple[str, ...], x_replay: np.ndarray | None,
-                replay_langs: list[str | None], gate_texts: list[gate.GateText], x_gate: np.ndarray) -> Detector:
-    """Calibration and thresholds fitted again where validation files are given; else the old
-    calibration, with each threshold moved to alert on the same share of texts as before: of the
-    brand's replayed mentions in that language, or, for a language the brand writes few of, of the
-    gate set's texts in it (an English brand's corrections once cut Italian recall from 0.94 to 0.71:
-    nothing held the Italian thresholds, and the gate refused every version the team's clicks made).
-    A kind's own thresholds on the posts' head (reviews) hold their share the same way in either case:
-    no brand's validation files choose them. A kind with its own head keeps it, its calibration and
-    thresholds: the retrain changes the posts' head only."""
+def _refit_detector(scorer, old: Detector, corrections: list[TeamLabel], files: list[LabelledTexts],
+                    replay: Replay | None) -> dict[str, LinearHead]:
+    """The detector's heads refit: the posts' head on every correction and the training files (it judges
+    posts, and learns the brand's words from all), and each kind's own head (reviews) on the corrections
+    of that kind, its replay the brand's mentions of that kind. A head no correction is about stays as it
+    is."""
+    heads = {BASE_KIND: _refit(scorer, old.head, corrections, files, None if replay is None else replay.x)}
+    for kind, head in old.kind_heads.items():
+        mine = [c for c in corrections if c.kind == kind]
+        heads[kind] = _refit(scorer, head, mine, [], None if replay is None else replay.x[replay.of(kind)])
+    return heads
+
+
+def _calibrated(scorer, heads: dict[str, LinearHead], old: Detector, validation: tuple[str, ...],
+                replay: Replay | None, gate_texts: list[gate.GateText], x_gate: np.ndarray) -> Detector:
+    """The new heads (``BASE_KIND``: the posts'; each kind's own) with calibration and thresholds:
+    fitted again where validation files are given; else the old calibration, with each threshold moved
+    to alert on the same share of texts as before: of the brand's replayed mentions in that language (of
+    that kind, for a kind's rule), or, where the brand has few of them, of the gate set's texts in it (an
+    English brand's corrections once cut Italian recall from 0.94 to 0.71: nothing held the Italian
+    thresholds, and the gate refused every version the team's clicks made). A kind's rule holds its share
+    the same way in either case (no brand's validation files choose it), and keeps its calibration: a kind
+    whose own head no correction changed keeps its thresholds as they were."""
+    kinds = {kind: replace(rule, thresholds=copy.deepcopy(rule.thresholds), head=heads.get(kind, rule.head))
+             for kind, rule in old.kinds.items()}
     if validation:
         files = dict(entry.partition("=")[::2] for entry in validation)
-        new = calibrate(head, scorer.embed, files)
-        new = Detector(head, new.calibration, new.thresholds, new.figures, copy.deepcopy(old.kinds))
+        fitted = calibrate(heads[BASE_KIND], scorer.embed, files)
+        new = Detector(heads[BASE_KIND], fitted.calibration, fitted.thresholds, fitted.figures, kinds)
     else:
-        new = Detector(head, old.calibration, copy.deepcopy(old.thresholds), old.figures, copy.deepcopy(old.kinds))
-    if x_replay is None:
+        new = Detector(heads[BASE_KIND], old.calibration, copy.deepcopy(old.thresholds), old.figures, kinds)
+    if replay is None:
         return new
-    langs = np.asarray(replay_langs, dtype=object)
     gate_langs = np.asarray([t.lang for t in gate_texts], dtype=object)
+    gate_kinds = np.asarray([t.kind for t in gate_texts], dtype=object)
     for lang in old.languages:
-        thin = (langs == lang).sum() < MIN_LANGUAGE_REPLAY
-        x = x_gate[gate_langs == lang] if thin else x_replay[langs == lang]
-        if not len(x):
-            continue
-        before = np.asarray([old.probability(raw, lang) for raw in raw_probability(old.head, x)])
-        after = np.sort([new.probability(raw, lang) for raw in raw_probability(head, x)])[::-1]
-        held = [(old.thresholds, new.thresholds)] if not validation else []
-        held += [(rule.thresholds, new.kinds[kind].thresholds) for kind, rule in old.kinds.items() if rule.head is None]
-        for old_table, new_table in held:
+        for kind in (BASE_KIND, *old.kinds):
+            rule = old.kinds.get(kind)
+            if (kind == BASE_KIND and validation) or (rule is not None and lang not in rule.languages) \
+                    or (rule is not None and rule.head is not None and new.kinds[kind].head is rule.head):
+                continue  # chosen on validation files; the posts' rule applies there; or nothing changed
+            mine = replay.of(kind, lang)
+            thin = mine.sum() < MIN_LANGUAGE_REPLAY
+            x = x_gate[(gate_langs == lang) & ((gate_kinds == kind) | (kind == BASE_KIND))] if thin else replay.x[mine]
+            if not len(x):
+                continue
+            before = _probabilities(old, x, lang, kind)
+            after = np.sort(_probabilities(new, x, lang, kind))[::-1]
+            old_table, new_table = (old.thresholds, new.thresholds) if rule is None else (rule.thresholds,
+                                                                                          new.kinds[kind].thresholds)
             for preset, by_lang in new_table.items():
-                if lang in by_lang:
-                    by_lang[lang] = _same_share(old_table[preset][lang], before, after)
+                by_lang[lang] = _same_share(old_table[preset][lang], before, after)
     return new
+
+
+def _probabilities(detector: Detector, x: np.ndarray, lang: str, kind: str) -> np.ndarray:
+    """The calibrated P(unhappy) of texts embedded as ``x``, judged as ``kind`` in ``lang``."""
+    return np.asarray(detector.probability(raw_by_kind(detector, x), lang, kind), dtype=np.float64)
 
 
 def _same_share(threshold: float, before: np.ndarray, after: np.ndarray) -> float:
@@ -316,8 +363,9 @@ def _agreement(task: str, model, x, rows: list[TeamLabel]) -> float:
     if task == "sentiment":
         predicted = [LABELS[i] for i in model.probabilities(x).argmax(1)]
     else:
-        raw = raw_probability(model.head, x)
-        predicted = ["unhappy" if model.is_unhappy(p, r.lang, DEFAULT_PRESET) else "other" for p, r in zip(raw, rows)]
+        raws = raw_by_kind(model, x)
+        predicted = ["unhappy" if model.is_unhappy({kind: raw[i] for kind, raw in raws.items()}, r.lang, DEFAULT_PRESET,
+                                                   r.kind) else "other" for i, r in enumerate(rows)]
     return float(np.mean([p == r.label for p, r in zip(predicted, rows)]))
 
 

@@ -82,11 +82,11 @@ def alert_share(db: sqlite_utils.Database, since: str, until: str) -> AlertShare
     return AlertShare(*row)
 
 
-def replay_texts(db: sqlite_utils.Database, limit: int) -> list[tuple[str, str | None]]:
-    """(text, language) of the latest distinct mention texts, newest first: what a retrained model must
-    keep doing."""
-    return [(row[0], row[1]) for row in db.execute(
-        "select text, max(lang) from mentions where length(trim(text)) > 0 group by text "
+def replay_texts(db: sqlite_utils.Database, limit: int) -> list[tuple[str, str | None, int | None]]:
+    """(text, language, stars) of the latest distinct mention texts, newest first: what a retrained model
+    must keep doing (the stars say which are reviews)."""
+    return [(row[0], row[1], row[2]) for row in db.execute(
+        "select text, max(lang), max(rating) from mentions where length(trim(text)) > 0 group by text "
         "order by max(collected_at) desc, max(rowid) desc limit ?", [limit])]
 
 
@@ -105,13 +105,15 @@ class Correction:
     via: str | None
     created_at: str
     lang: str | None  # the mention's language, where the text is a mention
+    rating: int | None = None  # the mention's stars, where it has them (a review)
 
 
 def corrections(db: sqlite_utils.Database, since: str = "") -> list[Correction]:
-    """Every correction made after ``since`` (ISO time), oldest first, with its mention's language."""
+    """Every correction made after ``since`` (ISO time), oldest first, with its mention's language and
+    stars."""
     return [Correction(**row) for row in db.query(
         "select c.id, c.task, c.kind, c.subject_id, c.text, c.label, c.model_label, c.author, c.via, c.created_at, "
-        "m.lang from corrections c left join mentions m on c.kind = 'mention' and m.id = c.subject_id "
+        "m.lang, m.rating from corrections c left join mentions m on c.kind = 'mention' and m.id = c.subject_id "
         "where c.created_at > ? order by c.id", [since])]
 
 

@@ -98,8 +98,8 @@ def fit_head(
     sw = torch.ones(len(x)) if sample_weight is None else torch.as_tensor(sample_weight, dtype=torch.float32)
     w = sw * (y @ cw if soft else cw[y])  # as cross_entropy's class weights do, the mean is over the weights
     torch.manual_seed(0)
-    start_w = torch.zeros(len(classes), x.shape[1]) if anchor is None else torch.as_tensor(anchor.weight).clone()
-    start_b = torch.zeros(len(classes)) if anchor is None else torch.as_tensor(anchor.bias).clone()
+    start_w = torch.zeros(len(classes), x.shape[1]) if anchor is None else torch.as_tensor(anchor.weight, dtype=torch.float32).clone()
+    start_b = torch.zeros(len(classes)) if anchor is None else torch.as_tensor(anchor.bias, dtype=torch.float32).clone()
     weight, bias = start_w.clone().requires_grad_(True), start_b.clone().requires_grad_(True)
     optimiser = torch.optim.LBFGS([weight, bias], max_iter=500, tolerance_grad=1e-6, line_search_fn="strong_wolfe")
 

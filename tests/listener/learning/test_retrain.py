@@ -55,12 +55,13 @@ def tiny(make_app, tiny_encoder_dir, tmp_path, monkeypatch):
     return app  # with a brand's earlier mentions: what a retrain must keep doing
 
 
-def add_corrections(app, pairs, task="detector", hour=8, author="cm"):
+def add_corrections(app, pairs, task="detector", hour=8, author="cm", rating=None):
     with app.db.atomic():
         for i, (text, label) in enumerate(pairs):
             app.db["mentions"].insert({"id": f"x:{text}", "source": "x", "native_id": text, "brand": "Caffè Aurora",
                                        "text": text, "lang": "en", "created_at": "2026-11-20T10:00:00Z",
-                                       "collected_at": "2026-11-20T10:00:00Z", "nps_class": "passive"}, ignore=True)
+                                       "collected_at": "2026-11-20T10:00:00Z", "nps_class": "passive",
+                                       "rating": rating}, ignore=True)
             app.db["corrections"].insert({"kind": "mention", "subject_id": f"x:{text}", "text": text,
                                           "model_label": "other", "label": label, "author": author, "task": task,
                                           "created_at": f"2026-11-23T{hour:02d}:{i:02d}:00Z", "via": "link"})
@@ -218,6 +219,10 @@ def test_the_team_label_of_a_text_is_the_majority_of_people_and_one_person_weigh
     assert labels["a"].label == "unhappy"  # two people against one, however often that one clicked
     assert labels["b"].label == "other" and labels["b"].author == "mallory"  # a tie: the latest word
     assert labels["t0"].weight == pytest.approx(10 / 41)  # mallory decided 41 texts: together they weigh 10
+    review = Correction(99, "detector", "mention", "x:99", "r", "other", "unhappy", "anna", "link",
+                        "2026-11-23T09:00:00Z", "it", rating=4)
+    assert team_labels([review], 10)["detector"][0].kind == "review"  # stars: the review head learns from it
+    assert labels["a"].kind == "post"
     assert labels["a"].weight == 1.0
 
 
@@ -316,3 +321,34 @@ def test_calibrate_trains_a_review_head_that_the_scorer_runs_and_the_alert_rule_
         assert (flagged & gold).sum() >= recall * gold.sum()
     as_posts = [judge(s, "en", scorer.detector, "balanced", 0.6).alert for s in scores]
     assert all(as_posts)  # p = 0.5 everywhere over the posts' 0.5: the posts' rule is untouched
+
+
+def test_the_teams_clicks_on_reviews_retrain_the_review_head(tiny):
+    import numpy as np
+
+    from sentiment.runtime.detector import PRESETS, Detector, KindRule
+    from sentiment.runtime.heads import LinearHead, read_model_file
+    from sentiment.runtime.labels import UNHAPPY_LABELS
+    from sentiment.runtime.model_file import Heads
+
+    # The tiny model gets a review head that knows nothing yet (P = 0.5 for every review)
+    path = tiny.config.model.head
+    detector = Detector.from_dict(read_model_file(path)["detector"])
+    blank = LinearHead(np.zeros((2, 16), "float32"), np.zeros(2, "float32"), {}, UNHAPPY_LABELS)
+    detector.kinds["review"] = KindRule({p: {"en": 0.5} for p in PRESETS}, {}, blank, {"en": (1.0, 0.0)})
+    Heads(LinearHead.load(path), detector).save(path)
+    tiny.reload_scorer()
+    with tiny.db.atomic():  # the brand's reviews: what the review head must keep doing
+        for i, text in enumerate(["ok the is", "ok it was", "the it not"] * 20):
+            tiny.db["mentions"].insert({"id": f"g:r{i}", "source": "google_reviews", "native_id": f"r{i}",
+                                        "brand": "Caffè Aurora", "text": f"{text} {i}", "lang": "en", "rating": 4,
+                                        "created_at": "2026-11-19T10:00:00Z", "collected_at": "2026-11-19T11:00:00Z"})
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]], rating=3)
+    result = run_retrain(tiny)
+    assert result.status == "adopted", result.message
+    adopted = Detector.load(tiny.active_head_file)
+    review = adopted.kinds["review"]
+    # every correction is of a review (stars): the review head learns from each the posts' head learns from
+    assert 0 < review.head.info["retrained_on"] == adopted.head.info["retrained_on"] <= 40
+    scores = tiny.scorer.score(["awful it", "great it"])
+    assert dict(scores[0].kind_unhappy)["review"] > dict(scores[1].kind_unhappy)["review"]
