@@ -79,6 +79,17 @@ class Simulation:
 
 
 @dataclass(frozen=True)
+class Row:
+    """One text of the stream: a review where it has stars (judged by the review rule; its stars do not
+    alert by themselves here: the simulation measures what the team's labels change, the text's rule)."""
+
+    text: str
+    unhappy: bool
+    lang: str | None
+    rating: int | None = None
+
+
+@dataclass(frozen=True)
 class Team:
     people: int = 2  # the fewest the safety rules let retrain where a team has several
     near_miss_share: float = 0.5  # of each day's near-miss list, labelled
@@ -92,15 +103,16 @@ def simulate(config: Config | None, file: Path, workdir: Path, team: Team = Team
     scratch database in ``workdir`` (``config``'s brand, model and learning settings; see
     ``scratch_config``); ``report`` hears each night as it is measured."""
     data = read_evaluation(file)
-    rows = [(text, unhappy, language(text, lang)) for text, unhappy, lang in zip(data.texts, data.unhappy, data.langs)]
+    rows = [Row(text, unhappy, language(text, lang), rating)
+            for text, unhappy, lang, rating in zip(data.texts, data.unhappy, data.langs, data.ratings)]
     split = int(round(len(rows) * (1 - later_share)))
     played, later = rows[:split], rows[split:]
     if not played or not later:
         raise AscoltoError(f"{file}: {len(rows)} rows are too few to play a stream and measure its later part")
-    config = scratch_config(config, workdir, sorted({lang for _, _, lang in rows if lang}))
+    config = scratch_config(config, workdir, sorted({row.lang for row in rows if row.lang}))
     app = _SimulatedApp(config)
     brand = config.brands[0].name
-    gold = {text: unhappy for text, unhappy, _ in played}
+    gold = {row.text: row.unhappy for row in played}
     nights = [_measure(app, brand, later, 0, 0, "-")]
     report(nights[0])
     labelled = 0
@@ -118,7 +130,7 @@ def simulate(config: Config | None, file: Path, workdir: Path, team: Team = Team
         nights.append(night)
         report(nights[-1])
     app.close()
-    return Simulation(data.name, len(played), len(later), sum(u for _, u, _ in later), nights)
+    return Simulation(data.name, len(played), len(later), sum(row.unhappy for row in later), nights)
 
 
 class _SimulatedApp(App):
@@ -151,8 +163,8 @@ def _remembered(embed, memory: dict[str, np.ndarray]):
 
 def scratch_config(config: Config | None, workdir: Path, languages: Sequence[str]) -> Config:
     """``config`` (its brand's preset and languages, its model, its ``[learning]``) with its own
-    database and models folder in ``workdir`` and no channels: nothing is sent. Without one, a brand
-    in ``languages`` on the default model and settings."""
+    database and models folder in ``workdir``, no channels (nothing is sent) and no alert from stars
+    alone. Without one, a brand in ``languages`` on the default model and settings."""
     if config is None:
         path = workdir / "simulation.toml"
         path.write_text('[database]\npath = "simulation.db"\n\n[model]\nruntime = "onnx"\n\n'
@@ -160,7 +172,10 @@ def scratch_config(config: Config | None, workdir: Path, languages: Sequence[str
                         f'languages = {json.dumps(list(languages) or ["en"])}\n', encoding="utf-8")
         config = load_config(path, require_secrets=False)
     alerts = dataclasses.replace(config.alerts, channels=(), recipients=())
-    return dataclasses.replace(config, database=workdir / "simulation.db", sources=(), alerts=alerts,
+    # A review's 1-2 stars would alert whatever the model says, and the file's labels are those stars:
+    # the simulation measures the text's rule, which is what the team's labels change.
+    brands = tuple(dataclasses.replace(brand, low_rating_alerts=False) for brand in config.brands)
+    return dataclasses.replace(config, database=workdir / "simulation.db", sources=(), alerts=alerts, brands=brands,
                                learning=dataclasses.replace(config.learning, models_dir=workdir / "models"))
 
 
@@ -170,9 +185,10 @@ def _import_day(app: App, brand: str, chunk: list, path: Path) -> None:
 
     day = app.now()
     with path.open("w", encoding="utf-8") as out:
-        for i, (text, _, lang) in enumerate(chunk):
+        for i, row in enumerate(chunk):
             out.write(json.dumps({"id": f"{path.stem}-{i}", "source": "simulation", "author": f"customer{i}",
-                                  "text": text, "lang": lang, "created_at": iso(day + timedelta(minutes=i))},
+                                  "text": row.text, "lang": row.lang, "created_at": iso(day + timedelta(minutes=i)),
+                                  **({"rating": row.rating} if row.rating is not None else {})},
                                  ensure_ascii=False) + "\n")
     run_import(app, files.Settings(name=f"simulation:{path.stem}", path=path, brand=brand))
 
@@ -204,9 +220,10 @@ def _measure(app: App, brand: str, later: list, day: int, labelled: int, retrain
 def _figures(app: App, scorer, brand: str, later: list) -> Figures:
     """Alert precision and recall of ``scorer`` on the later part, by the brand's alert rule."""
     rules = app.alert_rules
-    scores = scorer.score([text for text, _, _ in later])
-    flagged = [rules.classify(brand, lang, score, scorer.detector)[1].alert for score, (_, _, lang) in zip(scores, later)]
-    report = alert_report(rules.preset(brand), [unhappy for _, unhappy, _ in later], flagged)
+    scores = scorer.score([row.text for row in later])
+    flagged = [rules.classify(brand, row.lang, score, scorer.detector, rating=row.rating)[1].alert
+               for score, row in zip(scores, later)]
+    report = alert_report(rules.preset(brand), [row.unhappy for row in later], flagged)
     return Figures(report.precision, report.recall, sum(flagged))
 
 

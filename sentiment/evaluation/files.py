@@ -30,6 +30,7 @@ class EvaluationRows:
     unhappy: list[bool]  # should alert
     langs: list[str | None]
     kinds: list[str]  # post or review
+    ratings: list[int | None]  # stars, where a row has them
 
 
 def read_evaluation(path: Path) -> EvaluationRows:
@@ -41,12 +42,15 @@ def read_evaluation(path: Path) -> EvaluationRows:
         kind = row.get("kind") or text_kind(row.get("rating"))
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        rating = row.get("rating")
+        if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool)):
+            raise TypeError("rating must be a whole number of stars")
         return (str(row["text"]), label, flag if flag is not None else label == "negative",
-                row.get("lang") if isinstance(row.get("lang"), str) else None, kind)
+                row.get("lang") if isinstance(row.get("lang"), str) else None, kind, rating)
 
     rows = read_rows(path, parse, '{"text", "label"}, {"text", "unhappy": true|false} or {"text", "complaint": ...}')
-    texts, labels, unhappy, langs, kinds = (list(column) for column in zip(*rows))
-    return EvaluationRows(Path(path).stem, texts, None if None in labels else labels, unhappy, langs, kinds)
+    texts, labels, unhappy, langs, kinds, ratings = (list(column) for column in zip(*rows))
+    return EvaluationRows(Path(path).stem, texts, None if None in labels else labels, unhappy, langs, kinds, ratings)
 
 
 def sentiment_report(data: EvaluationRows, scores) -> Report | None:

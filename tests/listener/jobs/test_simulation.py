@@ -67,3 +67,26 @@ def test_the_command_prints_the_nights_and_leaves_no_database_behind(tmp_path, a
     assert simulation["nights"][-1]["labelled"] <= 10
     assert all(n["retrain"] == "skipped" for n in simulation["nights"][1:])  # too few mentions to learn from
     assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.jsonl"]
+
+
+REVIEWS = SHARED / "data" / "sentiment" / "skytrax_english_train.jsonl"
+
+
+@pytest.mark.skipif(not REVIEWS.is_file(), reason="needs ../shared/data/sentiment/skytrax_english_train.jsonl")
+def test_a_stream_of_reviews_is_played_with_its_stars_and_judged_by_the_review_rule(tmp_path):
+    from sentiment.runtime.detector import Detector
+    from sentiment.runtime.loading import DEFAULT_HEAD
+
+    rows = [json.loads(line) for line in REVIEWS.read_text(encoding="utf-8").splitlines() if line.strip()][:60]
+    (tmp_path / "reviews.jsonl").write_text("".join(json.dumps({"text": r["text"], "label": r["label"], "lang": "en",
+                                                                "rating": r["rating"]}) + "\n" for r in rows),
+                                            encoding="utf-8")
+    result = simulate(None, tmp_path / "reviews.jsonl", tmp_path, Team(budget=0), per_day=30)
+    assert (result.played, result.later) == (36, 24)
+    db = sqlite3.connect(tmp_path / "simulation.db")
+    stored = db.execute("select rating, alert_rule, alert_threshold from mentions").fetchall()
+    assert sorted(rating for rating, _, _ in stored) == sorted(r["rating"] for r in rows[:36])
+    # 1-2 stars do not alert by themselves here: the text's rule is what is measured
+    assert any(rating <= 2 for rating, _, _ in stored) and {rule for _, rule, _ in stored} <= {"detector", None}
+    review = Detector.load(DEFAULT_HEAD).kinds["review"]
+    assert {threshold for *_, threshold in stored if threshold is not None} == {review.thresholds["balanced"]["en"]}
