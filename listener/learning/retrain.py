@@ -15,8 +15,9 @@ once made a version that heard no complaint at all. So:
 - a retrain waits for ``min_corrections`` newly corrected texts, from ``min_people`` people where the
   team has that many;
 - the new version must pass the shipped gate set (``gate.py``: it may not hear fewer unhappy customers
-  than the active one beyond a small tolerance, at any preset, in either language), and be at least as
-  good on every validation file of ``[learning]`` and on the corrections held back from training;
+  than the active one beyond a small tolerance, at any preset, in either language, nor than the
+  shipped one), and be at least as good on every validation file of ``[learning]`` and on the
+  corrections held back from training;
 - corrections are the model's mistakes, a biased sample: trained on them alone, a head learns to
   distrust its own scores (a team's honest 30 false alarms and 15 misses once cut recall to a tenth).
   So the new heads also learn to keep doing what the heads in use do on the brand's latest mentions
@@ -61,6 +62,7 @@ from sentiment.evaluation.metrics import average_precision, evaluate
 from sentiment.runtime.detector import BASE_KIND, DEFAULT_PRESET, Detector, raw_by_kind, raw_probability, text_kind
 from sentiment.runtime.heads import LinearHead
 from sentiment.runtime.labels import LABELS, UNHAPPY_LABELS
+from sentiment.runtime.model_file import Heads
 from sentiment.training.calibration import calibrate
 from sentiment.training.datasets import LabelledTexts, read_labelled, read_unhappy
 from sentiment.training.heads import class_weights, fit_head
@@ -152,6 +154,10 @@ def retrain(app, force: bool = False) -> Retrain:
     new_detector = _calibrated(scorer, detector_heads, old_detector, settings.detector_validation, replayed,
                                gate_texts, x_gate)
     gated = gate.gate_checks(x_gate, (old_head, old_detector), (new_head, new_detector), gate_texts)
+    shipped = _shipped_on_this_encoder(app, active, old_head)
+    if shipped is not None:  # a retrained version is active: the shipped one bounds the walk (gate.py)
+        gated += gate.gate_checks(x_gate, (shipped.sentiment, shipped.detector), (new_head, new_detector), gate_texts,
+                                  against="shipped")
     checks = _compare(scorer, (old_head, old_detector), (new_head, new_detector), held, settings)
     failed = [c.failed for c in gated if c.failed] + [f"{c['on']} {c['old']:.3f} -> {c['new']:.3f}"
                                                       for c in checks if c["new"] < c["old"]]
@@ -177,6 +183,16 @@ def retrain(app, force: bool = False) -> Retrain:
         _announce(app, "model_adopted", name, version=name, figures=figures, previous=previous, **who)
     app.reload_scorer()
     return Retrain("adopted", f"version {name} adopted ({figures})", name)
+
+
+def _shipped_on_this_encoder(app, active, head: LinearHead) -> Heads | None:
+    """The shipped model's heads, where a retrained version is active and both run on the same encoder
+    adapters (the gate set's embeddings are the active encoder's); else None."""
+    if active is None or not active.parent or app.shipped_head_file is None:
+        return None
+    shipped = Heads.load(app.shipped_head_file)
+    same = shipped.detector is not None and shipped.sentiment.info.get("adapter") == head.info.get("adapter")
+    return shipped if same else None
 
 
 def _people(count: int) -> str:
@@ -217,7 +233,8 @@ def _split(labels: dict[str, list[TeamLabel]], holdout_share: float) -> tuple[di
 
 def _gate_figures(gated: list[gate.GateCheck]) -> list[str]:
     return [f"gate set {c.lang} {DEFAULT_PRESET} recall {c.old_recall:.2f} -> {c.new_recall:.2f}, precision "
-            f"{c.old_precision:.2f} -> {c.new_precision:.2f}" for c in gated if c.preset == DEFAULT_PRESET]
+            f"{c.old_precision:.2f} -> {c.new_precision:.2f}" for c in gated
+            if c.preset == DEFAULT_PRESET and c.against == "active"]
 
 
 def _who(labels: dict[str, list[TeamLabel]], train: dict[str, list[TeamLabel]]) -> dict:

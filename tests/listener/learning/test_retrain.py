@@ -352,3 +352,40 @@ def test_the_teams_clicks_on_reviews_retrain_the_review_head(tiny):
     assert 0 < review.head.info["retrained_on"] == adopted.head.info["retrained_on"] <= 40
     scores = tiny.scorer.score(["awful it", "great it"])
     assert dict(scores[0].kind_unhappy)["review"] > dict(scores[1].kind_unhappy)["review"]
+
+
+def test_a_version_may_not_walk_away_from_the_shipped_models_recall_a_tolerance_at_a_time():
+    import numpy as np
+
+    from listener.learning.gate import RECALL_TOLERANCE, GateText, gate_checks
+    from sentiment.runtime.detector import PRESETS, Detector
+    from sentiment.runtime.heads import LinearHead
+    from sentiment.runtime.labels import UNHAPPY_LABELS
+
+    # 25 unhappy gate texts whose raw P(unhappy) rises from 0.55 to 0.95, and 25 pleased ones at 0.05
+    raw = np.concatenate([np.linspace(0.55, 0.95, 25), np.full(25, 0.05)])
+    x = np.log(raw / (1 - raw))[:, None]  # the detector's logit is x itself
+    texts = [GateText(f"t{i}", i < 25, "en", "post") for i in range(50)]
+    sentiment = LinearHead(np.zeros((3, 1)), np.zeros(3))
+
+    def version(missed: int):  # a version whose threshold misses the ``missed`` least unhappy texts
+        threshold = float(raw[missed]) if missed else 0.5
+        head = LinearHead(np.asarray([[0.0], [1.0]]), np.zeros(2), labels=UNHAPPY_LABELS)
+        return sentiment, Detector(head, {"en": (1.0, 0.0)}, {p: {"en": threshold} for p in PRESETS})
+
+    shipped, active, new = version(0), version(1), version(2)  # recall 1.00, 0.96, 0.92
+    assert not any(c.failed for c in gate_checks(x, active, new, texts))  # one step: within the tolerance
+    walked = [c.failed for c in gate_checks(x, shipped, new, texts, against="shipped") if c.failed]
+    assert 1.0 - 0.92 > RECALL_TOLERANCE and walked
+    assert walked[0] == "sensitive recall (en) 1.00 -> 0.92 (against the shipped model)"
+
+
+def test_a_retrain_after_an_adoption_is_also_checked_against_the_shipped_model(tiny):
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[4:]] + [(t, "other") for t in CONTENT[4:]])
+    assert run_retrain(tiny).status == "adopted"  # r1: against the shipped model only (it is the active one)
+    first = json.loads({v.name: v for v in history(tiny.db)}["r1"].validation)
+    assert not any("vs shipped" in row["on"] for row in first)
+    add_corrections(tiny, [(t, "unhappy") for t in UNHAPPY[:4]] + [(t, "other") for t in CONTENT[:4]], hour=10)
+    run_retrain(tiny)
+    second = json.loads({v.name: v for v in history(tiny.db)}["r2"].validation)
+    assert {row["on"] for row in second} >= {"gate set en balanced vs shipped", "gate set it strict vs shipped"}
