@@ -79,7 +79,7 @@ class KindRule:
         return {"thresholds": self.thresholds, "figures": self.figures, **own}
 
     @classmethod
-    def from_dict(cls, kind: str, doc: Mapping, calibrated: set[str]) -> KindRule:
+    def from_dict(cls, kind: str, doc: Mapping, calibrated: set[str], dim: int) -> KindRule:
         if kind not in KINDS or kind == BASE_KIND:
             raise ModelUnavailable(f"detector kind {kind!r} is not one of {', '.join(KINDS[1:])}")
         thresholds = {preset: {lang: float(t) for lang, t in by_lang.items()} for preset, by_lang in doc["thresholds"].items()}
@@ -91,9 +91,11 @@ class KindRule:
         if "head" in doc:
             rule.head = LinearHead.from_dict(doc["head"])
             rule.calibration = {lang: (float(a), float(b)) for lang, (a, b) in doc["calibration"].items()}
-            if rule.head.labels != UNHAPPY_LABELS or set(rule.calibration) != rule.languages:
+            if rule.head.labels != UNHAPPY_LABELS or set(rule.calibration) != rule.languages \
+                    or rule.head.weight.shape != (len(UNHAPPY_LABELS), dim):
                 raise ModelUnavailable(f"detector kind {kind!r}: its own head must be labelled "
-                                       f"{list(UNHAPPY_LABELS)} and calibrated in each of its languages")
+                                       f"{list(UNHAPPY_LABELS)}, take the posts' head's {dim}-number embedding "
+                                       "and be calibrated in each of its languages")
         return rule
 
 
@@ -170,7 +172,8 @@ class Detector:
         thresholds = {preset: {lang: float(t) for lang, t in by_lang.items()} for preset, by_lang in doc["thresholds"].items()}
         if set(thresholds) != set(PRESETS) or any(set(t) != set(calibration) for t in thresholds.values()):
             raise ModelUnavailable(f"detector thresholds must cover presets {sorted(PRESETS)} in every calibrated language")
-        kinds = {kind: KindRule.from_dict(kind, spec, set(calibration)) for kind, spec in doc.get("kinds", {}).items()}
+        kinds = {kind: KindRule.from_dict(kind, spec, set(calibration), head.weight.shape[1])
+                 for kind, spec in doc.get("kinds", {}).items()}
         return cls(head, calibration, thresholds, dict(doc.get("figures", {})), kinds)
 
     @classmethod

@@ -273,6 +273,9 @@ def test_a_model_file_with_a_malformed_kind_head_is_refused():
         Detector.from_dict({**doc, "kinds": {"review": {**review, "calibration": {}}}})
     with pytest.raises(ModelUnavailable, match="labelled"):
         Detector.from_dict({**doc, "kinds": {"review": {**review, "head": {**review["head"], "labels": ["a", "b"]}}}})
+    narrow = {**review["head"], "weight": [row[:3] for row in review["head"]["weight"]]}  # another encoder's
+    with pytest.raises(ModelUnavailable, match="4-number embedding"):
+        Detector.from_dict({**doc, "kinds": {"review": {**review, "head": narrow}}})
 
 
 def test_a_recipe_names_a_kinds_training_files(tmp_path):
