@@ -34,17 +34,17 @@ class EvaluationRows:
 
 
 def read_evaluation(path: Path) -> EvaluationRows:
-    def parse(row: dict) -> tuple[str, str | None, bool, str | None, str]:
+    def parse(row: dict) -> tuple[str, str | None, bool, str | None, str, int | None]:
         label = normalise_label(str(row["label"])) if "label" in row else None
         flag = next((row[k] for k in SHOULD_ALERT_KEYS if isinstance(row.get(k), bool)), None)
         if label is None and flag is None:
             raise KeyError("label, unhappy or complaint")
-        kind = row.get("kind") or text_kind(row.get("rating"))
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         rating = row.get("rating")
         if rating is not None and (not isinstance(rating, int) or isinstance(rating, bool)):
             raise TypeError("rating must be a whole number of stars")
+        kind = row.get("kind") or text_kind(rating)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         return (str(row["text"]), label, flag if flag is not None else label == "negative",
                 row.get("lang") if isinstance(row.get("lang"), str) else None, kind, rating)
 

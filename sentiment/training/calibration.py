@@ -31,8 +31,8 @@ def calibrate(head: LinearHead, embed: Callable, files: Mapping[str, Path]) -> D
     its presets' thresholds; ``embed`` turns texts into the head's embeddings."""
     data = {}
     for lang, path in files.items():
-        rows = read_unhappy(Path(path))
-        data[lang] = (raw_probability(head, embed(rows.texts)), np.asarray([label == "unhappy" for label in rows.labels]))
+        texts, gold = _texts_and_gold([read_unhappy(Path(path))])
+        data[lang] = (raw_probability(head, embed(texts)), gold)
     return fit_detector(head, data)
 
 
@@ -43,12 +43,16 @@ def calibrate_kinds(detector: Detector, embed: Callable, files: Mapping[str, Map
     for a kind ``train`` names training files for, its own head (``fit_kind_head``). The posts' head,
     calibration and thresholds are kept."""
     for kind, by_lang in files.items():
-        validation = {lang: _read_unhappy(paths) for lang, paths in by_lang.items()}
+        validation = {lang: [read_unhappy(Path(path)) for path in paths] for lang, paths in by_lang.items()}
         if train and train.get(kind):
-            detector = fit_kind_head(detector, kind, _training_rows(train[kind], validation), validation, embed)
+            held = [data for files_of_lang in validation.values() for data in files_of_lang]
+            detector = fit_kind_head(detector, kind, _training_rows(train[kind], held), validation, embed)
         else:
-            detector = fit_kind(detector, kind, {lang: (raw_probability(detector.head, embed(texts)), gold)
-                                                 for lang, (texts, gold, _) in validation.items()})
+            raw = {}
+            for lang, files_of_lang in validation.items():
+                texts, gold = _texts_and_gold(files_of_lang)
+                raw[lang] = (raw_probability(detector.head, embed(texts)), gold)
+            detector = fit_kind(detector, kind, raw)
     return detector
 
 
@@ -66,18 +70,20 @@ def fit_kind(detector: Detector, kind: str, validation: Mapping[str, tuple[np.nd
 
 
 def fit_kind_head(detector: Detector, kind: str, train: tuple[list[str], np.ndarray, np.ndarray, list[str]],
-                  validation: Mapping[str, tuple[list[str], np.ndarray, list[str]]], embed: Callable,
+                  validation: Mapping[str, Sequence[LabelledTexts]], embed: Callable,
                   l2_grid: Sequence[float] = KIND_L2_GRID) -> Detector:
     """``kind``'s own detector head: a linear layer on the same embedding, trained on ``train`` (texts,
     is-unhappy, weights, file names: each file weighs the same in all, so no one domain teaches the
     head its own words), its penalty chosen by the mean average precision over the languages of
-    ``validation`` (language -> texts, is-unhappy, file names), then calibrated and thresholded per
+    ``validation`` (language -> its files, labelled other/unhappy), then calibrated and thresholded per
     language there exactly as the posts' head is. Validation files only choose; they never train."""
     texts, gold, weights, names = train
     x = embed(texts)
-    x_val = {lang: (embed(rows), np.asarray(is_unhappy, dtype=bool))
-             for lang, (rows, is_unhappy, _) in validation.items()
-             if lang in detector.calibration and np.sum(is_unhappy) >= MIN_KIND_UNHAPPY}
+    x_val = {}
+    for lang, files_of_lang in validation.items():
+        rows, is_unhappy = _texts_and_gold(files_of_lang)
+        if lang in detector.calibration and is_unhappy.sum() >= MIN_KIND_UNHAPPY:
+            x_val[lang] = (embed(rows), is_unhappy)
     if not x_val:
         return _with_rule(detector, kind, KindRule({preset: {} for preset in PRESETS}))
     y = np.asarray(gold, dtype=int)
@@ -87,7 +93,7 @@ def fit_kind_head(detector: Detector, kind: str, train: tuple[list[str], np.ndar
     best = max(l2_grid, key=lambda l2: np.mean(list(scores[l2].values())))
     head = heads[best]
     head.info = {"kind": kind, "train": names, "l2": best,
-                 "validation": [name for _, _, files in validation.values() for name in files],
+                 "validation": [data.name for files_of_lang in validation.values() for data in files_of_lang],
                  "average_precision": {lang: round(ap, 4) for lang, ap in scores[best].items()},
                  "posts_head_average_precision": {lang: round(average_precision(raw_probability(detector.head, xv), g), 4)
                                                   for lang, (xv, g) in x_val.items()}}
@@ -104,23 +110,20 @@ def _with_rule(detector: Detector, kind: str, rule: KindRule) -> Detector:
     return replace(detector, kinds=kinds)
 
 
-def _read_unhappy(paths: Sequence[Path]) -> tuple[list[str], np.ndarray, list[str]]:
-    """The texts, is-unhappy and file names of a language's files of one kind."""
-    files = [read_unhappy(Path(path)) for path in paths]
-    return ([text for f in files for text in f.texts],
-            np.asarray([label == "unhappy" for f in files for label in f.labels]), [f.name for f in files])
+def _texts_and_gold(files: Sequence[LabelledTexts]) -> tuple[list[str], np.ndarray]:
+    """The texts of detector files (labelled other/unhappy), and whether each is unhappy."""
+    return ([text for data in files for text in data.texts],
+            np.asarray([label == "unhappy" for data in files for label in data.labels], dtype=bool))
 
 
-def _training_rows(paths: Sequence[Path], validation: Mapping) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
+def _training_rows(paths: Sequence[Path], validation: Sequence[LabelledTexts]
+                   ) -> tuple[list[str], np.ndarray, np.ndarray, list[str]]:
     """A kind head's training texts, without those in its validation files or repeated, each file
     weighing the same in all (weights averaging 1)."""
-    held = {text for texts, _, _ in validation.values() for text in texts}
-    files = [read_unhappy(Path(path)) for path in paths]
-    kept, _ = training_set(files, [LabelledTexts("validation", sorted(held), ["other"] * len(held))])
-    texts = [text for f in kept for text in f.texts]
-    gold = np.asarray([label == "unhappy" for f in kept for label in f.labels])
-    weights = np.concatenate([np.full(len(f.texts), len(texts) / (len(kept) * len(f.texts))) for f in kept])
-    return texts, gold, weights, [f.name for f in kept]
+    kept, _ = training_set([read_unhappy(Path(path)) for path in paths], list(validation))
+    texts, gold = _texts_and_gold(kept)
+    weights = np.concatenate([np.full(len(data.texts), len(texts) / (len(kept) * len(data.texts))) for data in kept])
+    return texts, gold, weights, [data.name for data in kept]
 
 
 def fit_detector(head: LinearHead, validation: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Detector:

@@ -148,13 +148,15 @@ def review_corpus(n: int, seed: int) -> tuple[list[str], np.ndarray, dict[str, n
 
 def with_review_head():
     from sentiment.training.calibration import fit_kind_head
+    from sentiment.training.datasets import LabelledTexts
 
     train_texts, train_gold, train_x = review_corpus(600, seed=1)
     val_texts, val_gold, val_x = review_corpus(240, seed=2)
     vectors = {**train_x, **val_x}
     posts = detector([[0, 0, 0, 0], [3, 0, 0, 0]])
+    val_labels = ["unhappy" if unhappy else "other" for unhappy in val_gold]
     fitted = fit_kind_head(posts, "review", (train_texts, train_gold, np.ones(len(train_texts)), ["reviews_train"]),
-                           {"en": (val_texts, val_gold, ["reviews_val"])},
+                           {"en": [LabelledTexts("reviews_val", val_texts, val_labels)]},
                            lambda texts: np.asarray([vectors[t] for t in texts]))
     return posts, fitted, (np.asarray([val_x[t] for t in val_texts]), val_gold)
 
