@@ -1,5 +1,6 @@
 """The ONNX Runtime encoder on a tiny transformer built in the test: same scores as torch in float32,
-close in int8, and a clear fallback to torch where ONNX is unavailable."""
+close in int8 (outliers smoothed, each token on its own scale), and a clear fallback to torch where
+ONNX is unavailable."""
 
 import logging
 import shutil
@@ -8,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from sentiment.building.int8 import int8_file, quantize_int8, weight_bits
 from sentiment.runtime.encoders import Encoder, TorchEncoder
 from sentiment.runtime.heads import LinearHead
 from sentiment.runtime.loading import ModelSettings, encoder_scorer, load_scorer
@@ -48,7 +50,7 @@ def test_int8_onnx_is_close_and_cached(encoder_with_head):
     cosine = (int8.embed(TEXTS[:5]) * torch_embeddings).sum(axis=1)
     assert cosine.min() > 0.95
     assert np.allclose(probabilities(int8.score(TEXTS)).sum(axis=1), 1.0, atol=1e-5)
-    assert (folder / "onnx" / "encoder.int8-mixed.onnx").is_file()
+    assert (folder / "onnx" / int8_file((), weight_bits())).is_file()
 
 
 def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, monkeypatch, caplog):
@@ -67,44 +69,90 @@ def test_without_onnx_it_falls_back_to_torch_and_says_why(encoder_with_head, mon
            "'ascolto[onnx]'); falling back to torch" in caplog.text
 
 
-def test_int8_keeps_float_the_matmuls_whose_input_has_an_outlier_channel(tiny_encoder_dir, tmp_path, caplog):
-    import onnx
+@pytest.fixture
+def encoder_with_an_outlier(tiny_encoder_dir, tmp_path):
+    """A tiny BERT with one huge channel after layer 1's GELU, as e5-small has in layers 0, 4 and 5."""
     import torch
     from transformers import BertModel
 
     from helpers.models import tiny_bert_config
-    from sentiment.building.onnx_export import onnx_model, outlier_matmuls
 
-    folder = tmp_path / "encoder"
+    folder = tmp_path / "outlier"
     shutil.copytree(tiny_encoder_dir, folder)  # for its tokenizer
     config = tiny_bert_config()
     config.intermediate_size = 512  # wide enough for one channel to be an outlier, as in e5-small's 1536
     torch.manual_seed(1)
     model = BertModel(config, add_pooling_layer=False)
-    with torch.no_grad():  # one huge channel after layer 1's GELU, as e5-small has in layers 0, 4 and 5
+    with torch.no_grad():
         model.encoder.layer[1].intermediate.dense.bias[7] = 500.0
     model.save_pretrained(folder)
+    return folder
 
+
+def hidden(path, ids, mask):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
+
+
+def test_int8_smooths_an_outlier_channel_instead_of_losing_the_others(encoder_with_an_outlier, tmp_path, caplog):
+    import onnx
+    from transformers import AutoTokenizer
+
+    from sentiment.building.onnx_export import onnx_model
+
+    folder = encoder_with_an_outlier
     with warnings.catch_warnings(record=True) as shown, caplog.at_level(logging.INFO, "sentiment.building"):
         warnings.simplefilter("always")
         exported = onnx_model(folder, "onnx")
     assert not [w for w in shown if "TracerWarning" in w.category.__name__]  # kept out of the user's terminal
     assert "building the onnx model once (about a minute)" in caplog.text
-    kept = outlier_matmuls(exported, folder)
+    smoothed = onnx_model(folder, "onnx-int8")
+    plain = tmp_path / "plain.onnx"  # the same recipe without smoothing
+    quantize_int8(exported, plain, folder, bits=7, alpha=0)
 
-    assert kept == ["/model/encoder/layer.1/output/dense/MatMul"]
-    with caplog.at_level(logging.INFO):
-        int8_file = onnx_model(folder, "onnx-int8")
-    assert "pre-processing" not in caplog.text  # the quantiser's advice, kept out of the user's terminal
-    float_ops = {node.name for node in onnx.load(str(int8_file)).graph.node if node.op_type == "MatMul"}
-    assert "/model/encoder/layer.1/output/dense/MatMul" in float_ops
-    assert "/model/encoder/layer.0/output/dense/MatMul" not in float_ops  # quantised, under another name
+    ops = [node.op_type for node in onnx.load(str(smoothed)).graph.node]
+    assert "MatMulIntegerToFloat" in ops and "DynamicQuantizeLinear" not in ops
+    weighted = {i.name for i in onnx.load(str(smoothed)).graph.initializer}
+    assert not [n for n in onnx.load(str(smoothed)).graph.node if n.op_type == "MatMul" and n.input[1] in weighted]
+    encoded = AutoTokenizer.from_pretrained(str(folder))(TEXTS[:5], padding=True, return_tensors="np")
+    ids, mask = encoded["input_ids"].astype(np.int64), encoded["attention_mask"].astype(np.int64)
+    reference = hidden(exported, ids, mask)
+
+    def error(path):
+        return float(np.linalg.norm(hidden(path, ids, mask) - reference) / np.linalg.norm(reference))
+
+    assert error(smoothed) < 0.005
+    assert error(smoothed) < error(plain) / 4  # the smoothing is what keeps the other channels
+
+
+def test_an_int8_score_does_not_depend_on_the_texts_in_its_batch(encoder_with_an_outlier):
+    from transformers import AutoTokenizer
+
+    from sentiment.building.onnx_export import onnx_model
+
+    folder = encoder_with_an_outlier
+    int8 = onnx_model(folder, "onnx-int8")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    alone = tokenizer(["good"], return_tensors="np")
+    together = tokenizer(["good", "awful hate " * 20], padding=True, return_tensors="np")
+    width = alone["input_ids"].shape[1]
+    first = hidden(int8, alone["input_ids"].astype(np.int64), alone["attention_mask"].astype(np.int64))[0]
+    shared = hidden(int8, together["input_ids"].astype(np.int64), together["attention_mask"].astype(np.int64))[0][:width]
+    # one scale per token: a long neighbour changes nothing (one scale per batch moved it by 5e-5 here)
+    assert np.allclose(first, shared, rtol=0, atol=1e-6)
+
+
+def test_int8_weights_take_8_bits_only_where_the_cpu_cannot_saturate():
+    assert weight_bits("flags : fpu sse2 avx2 avx512f avx512_vnni") == 8
+    assert weight_bits("flags : fpu sse2 avx2 avx_vnni") == 8
+    assert weight_bits("flags : fpu sse2 avx2 fma") == 7  # AVX2's u8 x s8 adds pairs in 16 bits
+    assert int8_file((), 8) != int8_file((), 7)  # a cache shared by two CPUs keeps both
 
 
 def test_int8_keeps_float_the_matmuls_the_head_file_names_for_its_adapters(encoder_with_head, caplog):
     import onnx
-
-    from sentiment.building.onnx_export import int8_file
 
     folder, head_file = encoder_with_head
     chosen = ["/model/encoder/layer.0/intermediate/dense/MatMul", "/model/encoder/no-such-layer/MatMul"]
@@ -114,8 +162,8 @@ def test_int8_keeps_float_the_matmuls_the_head_file_names_for_its_adapters(encod
     with caplog.at_level(logging.WARNING, "sentiment.building"):
         scorer = load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="onnx-int8"))
     assert len(scorer.score(TEXTS)) == len(TEXTS)
-    built = folder / "onnx" / int8_file(chosen)
-    assert built.is_file() and built.name != int8_file()  # another recipe, another cached file
+    built = folder / "onnx" / int8_file(chosen, weight_bits())
+    assert built.is_file() and built.name != int8_file((), weight_bits())  # another recipe, another cached file
     float_ops = {node.name for node in onnx.load(str(built)).graph.node if node.op_type == "MatMul"}
     assert "/model/encoder/layer.0/intermediate/dense/MatMul" in float_ops
     assert "/model/encoder/layer.1/intermediate/dense/MatMul" not in float_ops  # quantised
