@@ -15,10 +15,13 @@ that moved 2% of sentiment labels and 1-2% of alert decisions away from float32'
 - GELU outputs, never below -0.17, are shifted to be non-negative and use all 256 levels (the
   shift's product with the weights is a constant, folded into the bias that follows);
 - weights per output channel, 8 bits on CPUs with VNNI and 7 elsewhere: without VNNI, x86's
-  u8 x s8 instruction adds pairs of products in 16 bits, which 8-bit weights can overflow.
+  u8 x s8 instruction adds pairs of products in 16 bits, which 8-bit weights can overflow;
+- a MatMul whose input spreads over more than ``OUTLIER_SPREAD`` times its mean (e5-small: the
+  second feed-forward MatMul of layers 0, 4 and 5) stays float32, a few percent of the compute: with
+  it, 8-bit weights keep float32's decisions on validation, and without it they do not quite (model
+  card, int8). So do the MatMuls a head file names (``int8_float_matmuls``).
 
-Only standard ONNX ops and ONNX Runtime's ``MatMulIntegerToFloat``; MatMuls a head file names
-(``int8_float_matmuls``) stay float32.
+Only standard ONNX ops and ONNX Runtime's ``MatMulIntegerToFloat``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 # How the spread is shared between activations and weights (SmoothQuant's alpha; 0.5 is its
 # default and what the model card measured; 0 turns smoothing off).
 SMOOTHING = 0.5
+OUTLIER_SPREAD = 255  # max |x| over mean |x| on CALIBRATION beyond which a MatMul's input stays float32
 GELU_MIN = 0.17  # the exact GELU's minimum is -0.1700 (at x = -0.75)
 _VNNI_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 # Sentences that light up the encoder's activation outliers, which sit on fixed channels whatever the
@@ -70,9 +74,11 @@ def int8_file(float_matmuls: Sequence[str] = (), bits: int = 7) -> str:
     return name + ".onnx"
 
 
-def activation_maxima(float_file: Path, encoder_dir: Path, texts: Sequence[str]) -> dict[str, np.ndarray]:
-    """The largest |value| of each channel of each weighted MatMul's input, over ``texts`` (each
-    scored alone: no padding in the statistics)."""
+def activation_statistics(float_file: Path, encoder_dir: Path, texts: Sequence[str]
+                          ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """For each weighted MatMul's input, over ``texts`` (each scored alone: no padding in the
+    statistics): the largest |value| of each channel, and the largest ratio of a text's max |value|
+    to its mean |value| (the spread 8 bits must cover)."""
     import onnx
     from transformers import AutoTokenizer
 
@@ -84,18 +90,21 @@ def activation_maxima(float_file: Path, encoder_dir: Path, texts: Sequence[str])
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
     names = [output.name for output in session.get_outputs()]
     maxima: dict[str, np.ndarray] = {}
+    spread: dict[str, float] = {}
     for text in texts:
         ids = np.asarray([tokenizer(text, truncation=True, max_length=512)["input_ids"]], dtype=np.int64)
         values = dict(zip(names, session.run(names, {"input_ids": ids, "attention_mask": np.ones_like(ids)})))
         for tensor in inputs:
-            channel_max = np.abs(values[tensor]).reshape(-1, values[tensor].shape[-1]).max(axis=0)
-            maxima[tensor] = np.maximum(maxima.get(tensor, 0.0), channel_max)
-    return maxima
+            magnitude = np.abs(values[tensor]).reshape(-1, values[tensor].shape[-1])
+            maxima[tensor] = np.maximum(maxima.get(tensor, 0.0), magnitude.max(axis=0))
+            spread[tensor] = max(spread.get(tensor, 0.0), float(magnitude.max() / max(magnitude.mean(), 1e-12)))
+    return maxima, spread
 
 
 def quantize_int8(float_file: Path, target: Path, encoder_dir: Path, float_matmuls: Sequence[str] = (),
-                  bits: int | None = None, alpha: float = SMOOTHING) -> None:
-    """Write ``target``: the float32 file with its weighted MatMuls in int8 (the module's recipe)."""
+                  bits: int | None = None, alpha: float = SMOOTHING, outlier_spread: float | None = OUTLIER_SPREAD) -> None:
+    """Write ``target``: the float32 file with its weighted MatMuls in int8 (the module's recipe);
+    ``outlier_spread`` None quantises the outliers' MatMuls too."""
     import onnx
 
     model = onnx.load(str(float_file))
@@ -104,9 +113,18 @@ def quantize_int8(float_file: Path, target: Path, encoder_dir: Path, float_matmu
     if unknown:  # the head file of another encoder: its list means nothing here
         log.warning("int8: %d of the head file's float MatMuls are not in this encoder (%s, ...); ignored",
                     len(unknown), unknown[0])
-    maxima = activation_maxima(float_file, encoder_dir, CALIBRATION)
-    _Rewrite(model, maxima, bits or weight_bits(), alpha, set(float_matmuls)).apply()
+    maxima, spread = activation_statistics(float_file, encoder_dir, CALIBRATION)
+    keep = set(float_matmuls) | set(outlier_matmuls(model, spread, outlier_spread))
+    _Rewrite(model, maxima, bits or weight_bits(), alpha, keep).apply()
     onnx.save(model, str(target))
+
+
+def outlier_matmuls(model, spread: dict[str, float], limit: float | None = OUTLIER_SPREAD) -> list[str]:
+    """The weighted MatMuls of ``model`` whose input spreads beyond ``limit`` (``activation_statistics``)."""
+    if limit is None:
+        return []
+    return sorted(node.name for node in model.graph.node
+                  if node.op_type == "MatMul" and spread.get(node.input[0], 0.0) > limit)
 
 
 def probing_session(model, tensors: Iterable[str]):

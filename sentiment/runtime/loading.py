@@ -23,7 +23,7 @@ PRODUCTION_DEFAULT = "cardiffnlp/twitter-xlm-roberta-base-sentiment"
 HEADS = Path(__file__).resolve().parents[1] / "heads"
 DEFAULT_HEAD = HEADS / "e5-small-care-lora.json"
 OFFLINE_NAME = "offline:e5-small+care-lora"
-RUNTIMES = ("torch", "onnx", "onnx-int8")
+RUNTIMES = ("torch", "onnx", "onnx-int8", "auto")
 log = logging.getLogger(__name__)
 
 
@@ -41,7 +41,8 @@ class ModelSettings:
     batch_size: int = field(default=DEFAULT_BATCH_SIZE, metadata={"low": 1, "high": 1024})
     max_length: int = field(default=DEFAULT_MAX_LENGTH, metadata={"low": 8, "high": 512})
     cache_dir: Path | None = field(default=None, metadata={"path": True})
-    # or "onnx" / "onnx-int8": the encoder on ONNX Runtime (offline model and heads)
+    # or "onnx" / "onnx-int8": the encoder on ONNX Runtime (offline model and heads); "auto": int8
+    # where this CPU keeps float32's decisions with it (``int8_holds_here``), else onnx in float32
     runtime: str = field(default="torch", metadata={"choices": RUNTIMES})
     threads: int | None = field(default=None, metadata={"low": 1, "high": 256})  # default: the cores we may use
 
@@ -65,7 +66,7 @@ def load_scorer(settings: ModelSettings = ModelSettings()) -> Scorer:
         return encoder_scorer(e5_folder(settings.cache_dir), head_file, label, settings)
     if settings.head is not None:  # the head file is in the name: mentions say which version scored them
         return encoder_scorer(Path(name), Path(settings.head), f"{name}+{Path(settings.head).name}", settings)
-    if settings.runtime != "torch":
+    if settings.runtime not in ("torch", "auto"):
         log.warning("runtime %s serves encoder + head models only; %s runs on torch", settings.runtime, name)
     return ClassifierScorer(name, label_map=settings.label_map, batch_size=settings.batch_size,
                             max_length=settings.max_length)
@@ -89,12 +90,23 @@ def tokens(folder: Path, heads: Heads, max_length: int = DEFAULT_MAX_LENGTH) -> 
     return Tokens(load_tokenizer(str(folder)), heads.sentiment.info.get("prefix", "query: "), max_length)
 
 
+def int8_holds_here() -> bool:
+    """Whether int8 keeps float32's decisions on this CPU: with 8-bit weights (VNNI) it did on every
+    validation language (benchmarks/int8_quality.py); with the 7-bit weights other CPUs need, it moved
+    too many Italian alerts."""
+    from sentiment.building.int8 import weight_bits
+
+    return weight_bits() == 8
+
+
 def backend(folder: Path, runtime: str, threads: int | None = None, float_matmuls: Sequence[str] = ()):
     """(encoder, runtime it runs on): ONNX Runtime where asked and possible, else torch.
     ``float_matmuls``: the MatMuls int8 keeps in float32 for these heads' adapters (their head file's
     ``int8_float_matmuls``)."""
     from .encoders import TorchEncoder
 
+    if runtime == "auto":
+        runtime = "onnx-int8" if int8_holds_here() else "onnx"
     if runtime != "torch":
         try:
             from .onnx import OnnxEncoder

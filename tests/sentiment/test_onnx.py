@@ -108,9 +108,9 @@ def test_int8_smooths_an_outlier_channel_instead_of_losing_the_others(encoder_wi
         exported = onnx_model(folder, "onnx")
     assert not [w for w in shown if "TracerWarning" in w.category.__name__]  # kept out of the user's terminal
     assert "building the onnx model once (about a minute)" in caplog.text
-    smoothed = onnx_model(folder, "onnx-int8")
-    plain = tmp_path / "plain.onnx"  # the same recipe without smoothing
-    quantize_int8(exported, plain, folder, bits=7, alpha=0)
+    smoothed, plain = tmp_path / "smoothed.onnx", tmp_path / "plain.onnx"  # the outlier's MatMul in int8 too
+    quantize_int8(exported, smoothed, folder, bits=7, outlier_spread=None)
+    quantize_int8(exported, plain, folder, bits=7, alpha=0, outlier_spread=None)  # the same without smoothing
 
     ops = [node.op_type for node in onnx.load(str(smoothed)).graph.node]
     assert "MatMulIntegerToFloat" in ops and "DynamicQuantizeLinear" not in ops
@@ -125,6 +125,29 @@ def test_int8_smooths_an_outlier_channel_instead_of_losing_the_others(encoder_wi
 
     assert error(smoothed) < 0.005
     assert error(smoothed) < error(plain) / 4  # the smoothing is what keeps the other channels
+
+
+def test_int8_keeps_float_the_matmul_whose_input_has_an_outlier_channel(encoder_with_an_outlier, caplog):
+    import onnx
+
+    from sentiment.building.onnx_export import onnx_model
+
+    with caplog.at_level(logging.INFO):
+        int8 = onnx_model(encoder_with_an_outlier, "onnx-int8")
+    assert "pre-processing" not in caplog.text  # no quantiser's advice in the user's terminal
+    float_ops = {node.name for node in onnx.load(str(int8)).graph.node if node.op_type == "MatMul"}
+    assert "/model/encoder/layer.1/output/dense/MatMul" in float_ops
+    assert "/model/encoder/layer.0/output/dense/MatMul" not in float_ops  # quantised, under another name
+
+
+def test_auto_runs_int8_only_where_it_keeps_float32s_decisions(encoder_with_head, monkeypatch):
+    import sentiment.building.int8 as int8
+
+    folder, head_file = encoder_with_head
+    monkeypatch.setattr(int8, "weight_bits", lambda cpu_flags=None: 8)  # a CPU with VNNI
+    assert load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="auto")).name.endswith(":onnx-int8")
+    monkeypatch.setattr(int8, "weight_bits", lambda cpu_flags=None: 7)  # one without
+    assert load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="auto")).name.endswith(":onnx")
 
 
 def test_an_int8_score_does_not_depend_on_the_texts_in_its_batch(encoder_with_an_outlier):
