@@ -91,9 +91,9 @@ def tokens(folder: Path, heads: Heads, max_length: int = DEFAULT_MAX_LENGTH) -> 
 
 
 def int8_holds_here() -> bool:
-    """Whether int8 keeps float32's decisions on this CPU: with 8-bit weights (VNNI) it did on every
-    validation language (benchmarks/int8_quality.py); with the 7-bit weights other CPUs need, it moved
-    too many Italian alerts."""
+    """Whether int8 keeps float32's decisions on this CPU. Measured for the shipped model
+    (benchmarks/int8_quality.py): with 8-bit weights (CPUs with VNNI) it did in both languages of
+    validation; with the 7-bit weights other CPUs need, it moved too many Italian alerts."""
     from sentiment.building.int8 import weight_bits
 
     return weight_bits() == 8
