@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sentiment.errors import ModelUnavailable
 from sentiment.scoring import Score
 
 RESTARTS = 3  # an actor killed (a node lost, out of memory) comes back this many times
@@ -83,6 +84,18 @@ def connect(address: str, cpus: float | None = None):
     return ray
 
 
+def same_model(names) -> str:
+    """The one model every worker loaded: a text's score must not depend on which worker got it. They
+    can differ on a cluster of mixed machines: with ``runtime = "auto"`` each worker picks int8 or
+    float32 by its own CPU, and one without onnxruntime falls back to torch."""
+    distinct = sorted(set(names))
+    if len(distinct) > 1:
+        raise ModelUnavailable(f"the cluster's workers loaded different models ({', '.join(distinct)}); set "
+                               "model.runtime to \"onnx\" or \"onnx-int8\" rather than \"auto\" on mixed "
+                               "machines, and install the same extras on every node")
+    return distinct[0]
+
+
 class ClusterScorer:
     """The scoring protocol, served by ``workers`` actors of ``cpus_per_worker`` CPUs each."""
 
@@ -93,8 +106,9 @@ class ClusterScorer:
         actor = ray.remote(num_cpus=cluster.cpus_per_worker, max_restarts=RESTARTS, max_task_retries=RETRIES)(_Worker)
         threads = max(int(cluster.cpus_per_worker), 1)
         self.actors = [actor.remote(model_settings, threads) for _ in range(cluster.workers)]
-        name, self.detector, self.heads = ray.get(self.actors[0].describe.remote())
-        self.name = f"{name}:ray"
+        described = ray.get([worker.describe.remote() for worker in self.actors])
+        name, self.detector, self.heads = described[0]
+        self.name = f"{same_model(name for name, _, _ in described)}:ray"
 
     def _spread(self, method: str, texts: Sequence[str]) -> list:
         """``method`` on sub-batches of ``texts``, round-robin over the actors, results in order."""

@@ -18,7 +18,8 @@ ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'asco
 pytestmark = pytest.mark.skipif("FAKETIME" in os.environ, reason="Ray does not run under faketime's shifted clock")
 
 from helpers.models import tiny_head_file  # noqa: E402
-from sentiment.runtime.cluster import ClusterScorer, ClusterSettings  # noqa: E402
+from sentiment.errors import ModelUnavailable  # noqa: E402
+from sentiment.runtime.cluster import ClusterScorer, ClusterSettings, same_model  # noqa: E402
 from sentiment.runtime.loading import ModelSettings, load_scorer  # noqa: E402
 
 WORDS = ["good", "great", "love", "bad", "awful", "hate", "ok", "the", "it", "ottimo", "pessimo", "servizio"]
@@ -148,3 +149,10 @@ def test_cluster_status_and_rescore_on_the_cluster(cluster, model, make_app, tmp
     assert ":ray  scored 40" in done.output
     models = {r[0] for r in app.db.execute("select model from mentions")}
     assert len(models) == 1 and models.pop().endswith(":ray")
+
+
+def test_workers_that_loaded_different_models_are_refused_with_the_fix():
+    # runtime "auto" on mixed machines: one worker's CPU has VNNI (int8), another's has not (float32)
+    assert same_model(["offline:e5-small+care-lora:onnx-int8"] * 2) == "offline:e5-small+care-lora:onnx-int8"
+    with pytest.raises(ModelUnavailable, match='different models .*:onnx, .*:onnx-int8.*set model.runtime to "onnx"'):
+        same_model(["offline:e5-small+care-lora:onnx-int8", "offline:e5-small+care-lora:onnx"])
