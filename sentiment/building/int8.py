@@ -66,12 +66,11 @@ def weight_bits(cpu_flags: str | None = None) -> int:
 
 
 def int8_file(float_matmuls: Sequence[str] = (), bits: int = 7) -> str:
-    """The int8 file's name: it changes with its recipe, so that a cache built by another (or on
-    another CPU, with other weight bits) is not reused."""
-    name = f"encoder.int8-token-w{bits}"
-    if float_matmuls:
-        name += "-" + hashlib.sha256("\n".join(sorted(float_matmuls)).encode()).hexdigest()[:10]
-    return name + ".onnx"
+    """The int8 file's name: it changes with its recipe (this module's settings, the weight bits, the
+    MatMuls kept float32), so that a cache built by another recipe, or on a CPU of the other kind, is
+    never reused."""
+    recipe = repr((SMOOTHING, OUTLIER_SPREAD, GELU_MIN, CALIBRATION, bits, sorted(float_matmuls)))
+    return f"encoder.int8-token-w{bits}-{hashlib.sha256(recipe.encode()).hexdigest()[:10]}.onnx"
 
 
 def activation_statistics(float_file: Path, encoder_dir: Path, texts: Sequence[str]
@@ -166,8 +165,8 @@ class _Rewrite:
             for node in nodes:
                 replaced[node.name] = self._integer_matmul(node, tensor, scales)
         nodes = []
-        for tensor in (graph.input[0].name, graph.input[1].name):  # a MatMul reading a graph input: none in BERT
-            nodes += before.pop(tensor, [])
+        for graph_input in graph.input:  # a MatMul reading a graph input: none in BERT
+            nodes += before.pop(graph_input.name, [])
         for node in graph.node:
             if node.name in replaced:
                 nodes += replaced[node.name]
@@ -212,7 +211,7 @@ class _Rewrite:
     def _quantised_input(self, tensor: str, scales: np.ndarray) -> list:
         """Nodes that turn ``tensor`` [batch, tokens, K] into u8 codes (same shape) and a row scale
         [batch, tokens, 1]: symmetric around 128, or, for GELU outputs, shifted onto 0..255."""
-        from onnx import helper
+        from onnx import helper, numpy_helper
 
         p = tensor + "/int8"
         width = len(scales)
@@ -230,32 +229,24 @@ class _Rewrite:
                                    [p + "/scale_shape"], axis=0),
                   helper.make_node("Reshape", [current, self._constant(p + "/2d", np.array([-1, width]))], [p + "/rows"])]
         if self._is_gelu(tensor):  # non-negative: 0..255, zero point 0
-            nodes += [helper.make_node("ReduceMax", [p + "/rows"], [p + "/max"], axes=[1], keepdims=0),
-                      helper.make_node("Max", [p + "/max", self._constant(p + "/tiny", np.float32(1e-8))], [p + "/range"]),
-                      helper.make_node("Div", [p + "/range", self._constant(p + "/levels", np.float32(255))], [p + "/scale"]),
-                      helper.make_node("QuantizeLinear", [p + "/rows", p + "/scale"], [p + "/codes"], axis=0)]
-            self._constant(p + "/zero", np.uint8(0))
+            nodes.append(helper.make_node("ReduceMax", [p + "/rows"], [p + "/extent"], axes=[1], keepdims=0))
+            levels, zero = 255, 0
         else:  # symmetric: -127..127 stored as 1..255 around 128
             nodes += [helper.make_node("ReduceMax", [p + "/rows"], [p + "/max"], axes=[1], keepdims=0),
                       helper.make_node("ReduceMin", [p + "/rows"], [p + "/min"], axes=[1], keepdims=0),
                       helper.make_node("Neg", [p + "/min"], [p + "/-min"]),
-                      helper.make_node("Max", [p + "/max", p + "/-min", self._constant(p + "/tiny", np.float32(1e-8))],
-                                       [p + "/range"]),
-                      helper.make_node("Div", [p + "/range", self._constant(p + "/levels", np.float32(127))], [p + "/scale"]),
-                      helper.make_node("Shape", [p + "/scale"], [p + "/rows_count"]),
-                      helper.make_node("ConstantOfShape", [p + "/rows_count"], [p + "/zeros"],
-                                       value=self._tensor(np.array([128], np.uint8))),
-                      helper.make_node("QuantizeLinear", [p + "/rows", p + "/scale", p + "/zeros"], [p + "/codes"], axis=0)]
-            self._constant(p + "/zero", np.uint8(128))
+                      helper.make_node("Max", [p + "/max", p + "/-min"], [p + "/extent"])]
+            levels, zero = 127, 128
+        nodes += [helper.make_node("Max", [p + "/extent", self._constant(p + "/tiny", np.float32(1e-8))], [p + "/range"]),
+                  helper.make_node("Div", [p + "/range", self._constant(p + "/levels", np.float32(levels))], [p + "/scale"]),
+                  helper.make_node("Shape", [p + "/scale"], [p + "/rows_count"]),
+                  helper.make_node("ConstantOfShape", [p + "/rows_count"], [p + "/zeros"],
+                                   value=numpy_helper.from_array(np.array([zero], np.uint8))),
+                  helper.make_node("QuantizeLinear", [p + "/rows", p + "/scale", p + "/zeros"], [p + "/codes"], axis=0)]
+        self._constant(p + "/zero", np.uint8(zero))  # the same, for MatMulIntegerToFloat
         nodes += [helper.make_node("Reshape", [p + "/scale", p + "/scale_shape"], [p + "/row_scale"]),
                   helper.make_node("Reshape", [p + "/codes", p + "/shape"], [p + "/u8"])]
         return nodes
-
-    @staticmethod
-    def _tensor(value: np.ndarray):
-        from onnx import numpy_helper
-
-        return numpy_helper.from_array(value)
 
     def _integer_matmul(self, node, tensor: str, scales: np.ndarray) -> list:
         from onnx import TensorProto, helper

@@ -174,6 +174,14 @@ def test_int8_weights_take_8_bits_only_where_the_cpu_cannot_saturate():
     assert int8_file((), 8) != int8_file((), 7)  # a cache shared by two CPUs keeps both
 
 
+def test_the_int8_files_name_changes_with_its_recipe(monkeypatch):
+    import sentiment.building.int8 as int8
+
+    before = int8_file((), 8)
+    monkeypatch.setattr(int8, "OUTLIER_SPREAD", 1000)  # a cache built by the old recipe must not be reused
+    assert int8_file((), 8) != before
+
+
 def test_int8_keeps_float_the_matmuls_the_head_file_names_for_its_adapters(encoder_with_head, caplog):
     import onnx
 
