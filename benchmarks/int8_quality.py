@@ -41,9 +41,10 @@ ALERTS = {"it": {"absita2018_italian_val": "post", "opener_italian_val": "review
 
 
 def build(recipe: str, float_file: Path, folder: Path, work: Path) -> Path:
-    from sentiment.building.int8 import quantize_int8
+    from sentiment.building.int8 import int8_file, quantize_int8
 
-    target = work / f"{recipe}.onnx"
+    # named with the product's recipe hash too, so that a study file of an earlier recipe is not reused
+    target = work / f"{recipe}-{int8_file((), 8)}"
     if target.is_file():
         return target
     if recipe == "dynamic":
