@@ -106,13 +106,15 @@ def quantize_int8(float_file: Path, target: Path, encoder_dir: Path, float_matmu
     ``outlier_spread`` None quantises the outliers' MatMuls too."""
     import onnx
 
+    # Measured first: the probing session holds a copy of the float model, freed before the one
+    # rewritten here is loaded (two at once would double the build's peak memory).
+    maxima, spread = activation_statistics(float_file, encoder_dir, CALIBRATION)
     model = onnx.load(str(float_file))
     matmuls = {node.name for node in model.graph.node if node.op_type == "MatMul"}
     unknown = sorted(set(float_matmuls) - matmuls)
     if unknown:  # the head file of another encoder: its list means nothing here
         log.warning("int8: %d of the head file's float MatMuls are not in this encoder (%s, ...); ignored",
                     len(unknown), unknown[0])
-    maxima, spread = activation_statistics(float_file, encoder_dir, CALIBRATION)
     keep = set(float_matmuls) | set(outlier_matmuls(model, spread, outlier_spread))
     _Rewrite(model, maxima, bits or weight_bits(), alpha, keep).apply()
     onnx.save(model, str(target))

@@ -37,15 +37,15 @@ def onnx_model(encoder_dir: Path, runtime: str, float_matmuls: Sequence[str] = (
     """The ONNX file of a transformers folder for ``runtime``, exported (and quantised) on first use;
     ``float_matmuls``: MatMuls the int8 file keeps in float32."""
     folder = Path(encoder_dir) / "onnx"
-    bits = weight_bits()
-    target = folder / (FLOAT_FILE if runtime == "onnx" else int8_file(float_matmuls, bits))
+    bits = weight_bits() if runtime == "onnx-int8" else None  # int8's weights by this CPU (int8.py)
+    target = folder / (FLOAT_FILE if bits is None else int8_file(float_matmuls, bits))
     if not target.is_file():
         float_file = folder / FLOAT_FILE
         # Said once, at INFO on this logger (the CLI shows it): the first run pauses here.
         log.info("building the %s model once (about a minute); later runs load it in seconds", runtime)
         if not float_file.is_file():
             build_atomically(float_file, lambda staged: export_float(Path(encoder_dir), staged))
-        if runtime == "onnx-int8":
+        if bits is not None:
             build_atomically(target, lambda staged: quantize_int8(float_file, staged, Path(encoder_dir), float_matmuls, bits))
     return target
 
