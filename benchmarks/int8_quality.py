@@ -12,7 +12,10 @@ Recipes, each built from the same float32 ONNX file of the shipped encoder (care
   outputs on 256 levels, the same outlier MatMuls float32) with 7-bit weights (what CPUs without VNNI
   get) and 8-bit weights (CPUs with VNNI; on a CPU without it, its figures here may include
   saturated sums);
-- ``token-w8-all``: the same with the outliers' MatMuls quantised too (what the float32 fallback buys).
+- ``token-a7w8``: 8-bit weights with 7-bit activations, the other way to keep AVX2's pair sums from
+  saturating (``127 x 127 x 2`` fits in 16 bits);
+- ``token-w8-all``: the same as ``token-w8`` with the outliers' MatMuls quantised too (what the
+  float32 fallback buys).
 
 For each, on the validation files (never ../shared/eval): agreement of sentiment labels with
 float32's and macro-F1 per language, agreement of alert decisions at ``balanced`` per language (each
@@ -20,6 +23,9 @@ file judged as the product judges it: complaints and ABSITA as posts, Skytrax an
 alert precision and recall per file, and texts/s over all the files (the recipes take turns,
 ``--rounds`` times, so that a busy host slows each alike). A recipe holds where macro-F1 moves at most
 half a point and at least 99.5% of alert decisions agree, in each language.
+
+On a CPU with AVX-512 and VNNI, ``benchmarks/avx2_host/run.sh python benchmarks/int8_quality.py``
+gives an AVX2 host's figures: ONNX Runtime's AVX2 kernels, with their saturation, at this CPU's speed.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ def build(recipe: str, float_file: Path, folder: Path, work: Path) -> Path:
         quantize_dynamic(str(float_file), str(target), weight_type=QuantType.QInt8, per_channel=True,
                          reduce_range=True, op_types_to_quantize=["MatMul"],
                          nodes_to_exclude=outlier_matmuls(onnx.load(str(float_file)), spread))
+    elif recipe == "token-a7w8":
+        quantize_int8(float_file, target, folder, bits=8, activation_bits=7)
     elif recipe == "token-w8-all":
         quantize_int8(float_file, target, folder, bits=8, outlier_spread=None)
     else:
@@ -88,7 +96,7 @@ def main() -> None:
     work = folder / "onnx" / "int8-study"
     work.mkdir(exist_ok=True)
     recipes = {"float32": float_file, **{name: build(name, float_file, folder, work)
-                                         for name in ("dynamic", "token-w7", "token-w8", "token-w8-all")}}
+                                         for name in ("dynamic", "token-w7", "token-w8", "token-a7w8", "token-w8-all")}}
     files = {name: read_labelled(DATA / f"{name}.jsonl") for name in SENTIMENT.values()}
     files.update({name: read_unhappy(DATA / f"{name}.jsonl") for kinds in ALERTS.values() for name in kinds})
     texts = [text for data in files.values() for text in data.texts]

@@ -200,3 +200,76 @@ def test_int8_keeps_float_the_matmuls_the_head_file_names_for_its_adapters(encod
     assert "/model/encoder/layer.1/intermediate/dense/MatMul" not in float_ops  # quantised
     assert "1 of the head file's float MatMuls are not in this encoder (/model/encoder/no-such-layer/MatMul" \
         in caplog.text
+
+
+SATURATION_PROBE = """
+import json, numpy as np, onnxruntime
+from onnx import TensorProto, helper, numpy_helper
+from sentiment.building.int8 import weight_bits
+
+def product(weight_code):
+    # a row of the largest u8 activations times a column of equal weights, in ORT's integer MatMul
+    a = np.full((4, 64), 255, np.uint8)
+    b = numpy_helper.from_array(np.full((64, 16), weight_code, np.int8), "b")
+    node = helper.make_node("MatMulIntegerToFloat", ["a", "b", "one", "one"], ["y"], domain="com.microsoft")
+    graph = helper.make_graph([node], "probe", [helper.make_tensor_value_info("a", TensorProto.UINT8, [4, 64])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 16])],
+                              [b, numpy_helper.from_array(np.float32(1), "one")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)])
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return float(session.run(None, {"a": a})[0][0, 0])
+
+print(json.dumps({"w8": product(127), "w7": product(63), "bits": weight_bits()}))
+"""
+
+
+def test_on_an_avx2_cpu_8bit_weights_saturate_and_the_product_takes_7(tmp_path):
+    """The premise of ``weight_bits``, on ONNX Runtime's own AVX2 kernels: the benchmarks' AVX2 host
+    (benchmarks/avx2_host: CPUID of this CPU with AVX-512 and VNNI hidden) runs a u8 x s8 product in
+    which 8-bit weights overflow the 16-bit pair sums and 7-bit ones do not, and Ascolto, reading the
+    same CPU, takes 7 bits."""
+    import json
+    import os
+    import platform
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if platform.machine() != "x86_64" or not shutil.which(os.environ.get("CC", "cc")):
+        pytest.skip("needs an x86-64 CPU and a C compiler")
+    if "cpuid_fault" not in Path("/proc/cpuinfo").read_text().split():
+        pytest.skip("this CPU or kernel has no CPUID faulting: the AVX2 host cannot be imitated")
+    repo = Path(__file__).resolve().parents[2]
+    run = subprocess.run([str(repo / "benchmarks" / "avx2_host" / "run.sh"), sys.executable, "-c", SATURATION_PROBE],
+                         cwd=repo, env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(repo)},
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    avx2 = json.loads(run.stdout)
+    assert avx2["w7"] == 255 * 63 * 64  # exact: a pair of products is at most 32,130
+    assert avx2["w8"] < 255 * 127 * 64 * 0.6  # each pair of 64,770 clipped to 32,767
+    assert avx2["bits"] == 7
+
+
+def test_7bit_activations_keep_every_code_under_128(encoder_with_an_outlier, tmp_path):
+    """The benchmark's a7w8 recipe: the codes the integer MatMuls read stay in 0..127 (so that a
+    pair of products with 8-bit weights fits AVX2's 16 bits), and the encoder still works."""
+    import onnx
+    from transformers import AutoTokenizer
+
+    from sentiment.building.int8 import probing_session
+    from sentiment.building.onnx_export import onnx_model
+
+    folder = encoder_with_an_outlier
+    exported = onnx_model(folder, "onnx")
+    target = tmp_path / "a7.onnx"
+    quantize_int8(exported, target, folder, bits=8, activation_bits=7)
+    model = onnx.load(str(target))
+    codes = sorted({n.input[0] for n in model.graph.node if n.op_type == "MatMulIntegerToFloat"})
+    session = probing_session(model, codes)
+    encoded = AutoTokenizer.from_pretrained(str(folder))(TEXTS[:5], padding=True, return_tensors="np")
+    feeds = {"input_ids": encoded["input_ids"].astype(np.int64), "attention_mask": encoded["attention_mask"].astype(np.int64)}
+    values = session.run(codes + ["last_hidden_state"], feeds)
+    assert len(codes) >= 6 and all(v.dtype == np.uint8 and v.max() <= 127 for v in values[:-1])
+    assert max(int(v.max()) for v in values[:-1]) >= 120  # the 7 bits are used, not wasted
+    reference = hidden(exported, feeds["input_ids"], feeds["attention_mask"])
+    assert np.linalg.norm(values[-1] - reference) / np.linalg.norm(reference) < 0.02
