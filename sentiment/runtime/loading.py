@@ -93,7 +93,8 @@ def tokens(folder: Path, heads: Heads, max_length: int = DEFAULT_MAX_LENGTH) -> 
 def int8_holds_here() -> bool:
     """Whether int8 keeps float32's decisions on this CPU. Measured for the shipped model
     (benchmarks/int8_quality.py): with 8-bit weights (CPUs with VNNI) it did in both languages of
-    validation; with the 7-bit weights other CPUs need, it moved too many Italian alerts."""
+    validation; with the 7-bit weights (or 7-bit activations) other CPUs need, it moved 0.6-0.8% of
+    Italian alert decisions, measured on ONNX Runtime's AVX2 kernels (benchmarks/avx2_host)."""
     from sentiment.building.int8 import weight_bits
 
     return weight_bits() == 8
@@ -107,6 +108,8 @@ def backend(folder: Path, runtime: str, threads: int | None = None, float_matmul
 
     if runtime == "auto":
         runtime = "onnx-int8" if int8_holds_here() else "onnx"
+        log.info("runtime auto: %s", "int8 (this CPU has VNNI: int8 keeps float32's decisions)"
+                 if runtime == "onnx-int8" else "float32 (this CPU has no VNNI: int8 would move some alerts)")
     if runtime != "torch":
         try:
             from .onnx import OnnxEncoder

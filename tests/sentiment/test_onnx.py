@@ -140,14 +140,16 @@ def test_int8_keeps_float_the_matmul_whose_input_has_an_outlier_channel(encoder_
     assert "/model/encoder/layer.0/output/dense/MatMul" not in float_ops  # quantised, under another name
 
 
-def test_auto_runs_int8_only_where_it_keeps_float32s_decisions(encoder_with_head, monkeypatch):
+def test_auto_runs_int8_only_where_it_keeps_float32s_decisions(encoder_with_head, monkeypatch, caplog):
     import sentiment.building.int8 as int8
 
     folder, head_file = encoder_with_head
     monkeypatch.setattr(int8, "weight_bits", lambda cpu_flags=None: 8)  # a CPU with VNNI
     assert load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="auto")).name.endswith(":onnx-int8")
     monkeypatch.setattr(int8, "weight_bits", lambda cpu_flags=None: 7)  # one without
-    assert load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="auto")).name.endswith(":onnx")
+    with caplog.at_level(logging.INFO, "sentiment.runtime"):
+        assert load_scorer(ModelSettings(name=str(folder), head=head_file, runtime="auto")).name.endswith(":onnx")
+    assert "runtime auto: float32 (this CPU has no VNNI: int8 would move some alerts)" in caplog.text
 
 
 def test_an_int8_score_does_not_depend_on_the_texts_in_its_batch(encoder_with_an_outlier):
