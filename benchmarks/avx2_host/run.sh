@@ -14,4 +14,6 @@ if [ ! -f "$library" ]; then
     ${CC:-cc} -O2 -Wall -Wextra -shared -fPIC -o "$library.$$" "$here/hide_avx512.c" -ldl
     mv "$library.$$" "$library"
 fi
+# Python's faulthandler would take each trapped CPUID for a crash and end the process.
+unset PYTHONFAULTHANDLER
 LD_PRELOAD="$library${LD_PRELOAD:+:$LD_PRELOAD}" exec "$@"
