@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run a command as if this x86 CPU had AVX2 and no AVX-512 or VNNI (hide_avx512.c says how), e.g.
 #   benchmarks/avx2_host/run.sh .venv/bin/python benchmarks/int8_quality.py
-# Needs a C compiler and a CPU with CPUID faulting ("cpuid_fault" in /proc/cpuinfo; most Intel CPUs
-# since Ivy Bridge, AMD since Zen 4, also under KVM).
+# Needs a C compiler and CPUID faulting ("cpuid_fault" in /proc/cpuinfo: this project's AMD EPYC hosts
+# have it, under KVM, as do Intel CPUs since Ivy Bridge).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if ! grep -qw cpuid_fault /proc/cpuinfo; then

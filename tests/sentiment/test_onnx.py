@@ -237,13 +237,14 @@ def test_on_an_avx2_cpu_8bit_weights_saturate_and_the_product_takes_7(tmp_path):
     import sys
     from pathlib import Path
 
+    from helpers.paths import REPO
+
     if platform.machine() != "x86_64" or not shutil.which(os.environ.get("CC", "cc")):
         pytest.skip("needs an x86-64 CPU and a C compiler")
     if "cpuid_fault" not in Path("/proc/cpuinfo").read_text().split():
         pytest.skip("this CPU or kernel has no CPUID faulting: the AVX2 host cannot be imitated")
-    repo = Path(__file__).resolve().parents[2]
-    run = subprocess.run([str(repo / "benchmarks" / "avx2_host" / "run.sh"), sys.executable, "-c", SATURATION_PROBE],
-                         cwd=repo, env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(repo)},
+    run = subprocess.run([str(REPO / "benchmarks" / "avx2_host" / "run.sh"), sys.executable, "-c", SATURATION_PROBE],
+                         cwd=REPO, env={**os.environ, "TMPDIR": str(tmp_path), "PYTHONPATH": str(REPO)},
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     avx2 = json.loads(run.stdout)
