@@ -79,14 +79,13 @@ def main() -> None:
     if not DATA.is_dir():
         sys.exit(f"int8_quality: {DATA} is absent; it reads its texts from there")
 
-    import onnxruntime
-
     from sentiment.building.e5_folder import e5_folder
     from sentiment.building.int8 import weight_bits
     from sentiment.building.onnx_export import onnx_model
     from sentiment.runtime.encoders import cpu_threads
     from sentiment.runtime.loading import DEFAULT_HEAD, encoder_folder, tokens
     from sentiment.runtime.model_file import Heads
+    from sentiment.runtime.onnx import OnnxEncoder
     from sentiment.runtime.scorers import EncoderScorer
     from sentiment.training.datasets import read_labelled, read_unhappy
 
@@ -103,16 +102,7 @@ def main() -> None:
     print(f"machine: {cpu_threads()} threads, {'VNNI' if weight_bits() == 8 else 'no VNNI'}; "
           f"{len(texts)} validation texts", flush=True)
 
-    class Encoder:
-        def __init__(self, path: Path):
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = cpu_threads()
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-        def hidden_states(self, ids, mask):
-            return self.session.run(["last_hidden_state"], {"input_ids": ids, "attention_mask": mask})[0]
-
-    scorers = {name: EncoderScorer(name, tokens(folder, heads), Encoder(path), heads) for name, path in recipes.items()}
+    scorers = {name: EncoderScorer(name, tokens(folder, heads), OnnxEncoder(path), heads) for name, path in recipes.items()}
     speed = {name: [] for name in recipes}
     embedded = {}
     for _ in range(args.rounds):

@@ -131,7 +131,7 @@ def make_scorer(model: str, variant: str, xlmr_dir: Path | None):
     from sentiment.runtime.encoders import load_tokenizer
     from sentiment.runtime.onnx import OnnxEncoder
 
-    return EncoderScorer("xlm-r", Tokens(load_tokenizer(str(xlmr_dir)), "", 128), OnnxEncoder(xlmr_dir, variant),
+    return EncoderScorer("xlm-r", Tokens(load_tokenizer(str(xlmr_dir)), "", 128), OnnxEncoder.of_folder(xlmr_dir, variant),
                          Heads(random_head(768)), batch_size=32)
 
 

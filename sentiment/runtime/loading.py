@@ -114,7 +114,7 @@ def backend(folder: Path, runtime: str, threads: int | None = None, float_matmul
         try:
             from .onnx import OnnxEncoder
 
-            return OnnxEncoder(folder, runtime, threads, float_matmuls), runtime
+            return OnnxEncoder.of_folder(folder, runtime, threads, float_matmuls), runtime
         except (ModelUnavailable, ImportError, OSError, RuntimeError) as exc:
             log.warning("ONNX runtime unavailable (%s); falling back to torch", str(exc).splitlines()[0])
     return TorchEncoder(folder, threads), "torch"
